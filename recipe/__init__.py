@@ -1,0 +1,106 @@
+"""recipe: `import recipe` at the top of a script records every file it reads and writes.
+
+Importing this package from a script's `__main__` starts recording a run of that script.
+Imported from anywhere else (a library, a test, recipe's own command line) it records
+nothing until asked. RECIPE_DISABLE=1 turns everything off. Only the standard library is
+imported here: numpy, pandas, matplotlib, TinyDB and wrapt are imported when needed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+from typing import IO, Any
+
+from . import config as _config
+from .recorder import __version__
+
+__all__ = ["__version__", "open", "log_input", "log_output"]
+
+_WRITING_MODES = set("wax+")
+
+
+def _log(kind: str, path: Any, function: str) -> None:
+    from . import patching, recorder
+
+    run = recorder.current()
+    resolved = patching.path_of(path)
+    if run is not None and resolved is not None:
+        run.log(kind, resolved, function)
+
+
+def log_input(path: str | os.PathLike) -> None:
+    """Record `path` as an input of the current run (no-op when not recording)."""
+    _log("input", path, "recipe.log_input")
+
+
+def log_output(path: str | os.PathLike) -> None:
+    """Record `path` as an output of the current run (no-op when not recording)."""
+    _log("output", path, "recipe.log_output")
+
+
+class _LoggedFile:
+    """A file object that logs itself when closed: an output is hashed once written."""
+
+    def __init__(self, handle: IO, kind: str) -> None:
+        self._handle = handle
+        self._kind = kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __iter__(self):
+        return iter(self._handle)
+
+    def __enter__(self) -> _LoggedFile:
+        self._handle.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        already = self._handle.closed
+        self._handle.close()
+        if not already:
+            _log(self._kind, self._handle.name, "recipe.open")
+
+
+def open(file: str | os.PathLike, mode: str = "r", *args: Any, **kwargs: Any) -> Any:  # noqa: A001
+    """`open()` that records the file as an input (read modes) or output (write modes)."""
+    handle = builtins.open(file, mode, *args, **kwargs)
+    kind = "output" if _WRITING_MODES & set(mode) else "input"
+    if isinstance(handle.name, int):
+        return handle
+    return _LoggedFile(handle, kind)
+
+
+def _imported_by_main_script() -> bool:
+    """True for `import recipe` (or `from recipe import ...`) in the `__main__` module.
+
+    False when the import is on behalf of a submodule (`import recipe.cli`, as the
+    console script does), so recipe's own command line never records itself."""
+    frame = sys._getframe(2)  # 0: this function, 1: this package's module code
+    while frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        name = frame.f_locals.get("name")
+        if isinstance(name, str) and name.startswith(__name__ + "."):
+            return False
+        frame = frame.f_back
+    return frame is not None and frame.f_globals.get("__name__") == "__main__"
+
+
+def _script_path() -> tuple[str, list[str]]:
+    argv = list(sys.argv) or [""]
+    first = argv[0]
+    if first == "-":
+        return "<stdin>", argv
+    if first in ("", "-c") or hasattr(sys, "ps1"):
+        return "<interactive>", argv
+    return os.path.abspath(first), argv
+
+
+if not _config.disabled() and _imported_by_main_script():
+    from . import recorder as _recorder
+
+    _recorder.start(*_script_path())

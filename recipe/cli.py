@@ -1,0 +1,396 @@
+"""The `recipe` command line: thin commands over the store and query layers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import config, messages, query
+from .recorder import __version__, now
+from .store import Store, StoreError, UnknownRun
+
+STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow",
+                  "running": "cyan", "lost": "magenta"}
+
+
+class NothingFound(Exception):
+    """Exit 1 without an error message: the command said what it found (nothing)."""
+
+
+def _store() -> Store:
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    messages.set_quiet(settings.quiet)
+    return Store(settings)
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _relative(timestamp: str | None) -> str:
+    if not timestamp:
+        return "-"
+    try:
+        then = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    seconds = (datetime.now(timezone.utc) - then).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _status(status: str) -> str:
+    return click.style(status, fg=STATUS_COLOURS.get(status))
+
+
+def _script_name(script: str) -> str:
+    return os.path.basename(script) if script.startswith("/") else script
+
+
+def _table(runs: list[dict[str, Any]]) -> None:
+    """An aligned table, one run a line; colour only reaches a terminal (click strips it)."""
+    header = ("ID", "STATUS", "STARTED", "DURATION", "IN", "OUT", "SCRIPT", "LABEL / TAGS")
+    rows = []
+    for run in runs:
+        extra = " ".join(filter(None, [run.get("label") or "",
+                                       *(f"#{tag}" for tag in run.get("tags") or ())]))
+        rows.append((run["id"][:8], run["status"], _relative(run.get("start")),
+                     _duration(run.get("duration")), str(len(run.get("inputs") or ())),
+                     str(len(run.get("outputs") or ())), _script_name(run["script"]), extra))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        cells[1] = _status(row[1]) + " " * (widths[1] - len(row[1]))
+        click.echo("  ".join(cells).rstrip())
+
+
+def _show(run: dict[str, Any], *, diff: bool) -> None:
+    def line(name: str, value: Any) -> None:
+        click.echo(f"{click.style(f'{name}:'.ljust(11), bold=True)} {value}")
+
+    line("Run", run["id"])
+    line("Script", run["script"])
+    line("Command", " ".join(run.get("command") or []))
+    line("Directory", run.get("cwd"))
+    line("Status", _status(run["status"])
+         + (f" (exit code {run['exit_code']})" if run.get("exit_code") is not None else ""))
+    line("Started", f"{run['start']} ({_relative(run['start'])})")
+    line("Ended", run.get("end") or "-")
+    line("Duration", _duration(run.get("duration")))
+    line("Host", f"{run.get('user')}@{run.get('hostname')}, {run.get('platform')}, "
+                 f"Python {run.get('python')}")
+    if run.get("label"):
+        line("Label", run["label"])
+    if run.get("tags"):
+        line("Tags", ", ".join(run["tags"]))
+    git = run.get("git")
+    if git:
+        line("Git", f"{git.get('root')} @ {(git.get('commit') or 'no commit')[:12]}"
+                    f" on {git.get('branch') or 'detached HEAD'}"
+                    + (" (uncommitted changes)" if git.get("dirty") else ""))
+        if git.get("remote"):
+            line("Remote", git["remote"])
+    for kind in ("inputs", "outputs"):
+        events = run.get(kind) or []
+        click.echo(click.style(f"{kind.capitalize()} ({len(events)}):", bold=True))
+        for event in events:
+            click.echo(f"  {event['path']}  {event['hash'][:16]}  {event['size']} B  "
+                       f"{event['function']}")
+    if run.get("params"):
+        line("Parameters", json.dumps(run["params"]))
+    if run.get("results"):
+        line("Results", json.dumps(run["results"]))
+    if run.get("libraries"):
+        line("Libraries", ", ".join(f"{k} {v}" for k, v in sorted(run["libraries"].items())))
+    exception = run.get("exception")
+    if exception:
+        click.echo(click.style("Exception:", bold=True)
+                   + f" {exception['type']}: {exception['message']}")
+        click.echo(exception.get("traceback") or "")
+    for note in run.get("notes") or []:
+        line("Note", f"{note['text']}  ({_relative(note['time'])})")
+    if diff:
+        text = (git or {}).get("diff")
+        click.echo(click.style("Diff:", bold=True) + ("" if text else " none"))
+        if text:
+            click.echo(text.rstrip("\n"))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="""\b
+Examples:
+  python analysis.py               # a script with `import recipe` at its top
+  recipe run other.py -- --flag    # the same for a script without the import line
+  recipe search graph.png          # which run made graph.png, from which inputs
+  recipe show 1a2b3c --diff        # one run in full, with its uncommitted changes
+  recipe export -o runs.json       # everything, as JSON
+
+The store is $RECIPE_HOME (default ~/.recipe); see config.example.ini for every option.""")
+@click.version_option(__version__, "-V", "--version", prog_name="recipe")
+def cli() -> None:
+    """recipe: which run made this file, from which inputs, with which code.
+
+    Add `import recipe` to a script (or run it with `recipe run`) and every file it
+    reads or writes with numpy, pandas or matplotlib is recorded with its content hash,
+    together with the git commit and diff, library versions and the run's outcome.
+    """
+
+
+@cli.command()
+@click.argument("term")
+@click.option("--regex", is_flag=True, help="TERM is a regular expression matched against paths.")
+@click.option("--id", "by_id", is_flag=True, help="TERM is the start of a run id.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full runs.")
+def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
+    """Find the runs that read or wrote a file.
+
+    TERM matches any logged path containing it. When TERM is an existing file, runs
+    that read or wrote a file with the same content match too, even under another name.
+    Newest first; exit status 1 when nothing matches.
+
+    \b
+    Example:
+      recipe search graph.png
+      recipe search --regex 'results/.*\\.csv$'
+    """
+    store = _store()
+    try:
+        found = query.search(store.summaries(), term, regex=regex, by_id=by_id)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        _emit_json(store.records([run["id"] for run in found]) if found else [])
+    elif found:
+        _table(found)
+    else:
+        messages.info(f"no run read or wrote anything matching {term!r}")
+    if not found:
+        raise NothingFound()
+    return 0
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the run as a JSON object.")
+def latest(as_json: bool) -> int:
+    """Show the newest run (exit status 1 when the store is empty)."""
+    run = _store().latest()
+    if run is None:
+        messages.info("no runs recorded yet")
+        raise NothingFound()
+    _emit_json(run) if as_json else _show(run, diff=False)
+    return 0
+
+
+def _resolve(store: Store, prefix: str) -> str:
+    try:
+        return store.resolve(prefix)
+    except UnknownRun as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("run_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as a JSON object.")
+@click.option("--diff", is_flag=True, help="Also print the uncommitted changes (git diff).")
+def show(run_id: str, as_json: bool, diff: bool) -> int:
+    """Show one run in full. ID is any unique prefix of at least 6 characters.
+
+    \b
+    Example:
+      recipe show 1a2b3c --diff
+    """
+    store = _store()
+    run = store.get(_resolve(store, run_id))
+    _emit_json(run) if as_json else _show(run, diff=diff)
+    return 0
+
+
+@cli.command()
+@click.argument("run_id", metavar="ID")
+@click.option("-m", "--message", required=True, help="The note's text.")
+def annotate(run_id: str, message: str) -> int:
+    """Add a note to a run.
+
+    \b
+    Example:
+      recipe annotate 1a2b3c -m "figure 3 of the paper"
+    """
+    store = _store()
+    full_id = _resolve(store, run_id)
+    note = {"text": message, "time": now()}
+    store.update(full_id, lambda run: run.setdefault("notes", []).append(note),
+                 {"kind": "note", **note})
+    messages.info(f"noted on run {full_id[:8]}")
+    return 0
+
+
+@cli.command()
+@click.argument("run_id", metavar="ID")
+@click.argument("tags", nargs=-1, required=True)
+def tag(run_id: str, tags: tuple[str, ...]) -> int:
+    """Add tags to a run.
+
+    \b
+    Example:
+      recipe tag 1a2b3c paper baseline
+    """
+    store = _store()
+    full_id = _resolve(store, run_id)
+
+    def add(run: dict[str, Any]) -> None:
+        existing = run.setdefault("tags", [])
+        existing.extend(t for t in dict.fromkeys(tags) if t not in existing)
+
+    store.update(full_id, add, {"kind": "tags", "tags": list(tags)})
+    messages.info(f"tagged run {full_id[:8]}: {' '.join(tags)}")
+    return 0
+
+
+@cli.command()
+@click.argument("run_ids", metavar="[ID]...", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output.")
+def export(run_ids: tuple[str, ...], fmt: str, output: str | None) -> int:
+    """Export all runs (or the given ones) as a JSON array, newest first.
+
+    \b
+    Example:
+      recipe export -o runs.json
+      recipe export 1a2b3c 4d5e6f
+    """
+    store = _store()
+    if run_ids:
+        known = [row["id"] for row in store.summaries()]
+        ids = list(dict.fromkeys(_resolve_among(store, prefix, known) for prefix in run_ids))
+        runs = store.records(ids)
+    else:
+        runs = store.records()
+    text = json.dumps(runs, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        from .spool import atomic_write_json
+
+        atomic_write_json(Path(output).absolute(), runs, durable=True)
+        messages.info(f"exported {len(runs)} run(s) to {output}")
+    return 0
+
+
+def _resolve_among(store: Store, prefix: str, ids: list[str]) -> str:
+    try:
+        return store.resolve(prefix, ids)
+    except UnknownRun as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(script: str, args: tuple[str, ...]) -> int:
+    """Run SCRIPT recorded, as if it began with `import recipe`.
+
+    Everything after SCRIPT (or after `--`) goes to the script as its arguments. The
+    exit status is the script's.
+
+    \b
+    Example:
+      recipe run analysis.py -- --input data.csv
+    """
+    from .runner import ScriptNotFound, run_script
+
+    if args[:1] == ("--",):
+        args = args[1:]
+    try:
+        return run_script(script, list(args))
+    except ScriptNotFound as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.group()
+def db() -> None:
+    """Check or repair the store."""
+
+
+@db.command()
+def check() -> int:
+    """Verify every store file; exit status 1 if anything is damaged."""
+    store = _store()
+    problems = store.check()
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        click.echo("run `recipe db repair` to salvage what can be read")
+        raise NothingFound()
+    pending = store.pending()
+    click.echo(f"store OK: {store.db_path}"
+               + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    return 0
+
+
+@db.command()
+def repair() -> int:
+    """Salvage every readable run from damaged files (a backup of each is kept) and bring
+    in the runs kept aside in the spool."""
+    store = _store()
+    report = store.repair()
+    for line in report:
+        messages.warn(line)  # store warnings are shown even when quiet
+    click.echo("store repaired" if report else "nothing to repair")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status; errors are one line on stderr, no traceback."""
+    try:
+        result = cli.main(args=argv, prog_name="recipe", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "recipe"
+        _error(f"{where}: {exc.format_message()} (see '{where} --help')")
+        return 2
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        return exc.exit_code
+    except click.exceptions.Abort:
+        _error("aborted")
+        return 130
+    except NothingFound:
+        return 1
+    except StoreError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except BrokenPipeError:
+        # `recipe export | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
+    return result if isinstance(result, int) else 0
+
+
+def _error(text: str) -> None:
+    click.echo(f"recipe: error: {text}", err=True)
+

@@ -1,0 +1,166 @@
+"""Layered configuration: defaults < $RECIPE_HOME/config.ini < ./recipe.ini < $RECIPE_CONFIG < env."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HASH_ALGORITHMS = ("xxh3_128", "xxh64", "sha256")
+
+# Every option, with its default. config.example.ini documents each of them.
+DEFAULTS: dict[str, dict[str, str]] = {
+    "general": {"quiet": "no"},
+    "store": {"path": "", "flush_interval": "2"},
+    "hash": {"algorithm": "xxh3_128"},
+    "git": {"enabled": "yes", "diff": "yes", "diff_max_kb": "256"},
+    "tags": {"defaults": "yes"},
+    "ignore": {"paths": ""},
+    "libraries": {"disabled": ""},
+    "environment": {"record": "no"},
+}
+
+_TRUE = {"1", "yes", "true", "on"}
+_FALSE = {"0", "no", "false", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the option and its source."""
+
+
+def recipe_home() -> Path:
+    """The store directory: $RECIPE_HOME, else ~/.recipe."""
+    home = os.environ.get("RECIPE_HOME")
+    return Path(home).expanduser().absolute() if home else Path.home() / ".recipe"
+
+
+def _env_truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def disabled() -> bool:
+    """RECIPE_DISABLE=1: `import recipe` records and patches nothing."""
+    return _env_truthy("RECIPE_DISABLE")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings; built once per process by `load()`."""
+
+    home: Path
+    db_path: Path
+    quiet: bool
+    flush_interval: float
+    hash_algorithm: str
+    git_enabled: bool
+    git_diff: bool
+    git_diff_max_bytes: int
+    default_tags: bool
+    ignore_paths: tuple[str, ...]
+    disabled_libraries: frozenset[str]
+    record_environment: bool
+    sources: tuple[str, ...]
+
+
+def _config_files(home: Path) -> list[Path]:
+    files = [home / "config.ini", Path.cwd() / "recipe.ini"]
+    named = os.environ.get("RECIPE_CONFIG")
+    if named:
+        files.append(Path(named).expanduser())
+    return files
+
+
+def _layers(home: Path) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]]:
+    """Each option's winning (value, source) after applying every layer in order."""
+    values = {s: {k: (v, "default") for k, v in keys.items()} for s, keys in DEFAULTS.items()}
+    sources = []
+    for path in _config_files(home):
+        if not path.is_file():
+            if path == Path(os.environ.get("RECIPE_CONFIG", "\0")).expanduser():
+                raise ConfigError(f"RECIPE_CONFIG names {path}, which does not exist")
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
+        sources.append(str(path))
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                if section not in DEFAULTS or key not in DEFAULTS[section]:
+                    raise ConfigError(f"{path}: unknown option [{section}] {key}")
+                values[section][key] = (value.strip(), str(path))
+    for section, keys in DEFAULTS.items():
+        for key in keys:
+            name = f"RECIPE_{section}_{key}".upper()
+            if name in os.environ:
+                values[section][key] = (os.environ[name].strip(), name)
+    if "RECIPE_QUIET" in os.environ:
+        values["general"]["quiet"] = (os.environ["RECIPE_QUIET"].strip(), "RECIPE_QUIET")
+    return values, sources
+
+
+def load() -> Config:
+    """Read every layer and validate; raises ConfigError naming the bad option and its source."""
+    home = recipe_home()
+    values, sources = _layers(home)
+    return _build(home, values, tuple(sources))
+
+
+def defaults() -> Config:
+    """The built-in defaults only, for a recorder whose configuration is unusable."""
+    home = recipe_home()
+    values = {s: {k: (v, "default") for k, v in keys.items()} for s, keys in DEFAULTS.items()}
+    values["general"]["quiet"] = ("yes" if _env_truthy("RECIPE_QUIET") else "no", "RECIPE_QUIET")
+    return _build(home, values, ())
+
+
+def _build(home: Path, values: dict[str, dict[str, tuple[str, str]]], sources: tuple) -> Config:
+    def text(section: str, key: str) -> str:
+        return values[section][key][0]
+
+    def flag(section: str, key: str) -> bool:
+        value, source = values[section][key]
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ConfigError(f"[{section}] {key} = {value!r} (from {source}) is not yes/no")
+
+    def number(section: str, key: str) -> float:
+        value, source = values[section][key]
+        try:
+            result = float(value)
+        except ValueError:
+            result = -1.0
+        if result < 0:
+            raise ConfigError(f"[{section}] {key} = {value!r} (from {source}) is not a number >= 0")
+        return result
+
+    def listing(section: str, key: str) -> tuple[str, ...]:
+        return tuple(item.strip() for item in text(section, key).split(",") if item.strip())
+
+    algorithm = text("hash", "algorithm").lower()
+    if algorithm not in HASH_ALGORITHMS:
+        source = values["hash"]["algorithm"][1]
+        raise ConfigError(
+            f"[hash] algorithm = {algorithm!r} (from {source}) is not one of "
+            + ", ".join(HASH_ALGORITHMS)
+        )
+    db = text("store", "path")
+    return Config(
+        home=home,
+        db_path=Path(db).expanduser().absolute() if db else home / "db.json",
+        quiet=flag("general", "quiet"),
+        flush_interval=number("store", "flush_interval"),
+        hash_algorithm=algorithm,
+        git_enabled=flag("git", "enabled"),
+        git_diff=flag("git", "diff"),
+        git_diff_max_bytes=int(number("git", "diff_max_kb") * 1024),
+        default_tags=flag("tags", "defaults"),
+        ignore_paths=tuple(os.path.expanduser(glob) for glob in listing("ignore", "paths")),
+        disabled_libraries=frozenset(name.lower() for name in listing("libraries", "disabled")),
+        record_environment=flag("environment", "record"),
+        sources=sources,
+    )

@@ -1,0 +1,160 @@
+"""What a run ran with: git state, library versions, platform, environment variables.
+
+Git is asked through the `git` command rather than GitPython: `import git` alone costs
+~66 ms, twice the start-up budget of `import recipe`, and GitPython shells out to the same
+command for everything recipe needs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL", re.IGNORECASE)
+# scheme://user:password@host or scheme://token@host
+_URL_CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<credentials>[^@/]+)@")
+_GIT_TIMEOUT = 30
+
+
+def redact_url(url: str | None) -> str | None:
+    """A remote URL with any user name, password or token replaced by ***."""
+    if not url:
+        return url
+    return _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + "***@", url)
+
+
+def environment_variables() -> dict[str, str]:
+    """os.environ with the values of secret-looking names replaced by ***."""
+    return {name: "***" if SECRET_NAME.search(name) else value
+            for name, value in sorted(os.environ.items())}
+
+
+def _run_git(root: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["git", "-C", root, *args], capture_output=True, timeout=_GIT_TIMEOUT,
+        env=dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C"),  # never take index.lock
+    )
+
+
+def _git(root: str, *args: str, check: bool = True) -> str | None:
+    """Output of one git command in `root`; None if it failed and `check` is false."""
+    result = _run_git(root, *args)
+    if result.returncode != 0:
+        if check:
+            raise RuntimeError(result.stderr.decode(errors="replace").strip())
+        return None
+    return result.stdout.decode("utf-8", errors="replace")
+
+
+def _find_repository(directory: str) -> str | None:
+    """The work tree containing `directory`, found without running anything."""
+    path = Path(directory).resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return str(candidate)
+    return None
+
+
+def _untracked_diff(root: str, max_bytes: int) -> str:
+    """New-file diffs of untracked text files (binary ones and those over the cap skipped)."""
+    listing = _git(root, "ls-files", "--others", "--exclude-standard", "-z", check=False) or ""
+    parts = []
+    budget = max_bytes
+    for name in filter(None, listing.split("\0")):
+        path = os.path.join(root, name)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        if size > budget:
+            parts.append(f"# untracked file not included (too large): {name}\n")
+            continue
+        # `git diff --no-index` exits 1 when the files differ, as they always do here.
+        diff = _run_git(root, "diff", "--no-index", "--no-color", "--", "/dev/null", name)
+        parts.append(diff.stdout.decode("utf-8", errors="replace"))
+        budget -= len(parts[-1])
+        if budget <= 0:
+            break
+    return "".join(parts)
+
+
+def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024) -> dict | None:
+    """{root, commit, branch, remote, dirty, diff} of the repository holding `directory`,
+    or None outside a repository (or without a usable git)."""
+    root = _find_repository(directory)
+    if root is None:
+        return None
+    try:
+        top = _git(root, "rev-parse", "--show-toplevel").strip()
+    except (OSError, RuntimeError, subprocess.SubprocessError):
+        return None
+    commit = (_git(top, "rev-parse", "--verify", "-q", "HEAD", check=False) or "").strip() or None
+    branch = (_git(top, "symbolic-ref", "-q", "--short", "HEAD", check=False) or "").strip()
+    remote_name = "origin"
+    remotes = (_git(top, "remote", check=False) or "").split()
+    if remotes and remote_name not in remotes:
+        remote_name = remotes[0]
+    remote = None
+    if remotes:
+        remote = redact_url((_git(top, "remote", "get-url", remote_name, check=False)
+                             or "").strip() or None)
+    status = _git(top, "status", "--porcelain", check=False) or ""
+    info: dict[str, Any] = {
+        "root": top,
+        "commit": commit,
+        "branch": branch or None,
+        "remote": remote,
+        "dirty": bool(status.strip()),
+        "diff": None,
+    }
+    if diff:
+        # Against HEAD: staged and unstaged changes together; untracked files appended.
+        text = (_git(top, "diff", "--no-color", "HEAD", check=False) if commit
+                else _git(top, "diff", "--no-color", "--cached", check=False)) or ""
+        if len(text) < max_bytes:
+            text += _untracked_diff(top, max_bytes - len(text))
+        if len(text) > max_bytes:
+            text = text[:max_bytes] + f"\n[recipe: diff truncated at {max_bytes // 1024} KB]\n"
+            info["diff_truncated"] = True
+        info["diff"] = text
+    return info
+
+
+def library_versions(module_names: set[str]) -> dict[str, str]:
+    """{distribution name: version} for the top-level modules given that come from an
+    installed distribution (the standard library and local modules have none)."""
+    import importlib.metadata as metadata  # lazily: ~19 ms, only paid at the end of a run
+
+    versions: dict[str, str] = {}
+    unresolved = []
+    for name in sorted(module_names):
+        try:
+            dist = metadata.distribution(name)
+            versions[dist.metadata["Name"]] = dist.version
+        except metadata.PackageNotFoundError:
+            unresolved.append(name)
+    if unresolved:
+        mapping = metadata.packages_distributions()
+        for name in unresolved:
+            for dist_name in mapping.get(name, ()):
+                try:
+                    versions[dist_name] = metadata.version(dist_name)
+                except metadata.PackageNotFoundError:
+                    continue
+    return versions
+
+
+def third_party_modules(exclude: set[str]) -> set[str]:
+    """Top-level names of imported modules that are not the standard library's."""
+    names = set()
+    for name, module in list(sys.modules.items()):
+        if "." in name or name.startswith("_") or module is None or name in exclude:
+            continue
+        if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+            continue
+        names.add(name)
+    return names

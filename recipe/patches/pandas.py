@@ -1,0 +1,50 @@
+"""pandas: the read_* readers and the DataFrame/Series to_* writers that take a path."""
+
+from __future__ import annotations
+
+from ..patching import Input, Output
+
+# reader -> name of its path parameter
+READERS = {
+    "read_csv": "filepath_or_buffer",
+    "read_table": "filepath_or_buffer",
+    "read_fwf": "filepath_or_buffer",
+    "read_json": "path_or_buf",
+    "read_excel": "io",
+    "read_parquet": "path",
+    "read_feather": "path",
+    "read_pickle": "filepath_or_buffer",
+    "read_hdf": "path_or_buf",
+    "read_stata": "filepath_or_buffer",
+    "read_sas": "filepath_or_buffer",
+    "read_orc": "path",
+    "read_xml": "path_or_buffer",
+    "read_html": "io",
+    "read_spss": "path",
+}
+
+# writer -> name of its path parameter; a writer given no path returns a string: nothing logged.
+WRITERS = {
+    "to_csv": "path_or_buf",
+    "to_json": "path_or_buf",
+    "to_excel": "excel_writer",
+    "to_parquet": "path",
+    "to_feather": "path",
+    "to_pickle": "path",
+    "to_hdf": "path_or_buf",
+    "to_stata": "path",
+    "to_orc": "path",
+    "to_xml": "path_or_buffer",
+    "to_html": "buf",
+    "to_latex": "buf",
+    "to_markdown": "buf",
+    "to_string": "buf",
+}
+
+DECLARATIONS = [Input("pandas", reader, argument) for reader, argument in READERS.items()] + [
+    # Declared per class (Series lacks some writers; those are skipped) so that the logged
+    # name says which one wrote, although most are defined once on their common base.
+    Output("pandas", f"{cls}.{writer}", argument)
+    for cls in ("DataFrame", "Series")
+    for writer, argument in WRITERS.items()
+]

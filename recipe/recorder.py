@@ -1,0 +1,330 @@
+"""The run lifecycle: the start record, the event buffer, and every way a run can end.
+
+Knows no library: patched functions reach it through `patching.set_sink(run.log)`.
+Start-up does only cheap work (one small journal write); git runs in a background thread
+that then flushes buffered file events every few seconds; the end writes the final record
+and brings it into the store, or keeps it in the spool with one warning if it cannot.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fnmatch
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from datetime import datetime, timezone
+from typing import Any
+
+from . import _hooks, config, messages, patching, spool
+from .hashing import FileHasher
+
+__version__ = "0.1.0"
+
+# Modules recipe itself may import while recording: not the script's libraries.
+_OWN_MODULES = {"recipe", "wrapt", "xxhash", "tinydb"}
+
+_current: Run | None = None
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def current() -> Run | None:
+    """The run this process is recording, if any."""
+    return _current
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+
+
+def exit_status(code: Any) -> int:
+    """The process exit status of sys.exit(code): None is 0, an int itself, else 1."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def default_tags(script: str) -> list[str]:
+    """`model` for a script whose file name contains "train", else `dataset` for "prepare"."""
+    name = os.path.basename(script).lower()
+    if "train" in name:
+        return ["model"]
+    if "prepare" in name:
+        return ["dataset"]
+    return []
+
+
+class Run:
+    """One recorded run of a script in this process."""
+
+    def __init__(self, settings: config.Config, script: str, argv: list[str],
+                 own_modules: frozenset[str] = frozenset()) -> None:
+        self.config = settings
+        self.id = os.urandom(16).hex()
+        self.hasher = FileHasher(settings.hash_algorithm)
+        self.journal = spool.Journal(settings.home, self.id)
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._ended = False
+        self._forked_child = False
+        self._worker: threading.Thread | None = None
+        self._exit_code: int | None = None
+        self._exception: BaseException | None = None
+        self._own_modules = _OWN_MODULES | own_modules
+        uname = os.uname()
+        self.record: dict[str, Any] = {
+            "id": self.id,  # first key: `recipe db repair` finds records by it
+            "script": script,
+            "command": list(argv),
+            "cwd": os.getcwd(),
+            "start": now(),
+            "end": None,
+            "duration": None,
+            "status": "running",
+            "exit_code": None,
+            "exception": None,
+            "hostname": uname.nodename,
+            "pid": os.getpid(),
+            "user": _user(),
+            "platform": f"{uname.sysname}-{uname.release}-{uname.machine}",
+            "python": "{}.{}.{}".format(*sys.version_info[:3]),
+            "python_executable": sys.executable,
+            "recipe_version": __version__,
+            "git": None,
+            "libraries": {},
+            "params": {},
+            "results": {},
+            "label": "",
+            "tags": default_tags(script) if settings.default_tags else [],
+            "notes": [],
+        }
+        if settings.record_environment:
+            from .environment import environment_variables
+
+            self.record["environment"] = environment_variables()
+        self._ignored = (str(settings.home) + os.sep + "*", *settings.ignore_paths)
+
+    # -- starting --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Write the start record (so even a SIGKILLed run leaves a trace) and start the
+        worker that collects git information and flushes events."""
+        try:
+            self.journal.write_record(self.record, durable=False)
+        except OSError as exc:
+            messages.warn(f"cannot write to {self.config.home} ({exc}); "
+                          "this run is kept in memory and saved at its end if possible")
+        self._worker = threading.Thread(target=self._work, name="recipe-recorder", daemon=True)
+        self._worker.start()
+        os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def _work(self) -> None:
+        if self.config.git_enabled:
+            try:
+                from .environment import git_info
+
+                script_dir = (os.path.dirname(self.record["script"])
+                              if os.path.isabs(self.record["script"]) else self.record["cwd"])
+                git = git_info(script_dir, diff=self.config.git_diff,
+                               max_bytes=self.config.git_diff_max_bytes)
+            except Exception as exc:  # never-raise guard: git trouble must not stop recording
+                git = None
+                messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
+            with self._lock:
+                self.record["git"] = git
+                if not self._ended:
+                    self._save_record(durable=False)
+        while not self._ended:
+            self._wake.wait(self.config.flush_interval or None)
+            self._wake.clear()
+            if not self._ended:
+                self._flush_events()
+
+    # -- events ----------------------------------------------------------------------
+
+    def log(self, kind: str, path: str, function: str) -> None:
+        """Hash the file and buffer the event; called right after the I/O returned."""
+        if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
+            return
+        try:
+            digest, size = self.hasher.hash(path)
+        except OSError:
+            return  # not a readable regular file (never written, a directory, a pipe)
+        event = {"kind": kind, "path": path, "hash": digest,
+                 "hash_algorithm": self.hasher.algorithm, "size": size,
+                 "function": function, "time": now()}
+        if self._forked_child:
+            # A forked child has no worker thread: its events go straight to the journal.
+            self._append_events([event])
+            return
+        with self._lock:
+            self._pending.append(event)
+
+    def _flush_events(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+        self._append_events(events)
+
+    def _append_events(self, events: list[dict[str, Any]]) -> None:
+        try:
+            self.journal.append_events(events)
+        except OSError:
+            with self._lock:  # keep them for the next try
+                self._pending[:0] = events
+
+    def _save_record(self, *, durable: bool) -> bool:
+        try:
+            self.journal.write_record(self.record, durable=durable)
+            return True
+        except OSError:
+            return False
+
+    def _after_fork_in_child(self) -> None:
+        self._forked_child = True
+        self._pending = []
+
+    # -- ending ----------------------------------------------------------------------
+
+    def note_exit(self, code: Any) -> None:
+        """Remember the argument of sys.exit()."""
+        self._exit_code = exit_status(code)
+
+    def note_exception(self, exc: BaseException) -> None:
+        self._exception = exc
+
+    def finish(self, status: str | None = None, exit_code: int | None = None) -> None:
+        """End the run once: final record, events, libraries; then into the store."""
+        if self._ended or self._forked_child:
+            return
+        exc = self._exception
+        if status is None:
+            if isinstance(exc, KeyboardInterrupt):
+                status, exit_code = "interrupted", 130
+            elif exc is not None:
+                status, exit_code = "failed", 1
+            else:
+                exit_code = self._exit_code or 0
+                status = "completed" if exit_code == 0 else "failed"
+        self._ended = True
+        self._wake.set()
+        if self._worker is not None and self._worker.is_alive():
+            self._worker.join(timeout=30)  # git on a huge repository; never forever
+        record = self.record
+        with self._lock:
+            record["end"] = now()
+            record["duration"] = round(time.monotonic() - self._started, 6)
+            record["status"] = status
+            record["exit_code"] = exit_code
+            if exc is not None:
+                record["exception"] = {
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": "".join(traceback.format_exception(exc)),
+                }
+        try:
+            from .environment import library_versions, third_party_modules
+
+            record["libraries"] = library_versions(
+                third_party_modules(self._own_modules) | self.patched_libraries())
+        except Exception as exc:  # never-raise guard: versions are nice to have
+            messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        self._flush_events()
+        saved = self._save_record(durable=True) and not self._pending
+        self._store(saved)
+
+    def patched_libraries(self) -> set[str]:
+        return {name for name in _hooks.PATCH_MODULES if name in sys.modules}
+
+    def _store(self, saved: bool) -> None:
+        if not saved:
+            messages.warn(f"could not save run {self.id[:8]} under {self.config.home}: "
+                          "the disk is full or not writable")
+            return
+        try:
+            from .store import Store
+
+            Store(self.config).merge_pending(timeout=5.0)
+        except Exception as exc:  # never-raise guard: the script's end must stay normal
+            reason = str(exc) or type(exc).__name__
+            messages.warn(f"run {self.id[:8]} kept aside in {self.journal.directory} ({reason}); "
+                          "`recipe db repair` or the next run brings it into the store")
+        else:
+            messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
+
+
+def _install_endings(run: Run) -> None:
+    """Chain to whatever hooks were there before; never replace them blindly."""
+    previous_excepthook = sys.excepthook
+
+    def excepthook(kind, value, tb):  # noqa: ANN001 - sys.excepthook signature
+        run.note_exception(value)
+        previous_excepthook(kind, value, tb)
+
+    sys.excepthook = excepthook
+
+    original_exit = sys.exit
+
+    def exit(code: Any = None) -> None:  # noqa: A001 - replaces sys.exit
+        run.note_exit(code)
+        original_exit(code)
+
+    exit.__doc__ = original_exit.__doc__
+    sys.exit = exit
+    atexit.register(run.finish)
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        run.finish("interrupted", 128 + signum)
+        if callable(previous):
+            previous(signum, frame)
+            return
+        # Die of the signal as the script would have without recipe.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def start(script: str, argv: list[str], *,
+          own_modules: frozenset[str] | set[str] = frozenset()) -> Run | None:
+    """Start recording this process as a run of `script`. Never raises: a recorder that
+    cannot start prints one warning and the script runs unrecorded. `own_modules`: modules
+    already imported by whoever starts the run (recipe's CLI), not the script's libraries."""
+    global _current
+    if _current is not None:
+        return _current
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        messages.warn(f"{exc}; recording with the default settings")
+        settings = config.defaults()
+    messages.set_quiet(settings.quiet)
+    try:
+        run = Run(settings, script, argv, frozenset(own_modules))
+        run.start()
+    except Exception as exc:  # never-raise guard
+        messages.warn(f"could not start recording ({type(exc).__name__}: {exc})")
+        return None
+    _current = run
+    _install_endings(run)
+    patching.set_sink(run.log)
+    _hooks.install(settings.disabled_libraries)
+    return run

@@ -1,0 +1,104 @@
+"""Per-run journal files: where a run lives while it runs, and where it waits if the store
+cannot take it. Standard library only: the recorder writes here without importing TinyDB.
+
+Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
+`spool/<id>.events`, one JSON object per line, only ever appended. A torn last line (a
+process killed mid-write) is skipped on reading; everything before it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SPOOL_DIR = "spool"
+
+
+def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:
+    """Write JSON so that readers see the old file or the new one, never a half-written one."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+class Journal:
+    """The spool files of one run, written by the process that records it."""
+
+    def __init__(self, home: Path, run_id: str) -> None:
+        self.directory = home / SPOOL_DIR
+        self.record_path = self.directory / f"{run_id}.json"
+        self.events_path = self.directory / f"{run_id}.events"
+
+    def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.record_path, record, durable=durable)
+
+    def append_events(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        lines = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+                        for event in events)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.events_path, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def journals(home: Path) -> list[str]:
+    """Run ids that have a record in the spool."""
+    try:
+        names = os.listdir(home / SPOOL_DIR)
+    except FileNotFoundError:
+        return []
+    return [name[:-5] for name in names if name.endswith(".json") and not name.startswith(".")]
+
+
+def read(home: Path, run_id: str) -> dict[str, Any]:
+    """The run's full record: its record file with the events appended so far.
+
+    Raises OSError or ValueError if the record file itself is unreadable."""
+    journal = Journal(home, run_id)
+    with open(journal.record_path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    if not isinstance(record, dict) or record.get("id") != run_id:
+        raise ValueError(f"{journal.record_path} is not the record of run {run_id}")
+    record.setdefault("inputs", [])
+    record.setdefault("outputs", [])
+    try:
+        with open(journal.events_path, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except FileNotFoundError:
+        lines = []
+    for line in lines:
+        try:
+            event = json.loads(line)
+            kind = event.pop("kind")
+        except (ValueError, KeyError, AttributeError):
+            continue  # torn line of a killed process
+        record["inputs" if kind == "input" else "outputs"].append(event)
+    return record
+
+
+def remove(home: Path, run_id: str) -> None:
+    journal = Journal(home, run_id)
+    for path in (journal.events_path, journal.record_path):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass

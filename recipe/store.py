@@ -1,0 +1,483 @@
+"""The run store: the only module that knows TinyDB. See docs/design.md for the layout.
+
+    $RECIPE_HOME/db.json        TinyDB: table `runs` = the newest runs (the head), at most
+                                HEAD_MAX_RUNS; table `catalog` = one row per sealed shard
+    $RECIPE_HOME/db.shards/     sealed shards: NNNNNN.json (TinyDB, table `runs`) and
+                                NNNNNN.index.json (the summaries that listing/search need)
+    $RECIPE_HOME/db.lock        flock: shared for readers, exclusive for writers
+    $RECIPE_HOME/spool/         runs in progress, or kept aside until the store takes them
+    $RECIPE_HOME/backups/       damaged files, copied before `recipe db repair` salvages them
+
+Every file is replaced atomically, so a crash never leaves half a file; writing a run costs
+one rewrite of the bounded head, whatever the number of runs stored.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, Storage, TinyDB
+from tinydb.middlewares import CachingMiddleware
+
+from . import spool
+from .config import Config
+
+SCHEMA_VERSION = 1
+HEAD_MAX_RUNS = 200
+HEAD_MAX_BYTES = 4 << 20
+RUNS, CATALOG, META = "runs", "catalog", "meta"
+MIN_PREFIX = 6
+
+# What listing, `latest` and `search` read; `show` and `export` read the whole record.
+SUMMARY_FIELDS = ("id", "script", "command", "cwd", "start", "end", "duration", "status",
+                  "exit_code", "hostname", "pid", "label", "tags", "params", "results")
+SUMMARY_FILE_FIELDS = ("path", "hash", "hash_algorithm")
+
+
+class StoreError(Exception):
+    """A store problem reported to the user as one line; `exit_code` for the CLI."""
+
+    exit_code = 2
+
+
+class StoreDamaged(StoreError):
+    """A store file is not valid JSON (or not recipe's); `recipe db repair` salvages it."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store lock for longer than we could wait."""
+
+
+class UnknownRun(StoreError):
+    pass
+
+
+class _AtomicJSONStorage(Storage):
+    """TinyDB storage that never writes in place: write to a temporary file, fsync, rename.
+
+    TinyDB's stock JSONStorage seeks, writes and truncates the live file, so a crash or a
+    second writer leaves it torn; this one is safe with the store lock held by writers."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StoreDamaged(f"{self.path} is damaged ({exc}); run `recipe db repair`") from None
+        if not isinstance(data, dict):
+            raise StoreDamaged(f"{self.path} is not a recipe store; run `recipe db repair`")
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        spool.atomic_write_json(self.path, data)
+
+    def close(self) -> None:
+        pass
+
+
+def summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a record that listing and search need, a few hundred bytes."""
+    result = {field: record.get(field) for field in SUMMARY_FIELDS}
+    for kind in ("inputs", "outputs"):
+        result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
+                        for event in record.get(kind) or ()]
+    result["note_count"] = len(record.get("notes") or ())
+    return result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
+    """A `running` record whose process is gone from this host is `lost`."""
+    if record.get("status") == "running" and record.get("hostname") == socket.gethostname():
+        pid = record.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            record = dict(record, status="lost")
+    return record
+
+
+class Store:
+    """The narrow interface the recorder, the CLI and the GUI use."""
+
+    def __init__(self, config: Config) -> None:
+        self.home = config.home
+        self.db_path = config.db_path
+        self.shard_dir = self.db_path.with_suffix(".shards")
+        self.lock_path = self.db_path.with_suffix(".lock")
+        self.backup_dir = self.home / "backups"
+
+    # -- locking -------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, *, exclusive: bool, timeout: float) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(descriptor, mode)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreLocked(
+                            f"the store {self.db_path} stayed locked for {timeout:g} s"
+                        ) from None
+                    time.sleep(0.005)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
+
+    # -- files ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _db(self, path: Path) -> Iterator[TinyDB]:
+        """A TinyDB over one store file, read once and written once (on leaving the block)
+        whatever the number of operations: CachingMiddleware holds it in between."""
+        with TinyDB(path, storage=CachingMiddleware(_AtomicJSONStorage)) as db:
+            rows = (db.storage.read() or {}).get(META) or {}
+            version = next(iter(rows.values()), {}).get("schema", SCHEMA_VERSION)
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"{path} has store schema {version}; this recipe reads "
+                                 f"schema {SCHEMA_VERSION}: upgrade recipe")
+            yield db
+
+    def _shard_path(self, number: int) -> Path:
+        return self.shard_dir / f"{number:06d}.json"
+
+    def _index_path(self, number: int) -> Path:
+        return self.shard_dir / f"{number:06d}.index.json"
+
+    def _catalog(self, head: TinyDB) -> list[dict[str, Any]]:
+        return sorted(head.table(CATALOG).all(), key=lambda row: row["shard"])
+
+    def _read_index(self, number: int) -> list[dict[str, Any]]:
+        path = self._index_path(number)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                rows = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise StoreDamaged(f"{path} is damaged ({exc}); run `recipe db repair`") from None
+        if not isinstance(rows, list):
+            raise StoreDamaged(f"{path} is damaged; run `recipe db repair`")
+        return rows
+
+    def _write_index(self, number: int, records: list[dict[str, Any]]) -> None:
+        spool.atomic_write_json(self._index_path(number), [summary(r) for r in records])
+
+    # -- writing -------------------------------------------------------------------------
+
+    def merge_pending(self, *, timeout: float = 10.0) -> list[str]:
+        """Bring every finished (or lost) run waiting in the spool into the store.
+
+        Returns the ids merged. Raises StoreLocked / StoreDamaged / OSError, leaving the
+        spool as it was: nothing is deleted from it before the store holds it."""
+        with self._locked(exclusive=True, timeout=timeout):
+            records = []
+            for run_id in spool.journals(self.home):
+                try:
+                    record = spool.read(self.home, run_id)
+                except (OSError, ValueError):
+                    continue  # unreadable journal: `db check` reports it
+                record = with_live_status(record)
+                if record.get("status") == "running":
+                    continue
+                if record["status"] == "lost" and record.get("end") is None:
+                    record["ended_by"] = "recipe found its process gone"
+                records.append(record)
+            if not records:
+                return []
+            with self._db(self.db_path) as head:
+                runs = head.table(RUNS)
+                merged = {record["id"] for record in records}
+                already = [doc.doc_id for doc in runs.all() if doc.get("id") in merged]
+                if already:  # a merge that died after writing the store, before the spool
+                    runs.remove(doc_ids=already)
+                runs.insert_multiple(records)
+                self._seal_if_full(head)
+            # Only now that the store file holds them may their journals go.
+            for record in records:
+                spool.remove(self.home, record["id"])
+            return [record["id"] for record in records]
+
+    def _seal_if_full(self, head: TinyDB) -> None:
+        runs = head.table(RUNS)
+        try:
+            size = self.db_path.stat().st_size  # as last written: close enough for a limit
+        except FileNotFoundError:
+            size = 0
+        if len(runs) < HEAD_MAX_RUNS and size < HEAD_MAX_BYTES:
+            return
+        records = [dict(doc) for doc in runs.all()]
+        catalog = self._catalog(head)
+        number = (catalog[-1]["shard"] + 1) if catalog else 1
+        self.shard_dir.mkdir(parents=True, exist_ok=True)
+        _AtomicJSONStorage(self._shard_path(number)).write(
+            {RUNS: {str(i): r for i, r in enumerate(records, 1)}})
+        self._write_index(number, records)
+        starts = [r.get("start") or "" for r in records]
+        # One atomic replace of the head (on leaving `_db`): empty the runs and list the
+        # shard together. A crash before it leaves an unlisted shard that the next seal
+        # overwrites.
+        data = head.storage.read() or {}
+        data[RUNS] = {}
+        catalog_rows = data.setdefault(CATALOG, {})
+        catalog_rows[str(number)] = {"shard": number, "count": len(records),
+                                     "first_start": min(starts), "last_start": max(starts)}
+        data.setdefault(META, {"1": {"schema": SCHEMA_VERSION}})
+        head.storage.write(data)
+
+    def update(self, run_id: str, change: Callable[[dict[str, Any]], None],
+               journal_event: dict[str, Any]) -> None:
+        """Apply `change` to a stored run's record; for a run still in the spool, append
+        `journal_event` to its journal instead (its recorder owns the record file)."""
+        with self._locked(exclusive=True, timeout=10.0):
+            if run_id in spool.journals(self.home):
+                spool.Journal(self.home, run_id).append_events([journal_event])
+                return
+            with self._db(self.db_path) as head:
+                if self._update_in(head, run_id, change):
+                    return
+                catalog = self._catalog(head)
+            for row in catalog:
+                number = row["shard"]
+                if any(s["id"] == run_id for s in self._read_index(number)):
+                    with self._db(self._shard_path(number)) as shard:
+                        self._update_in(shard, run_id, change)
+                        records = [dict(doc) for doc in shard.table(RUNS).all()]
+                    self._write_index(number, records)
+                    return
+        raise UnknownRun(f"no run {run_id}")
+
+    @staticmethod
+    def _update_in(db: TinyDB, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
+        table = db.table(RUNS)
+        found = table.get(Query().id == run_id)
+        if found is None:
+            return False
+        record = dict(found)
+        change(record)
+        table.update(lambda doc: doc.update(record), doc_ids=[found.doc_id])
+        return True
+
+    # -- reading -------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[TinyDB]:
+        # Readers first bring finished runs in, so the spool stays short; a busy or
+        # damaged store still lets them read (the spool and whatever else is readable).
+        try:
+            self.merge_pending(timeout=2.0)
+        except (StoreLocked, StoreDamaged, OSError):
+            pass
+        with self._locked(exclusive=False, timeout=30.0), self._db(self.db_path) as head:
+            yield head
+
+    def _spooled(self, skip: set[str]) -> list[dict[str, Any]]:
+        records = []
+        for run_id in spool.journals(self.home):
+            if run_id in skip:
+                continue
+            try:
+                records.append(with_live_status(spool.read(self.home, run_id)))
+            except (OSError, ValueError):
+                continue
+        return records
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every run's summary, newest first."""
+        with self._reading() as head:
+            rows = [summary(doc) for doc in head.table(RUNS).all()]
+            for row in self._catalog(head):
+                rows.extend(self._read_index(row["shard"]))
+            seen = {row["id"] for row in rows}
+            rows.extend(summary(record) for record in self._spooled(seen))
+        rows = [with_live_status(row) for row in rows]
+        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+        return rows
+
+    def latest(self) -> dict[str, Any] | None:
+        """The newest run's full record, reading only the shards that could hold it."""
+        with self._reading() as head:
+            candidates = [dict(doc) for doc in head.table(RUNS).all()]
+            candidates += self._spooled({c["id"] for c in candidates})
+            best = max((c.get("start") or "" for c in candidates), default="")
+            for row in reversed(self._catalog(head)):
+                if row["last_start"] > best:
+                    candidates += self._records_of_shard(row["shard"])
+                    best = max(best, row["last_start"])
+        if not candidates:
+            return None
+        return with_live_status(max(candidates, key=lambda c: c.get("start") or ""))
+
+    def _records_of_shard(self, number: int) -> list[dict[str, Any]]:
+        with self._db(self._shard_path(number)) as shard:
+            return [dict(doc) for doc in shard.table(RUNS).all()]
+
+    def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
+        wanted = set(run_ids) if run_ids is not None else None
+        with self._reading() as head:
+            found = [dict(doc) for doc in head.table(RUNS).all()
+                     if wanted is None or doc["id"] in wanted]
+            for row in self._catalog(head):
+                if wanted is not None:
+                    ids = {s["id"] for s in self._read_index(row["shard"])}
+                    if not ids & wanted:
+                        continue
+                found.extend(r for r in self._records_of_shard(row["shard"])
+                             if wanted is None or r["id"] in wanted)
+            seen = {r["id"] for r in found}
+            found.extend(r for r in self._spooled(seen) if wanted is None or r["id"] in wanted)
+        found = [with_live_status(r) for r in found]
+        found.sort(key=lambda r: r.get("start") or "", reverse=True)
+        return found
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        found = self.records([run_id])
+        if not found:
+            raise UnknownRun(f"no run {run_id}")
+        return found[0]
+
+    def resolve(self, prefix: str, ids: list[str] | None = None) -> str:
+        """The one run id that starts with `prefix` (at least 6 characters)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < MIN_PREFIX:
+            raise UnknownRun(f"run id prefix {prefix!r} is too short: give at least "
+                             f"{MIN_PREFIX} characters")
+        if ids is None:
+            ids = [row["id"] for row in self.summaries()]
+        matches = [run_id for run_id in ids if run_id.startswith(prefix)]
+        if not matches:
+            raise UnknownRun(f"no run has an id starting with {prefix!r}")
+        if len(matches) > 1:
+            raise UnknownRun(f"run id prefix {prefix!r} is ambiguous: it matches "
+                             + ", ".join(m[:12] for m in matches[:5])
+                             + (" ..." if len(matches) > 5 else ""))
+        return matches[0]
+
+    # -- checking and repairing ------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Every problem found, one line each; an empty list means all is well."""
+        problems = []
+        try:
+            with self._locked(exclusive=False, timeout=30.0):
+                with self._db(self.db_path) as head:
+                    catalog = self._catalog(head)
+                for row in catalog:
+                    number = row["shard"]
+                    try:
+                        ids = [r["id"] for r in self._records_of_shard(number)]
+                        indexed = [s["id"] for s in self._read_index(number)]
+                    except StoreError as exc:
+                        problems.append(str(exc))
+                        continue
+                    if sorted(ids) != sorted(indexed):
+                        problems.append(f"{self._index_path(number)} does not match its shard")
+        except StoreError as exc:
+            problems.append(str(exc))
+        for run_id in spool.journals(self.home):
+            try:
+                spool.read(self.home, run_id)
+            except (OSError, ValueError) as exc:
+                problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+        return problems
+
+    def pending(self) -> int:
+        """How many finished runs wait in the spool (kept aside)."""
+        return sum(1 for r in self._spooled(set()) if r.get("status") != "running")
+
+    def repair(self) -> list[str]:
+        """Salvage every readable run from damaged files (backed up first), rebuild the
+        shard indexes, and merge the spool. Returns what was done, one line each."""
+        report = []
+        with self._locked(exclusive=True, timeout=60.0):
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            head_data = self._salvage(self.db_path, stamp, report)
+            catalog = {}
+            for row in (head_data.get(CATALOG) or {}).values():
+                catalog[row["shard"]] = row
+            for path in sorted(self.shard_dir.glob("[0-9]*.json")):
+                if path.name.endswith(".index.json"):
+                    continue
+                number = int(path.stem)
+                shard_data = self._salvage(path, stamp, report)
+                records = list((shard_data.get(RUNS) or {}).values())
+                self._write_index(number, records)
+                starts = [r.get("start") or "" for r in records] or [""]
+                catalog[number] = {"shard": number, "count": len(records),
+                                   "first_start": min(starts), "last_start": max(starts)}
+            head_data[CATALOG] = {str(n): row for n, row in sorted(catalog.items())}
+            head_data.setdefault(RUNS, {})
+            head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            spool.atomic_write_json(self.db_path, head_data)
+        merged = self.merge_pending(timeout=60.0)
+        if merged:
+            report.append(f"merged {len(merged)} run(s) kept aside in {self.home / 'spool'}")
+        return report
+
+    def _salvage(self, path: Path, stamp: str, report: list[str]) -> dict[str, Any]:
+        """The file's data; if damaged, a backup copy and whatever runs can be read from it."""
+        storage = _AtomicJSONStorage(path)
+        try:
+            return storage.read() or {}
+        except StoreDamaged:
+            pass
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        backup = self.backup_dir / f"{path.name}.{stamp}.damaged"
+        shutil.copy2(path, backup)
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        runs = _salvage_runs(text)
+        storage.write({RUNS: {str(i): r for i, r in enumerate(runs, 1)}})
+        report.append(f"{path} was damaged: salvaged {len(runs)} run(s); "
+                      f"the damaged file is kept as {backup}")
+        return {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+
+
+_RUN_START = re.compile(r'\{"id":\s*"[0-9a-f]{32}"')
+
+
+def _salvage_runs(text: str) -> list[dict[str, Any]]:
+    """Every complete run object in a damaged JSON text (records begin with their id)."""
+    decoder = json.JSONDecoder()
+    runs, seen = [], set()
+    for match in _RUN_START.finditer(text):
+        try:
+            record, _end = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("start") and record["id"] not in seen:
+            seen.add(record["id"])
+            runs.append(record)
+    return runs
