@@ -147,6 +147,7 @@ class Run:
                 self.record["git"] = git
                 if not self._ended:
                     self._save_record(durable=False)
+        _preload_ending_modules()
         while not self._ended:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
@@ -263,6 +264,20 @@ class Run:
                           "`recipe db repair` or the next run brings it into the store")
         else:
             messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
+
+
+def _preload_ending_modules() -> None:
+    """Import what `finish` needs while the script still runs, off its critical path.
+
+    Also a correctness matter: CPython exits with status 130 after an uncaught
+    KeyboardInterrupt only if no `exec` of a source string happens afterwards, and these
+    imports build namedtuples and dataclasses that way."""
+    try:
+        import importlib.metadata  # noqa: F401
+
+        from . import environment, store  # noqa: F401
+    except Exception:  # never-raise guard: `finish` imports them again and reports
+        pass
 
 
 def _install_endings(run: Run) -> None:

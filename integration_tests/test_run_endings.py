@@ -1,0 +1,231 @@
+"""Every way a run can end, as the store sees it afterwards."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import Workspace
+
+from recipe.hashing import hash_file
+
+ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
+
+
+def test_a_completed_run_has_every_contract_field(ws: Workspace) -> None:
+    script = ws.write("analysis.py", """\
+        import recipe
+        import numpy as np
+        np.save("t.npy", np.arange(5))
+        print("done")
+        """)
+    result = ws.python(script, "--flag")
+    assert result.stdout == "done\n"
+    run = ws.only_run()
+    assert re.fullmatch(r"[0-9a-f]{32}", run["id"])
+    assert run["script"] == str(script)
+    assert run["command"] == [str(script), "--flag"]
+    assert run["cwd"] == str(ws.root)
+    assert ISO_WITH_OFFSET.match(run["start"]) and ISO_WITH_OFFSET.match(run["end"])
+    assert run["end"] >= run["start"] and run["duration"] >= 0
+    assert (run["status"], run["exit_code"], run["exception"]) == ("completed", 0, None)
+    assert run["python"] == "{}.{}.{}".format(*sys.version_info[:3])
+    for field in ("hostname", "user", "platform"):
+        assert isinstance(run[field], str) and run[field]
+    assert run["git"] is None  # tmp dirs are outside any repository
+    assert run["libraries"]["numpy"] == __import__("numpy").__version__
+    assert (run["params"], run["results"], run["label"], run["tags"], run["notes"]) == (
+        {}, {}, "", [], [])
+    [output] = run["outputs"]
+    path = ws.root / "t.npy"
+    assert output["path"] == str(path)
+    assert output["hash"] == hash_file(str(path)) and output["hash_algorithm"] == "xxh3_128"
+    assert output["size"] == path.stat().st_size and output["function"] == "numpy.save"
+    assert ISO_WITH_OFFSET.match(output["time"])
+    assert run["inputs"] == []
+
+
+def test_an_uncaught_exception_fails_the_run_and_keeps_the_traceback(ws: Workspace) -> None:
+    script = ws.write("fail.py", """\
+        import recipe
+        def compute():
+            raise ValueError("bad input")
+        compute()
+        """)
+    result = ws.python(script, check=False)
+    assert result.returncode == 1
+    assert "ValueError: bad input" in result.stderr  # the user still sees their traceback
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("failed", 1)
+    exception = run["exception"]
+    assert (exception["type"], exception["message"]) == ("ValueError", "bad input")
+    assert "in compute" in exception["traceback"]
+
+
+@pytest.mark.parametrize(("code", "status", "exit_code"), [
+    ("sys.exit(3)", "failed", 3),
+    ("sys.exit(0)", "completed", 0),
+    ("sys.exit()", "completed", 0),
+    ("sys.exit('a message')", "failed", 1),
+])
+def test_sys_exit_sets_status_and_exit_code(ws: Workspace, code: str, status: str,
+                                            exit_code: int) -> None:
+    script = ws.write("exits.py", f"import recipe, sys\n{code}\n")
+    assert ws.python(script, check=False).returncode == exit_code
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == (status, exit_code)
+
+
+def test_keyboard_interrupt_is_interrupted_and_keeps_pythons_exit_status(ws: Workspace) -> None:
+    script = ws.write("kbd.py", "import recipe, time\ntime.sleep(0.5)\nraise KeyboardInterrupt\n")
+    result = ws.python(script, check=False)
+    assert result.returncode == -signal.SIGINT  # as without recipe: death by SIGINT
+    run = ws.only_run()
+    assert (run["status"], run["exception"]["type"]) == ("interrupted", "KeyboardInterrupt")
+
+
+def _start(ws: Workspace, script) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(script)], cwd=ws.root, env=ws.env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for(path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+LONG_SCRIPT = """\
+    import recipe, time
+    import numpy as np
+    np.save("early.npy", np.arange(3))
+    open("started", "w").close()
+    time.sleep(60)
+    """
+
+
+def test_sigterm_ends_the_run_as_interrupted_and_the_process_dies_of_it(ws: Workspace) -> None:
+    script = ws.write("long.py", LONG_SCRIPT)
+    process = _start(ws, script)
+    _wait_for(ws.root / "started")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == -signal.SIGTERM
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+
+
+def test_sigterm_chains_to_the_scripts_own_handler(ws: Workspace) -> None:
+    script = ws.write("handler.py", """\
+        import recipe, signal, sys, time
+        def handler(signum, frame):
+            open("handled", "w").close()
+            sys.exit(5)
+        signal.signal(signal.SIGTERM, handler)
+        open("started", "w").close()
+        time.sleep(60)
+        """)
+    process = _start(ws, script)
+    _wait_for(ws.root / "started")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 5
+    assert (ws.root / "handled").exists()
+    # The script's handler replaced recipe's: its sys.exit(5) decides the ending.
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("failed", 5)
+
+
+def test_a_killed_run_shows_running_then_lost_with_the_files_it_logged(ws: Workspace) -> None:
+    script = ws.write("long.py", LONG_SCRIPT)
+    process = _start(ws, script)
+    try:
+        _wait_for(ws.root / "started")
+        time.sleep(3)  # the recorder flushes logged files every 2 s
+        [run] = ws.runs()
+        assert run["status"] == "running" and run["end"] is None
+        assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    [run] = ws.runs()
+    assert run["status"] == "lost"
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    assert ws.recipe("db", "check").returncode == 0
+
+
+def test_recipe_run_records_a_script_without_the_import_line(ws: Workspace) -> None:
+    script = ws.write("plain.py", """\
+        import sys
+        import numpy as np
+        np.save("out.npy", np.arange(3))
+        if __name__ == "__main__":
+            print(sys.argv, sys.path[0])
+        """)
+    (ws.root / "elsewhere").mkdir()
+    result = ws.recipe("run", str(script), "--", "a", "--b")
+    assert result.stdout == f"{[str(script), 'a', '--b']} {ws.root}\n"
+    run = ws.only_run()
+    assert run["script"] == str(script) and run["command"] == [str(script), "a", "--b"]
+    assert (run["status"], run["exit_code"]) == ("completed", 0)
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "out.npy")]
+    assert "numpy" in run["libraries"] and "click" not in run["libraries"]
+
+
+def test_recipe_run_passes_on_the_exit_status_and_hides_its_own_frames(ws: Workspace) -> None:
+    script = ws.write("boom.py", "def f():\n    raise RuntimeError('boom')\nf()\n")
+    result = ws.recipe("run", str(script), check=False)
+    assert result.returncode == 1
+    assert "RuntimeError: boom" in result.stderr
+    frames = re.findall(r'File "([^"]+)"', result.stderr)
+    assert frames == [str(script), str(script)]  # <module> and f: none of recipe's
+    run = ws.only_run()
+    assert (run["status"], run["exception"]["type"]) == ("failed", "RuntimeError")
+    exits = ws.write("exits.py", "import sys\nsys.exit(4)\n")
+    assert ws.recipe("run", str(exits), check=False).returncode == 4
+
+
+def test_recipe_run_of_a_missing_script_is_a_usage_error(ws: Workspace) -> None:
+    result = ws.recipe("run", "nope.py", check=False)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "nope.py" in result.stderr
+    assert ws.runs() == []
+
+
+def test_recipe_disable_records_nothing(ws: Workspace) -> None:
+    script = ws.write("s.py", "import recipe\nimport numpy as np\nnp.save('x.npy', [1])\n")
+    ws.python(script, env={"RECIPE_DISABLE": "1"})
+    assert ws.runs() == []
+
+
+def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
+    script = ws.write("s.py", "import recipe\n")
+    assert "recipe: recorded run" in ws.python(script).stderr
+    assert ws.python(script, env={"RECIPE_QUIET": "1"}).stderr == ""
+
+
+def test_the_command_line_never_records_itself(ws: Workspace) -> None:
+    ws.recipe("latest", check=False)
+    ws.recipe("export")
+    ws.recipe("--help")
+    assert ws.runs() == []
+    assert not (ws.home / "spool").exists() or not list((ws.home / "spool").iterdir())
+
+
+def test_a_module_importing_recipe_does_not_start_a_run(ws: Workspace) -> None:
+    ws.write("helper.py", "import recipe\n")
+    script = ws.write("main.py", "import helper\n")
+    ws.python(script)
+    assert ws.runs() == []
+
+
+def test_export_writes_a_json_file(ws: Workspace) -> None:
+    ws.python(ws.write("s.py", "import recipe\n"))
+    ws.recipe("export", "-o", "runs.json")
+    runs = json.loads((ws.root / "runs.json").read_text())
+    assert len(runs) == 1 and runs == ws.runs()
