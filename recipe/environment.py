@@ -59,11 +59,13 @@ def _find_repository(directory: str) -> str | None:
     return None
 
 
-def _untracked_diff(root: str, max_bytes: int) -> str:
-    """New-file diffs of untracked text files (binary ones and those over the cap skipped)."""
-    listing = _git(root, "ls-files", "--others", "--exclude-standard", "-z", check=False) or ""
+def _untracked_diff(root: str, max_bytes: int, pathspec: list[str]) -> tuple[str, bool]:
+    """New-file diffs of untracked files within `max_bytes`, and whether any was left out."""
+    listing = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *pathspec,
+                   check=False) or ""
     parts = []
     budget = max_bytes
+    left_out = False
     for name in filter(None, listing.split("\0")):
         path = os.path.join(root, name)
         try:
@@ -71,7 +73,8 @@ def _untracked_diff(root: str, max_bytes: int) -> str:
         except OSError:
             continue
         if size > budget:
-            parts.append(f"# untracked file not included (too large): {name}\n")
+            parts.append(f"# recipe: untracked file left out (too large): {name}\n")
+            left_out = True
             continue
         # `git diff --no-index` exits 1 when the files differ, as they always do here.
         diff = _run_git(root, "diff", "--no-index", "--no-color", "--", "/dev/null", name)
@@ -79,12 +82,14 @@ def _untracked_diff(root: str, max_bytes: int) -> str:
         budget -= len(parts[-1])
         if budget <= 0:
             break
-    return "".join(parts)
+    return "".join(parts), left_out
 
 
-def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024) -> dict | None:
+def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
+             exclude: tuple[str, ...] = ()) -> dict | None:
     """{root, commit, branch, remote, dirty, diff} of the repository holding `directory`,
-    or None outside a repository (or without a usable git)."""
+    or None outside a repository (or without a usable git). Paths in `exclude` (recipe's
+    own store, when it lies inside the repository) count neither as changes nor in the diff."""
     root = _find_repository(directory)
     if root is None:
         return None
@@ -102,7 +107,9 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024) 
     if remotes:
         remote = redact_url((_git(top, "remote", "get-url", remote_name, check=False)
                              or "").strip() or None)
-    status = _git(top, "status", "--porcelain", check=False) or ""
+    pathspec = ["."] + [f":(exclude){os.path.relpath(path, top)}" for path in exclude
+                        if Path(path).resolve().is_relative_to(Path(top).resolve())]
+    status = _git(top, "status", "--porcelain", "--", *pathspec, check=False) or ""
     info: dict[str, Any] = {
         "root": top,
         "commit": commit,
@@ -113,12 +120,16 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024) 
     }
     if diff:
         # Against HEAD: staged and unstaged changes together; untracked files appended.
-        text = (_git(top, "diff", "--no-color", "HEAD", check=False) if commit
-                else _git(top, "diff", "--no-color", "--cached", check=False)) or ""
+        against = "HEAD" if commit else "--cached"
+        text = _git(top, "diff", "--no-color", against, "--", *pathspec, check=False) or ""
+        left_out = False
         if len(text) < max_bytes:
-            text += _untracked_diff(top, max_bytes - len(text))
+            untracked, left_out = _untracked_diff(top, max_bytes - len(text), pathspec)
+            text += untracked
         if len(text) > max_bytes:
             text = text[:max_bytes] + f"\n[recipe: diff truncated at {max_bytes // 1024} KB]\n"
+            left_out = True
+        if left_out:
             info["diff_truncated"] = True
         info["diff"] = text
     return info

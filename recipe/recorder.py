@@ -139,7 +139,8 @@ class Run:
                 script_dir = (os.path.dirname(self.record["script"])
                               if os.path.isabs(self.record["script"]) else self.record["cwd"])
                 git = git_info(script_dir, diff=self.config.git_diff,
-                               max_bytes=self.config.git_diff_max_bytes)
+                               max_bytes=self.config.git_diff_max_bytes,
+                               exclude=(str(self.config.home),))
             except Exception as exc:  # never-raise guard: git trouble must not stop recording
                 git = None
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")

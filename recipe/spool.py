@@ -2,7 +2,9 @@
 cannot take it. Standard library only: the recorder writes here without importing TinyDB.
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
-`spool/<id>.events`, one JSON object per line, only ever appended. A torn last line (a
+`spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
+(kind `input`/`output`), and the notes and tags added by `recipe annotate`/`tag` while it
+runs (the recorder owns the record file, so others only append here). A torn last line (a
 process killed mid-write) is skipped on reading; everything before it is kept.
 """
 
@@ -91,7 +93,13 @@ def read(home: Path, run_id: str) -> dict[str, Any]:
             kind = event.pop("kind")
         except (ValueError, KeyError, AttributeError):
             continue  # torn line of a killed process
-        record["inputs" if kind == "input" else "outputs"].append(event)
+        if kind in ("input", "output"):
+            record[kind + "s"].append(event)
+        elif kind == "note":
+            record.setdefault("notes", []).append(event)
+        elif kind == "tags":
+            tags = record.setdefault("tags", [])
+            tags.extend(tag for tag in dict.fromkeys(event.get("tags", ())) if tag not in tags)
     return record
 
 
