@@ -79,9 +79,9 @@ def _table(runs: list[dict[str, Any]]) -> None:
                      _duration(run.get("duration")), str(len(run.get("inputs") or ())),
                      str(len(run.get("outputs") or ())), _script_name(run["script"]), extra))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         cells[1] = _status(row[1]) + " " * (widths[1] - len(row[1]))
         click.echo("  ".join(cells).rstrip())
 
@@ -289,13 +289,12 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None) -> int:
         runs = store.records(ids)
     else:
         runs = store.records()
-    text = json.dumps(runs, indent=2, ensure_ascii=False) + "\n"
     if output is None:
-        click.echo(text, nl=False)
+        _emit_json(runs)
     else:
         from .spool import atomic_write_json
 
-        atomic_write_json(Path(output).absolute(), runs, durable=True)
+        atomic_write_json(Path(output).absolute(), runs, indent=2)
         messages.info(f"exported {len(runs)} run(s) to {output}")
     return 0
 

@@ -1,4 +1,5 @@
-"""Layered configuration: defaults < $RECIPE_HOME/config.ini < ./recipe.ini < $RECIPE_CONFIG < env."""
+"""Layered configuration: defaults < $RECIPE_HOME/config.ini < ./recipe.ini < $RECIPE_CONFIG
+< environment variables."""
 
 from __future__ import annotations
 

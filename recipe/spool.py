@@ -19,13 +19,17 @@ from typing import Any
 SPOOL_DIR = "spool"
 
 
-def atomic_write_json(path: Path, data: Any, *, durable: bool = True) -> None:
+def atomic_write_json(path: Path, data: Any, *, durable: bool = True,
+                      indent: int | None = None) -> None:
     """Write JSON so that readers see the old file or the new one, never a half-written one."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                              dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+            json.dump(data, handle, ensure_ascii=False, indent=indent,
+                      separators=(",", ": ") if indent else (",", ":"))
+            if indent:
+                handle.write("\n")
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
