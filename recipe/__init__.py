@@ -11,10 +11,12 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-from typing import IO, Any
 
-from . import config as _config
-from .recorder import __version__
+__version__ = "0.1.0"
+
+TYPE_CHECKING = False  # typing itself costs 3 ms to import: only for type checkers
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output"]
 
@@ -100,7 +102,11 @@ def _script_path() -> tuple[str, list[str]]:
     return os.path.abspath(first), argv
 
 
-if not _config.disabled() and _imported_by_main_script():
+def _disabled() -> bool:
+    return os.environ.get("RECIPE_DISABLE", "").strip().lower() in ("1", "yes", "true", "on")
+
+
+if not _disabled() and _imported_by_main_script():
     from . import recorder as _recorder
 
     _recorder.start(*_script_path())

@@ -9,14 +9,16 @@ supported library actually gets patched.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
-from collections.abc import Callable
-from types import ModuleType
 
 from . import messages
 
-Hook = Callable[[ModuleType], None]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    Hook = Callable[[ModuleType], None]
 
 # Modules whose patch declarations live in recipe.patches: import name -> patch module.
 # Static, so registering hooks imports neither the library nor any patch code.
@@ -75,6 +77,8 @@ class _PostImportFinder:
     def find_spec(self, fullname: str, path=None, target=None):  # noqa: ANN001 - finder protocol
         if fullname not in _pending or fullname in _finding:
             return None
+        import importlib.util
+
         _finding.add(fullname)
         try:
             spec = importlib.util.find_spec(fullname)

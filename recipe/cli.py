@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import click
@@ -294,7 +293,7 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None) -> int:
     else:
         from .spool import atomic_write_json
 
-        atomic_write_json(Path(output).absolute(), runs, indent=2)
+        atomic_write_json(os.path.abspath(output), runs, indent=2)
         messages.info(f"exported {len(runs)} run(s) to {output}")
     return 0
 

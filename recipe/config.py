@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import configparser
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 HASH_ALGORITHMS = ("xxh3_128", "xxh64", "sha256")
 
@@ -30,10 +27,13 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the option and its source."""
 
 
-def recipe_home() -> Path:
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def recipe_home() -> str:
     """The store directory: $RECIPE_HOME, else ~/.recipe."""
-    home = os.environ.get("RECIPE_HOME")
-    return Path(home).expanduser().absolute() if home else Path.home() / ".recipe"
+    return _absolute(os.environ.get("RECIPE_HOME") or "~/.recipe")
 
 
 def _env_truthy(name: str) -> bool:
@@ -45,12 +45,12 @@ def disabled() -> bool:
     return _env_truthy("RECIPE_DISABLE")
 
 
-@dataclass(frozen=True)
 class Config:
-    """The resolved settings; built once per process by `load()`."""
+    """The resolved settings, built once per process by `load()`. Paths are absolute
+    strings. (A plain class: dataclasses and pathlib would double `import recipe`'s cost.)"""
 
-    home: Path
-    db_path: Path
+    home: str
+    db_path: str
     quiet: bool
     flush_interval: float
     hash_algorithm: str
@@ -63,35 +63,43 @@ class Config:
     record_environment: bool
     sources: tuple[str, ...]
 
+    def __init__(self, **settings: object) -> None:
+        self.__dict__.update(settings)
 
-def _config_files(home: Path) -> list[Path]:
-    files = [home / "config.ini", Path.cwd() / "recipe.ini"]
+    def __repr__(self) -> str:
+        return f"Config({self.__dict__!r})"
+
+
+def _config_files(home: str) -> list[str]:
+    """The configuration files that exist, lowest precedence first."""
+    files = [path for path in (os.path.join(home, "config.ini"), _absolute("recipe.ini"))
+             if os.path.isfile(path)]
     named = os.environ.get("RECIPE_CONFIG")
     if named:
-        files.append(Path(named).expanduser())
+        if not os.path.isfile(_absolute(named)):
+            raise ConfigError(f"RECIPE_CONFIG names {named}, which is not a file")
+        files.append(_absolute(named))
     return files
 
 
-def _layers(home: Path) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]]:
+def _layers(home: str) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]]:
     """Each option's winning (value, source) after applying every layer in order."""
     values = {s: {k: (v, "default") for k, v in keys.items()} for s, keys in DEFAULTS.items()}
     sources = []
     for path in _config_files(home):
-        if not path.is_file():
-            if path == Path(os.environ.get("RECIPE_CONFIG", "\0")).expanduser():
-                raise ConfigError(f"RECIPE_CONFIG names {path}, which does not exist")
-            continue
+        import configparser  # only when there is a file to read
+
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read(path, encoding="utf-8")
         except (configparser.Error, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {str(exc).splitlines()[0]}") from None
-        sources.append(str(path))
+        sources.append(path)
         for section in parser.sections():
             for key, value in parser.items(section):
                 if section not in DEFAULTS or key not in DEFAULTS[section]:
                     raise ConfigError(f"{path}: unknown option [{section}] {key}")
-                values[section][key] = (value.strip(), str(path))
+                values[section][key] = (value.strip(), path)
     for section, keys in DEFAULTS.items():
         for key in keys:
             name = f"RECIPE_{section}_{key}".upper()
@@ -117,7 +125,7 @@ def defaults() -> Config:
     return _build(home, values, ())
 
 
-def _build(home: Path, values: dict[str, dict[str, tuple[str, str]]], sources: tuple) -> Config:
+def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tuple) -> Config:
     def text(section: str, key: str) -> str:
         return values[section][key][0]
 
@@ -152,7 +160,7 @@ def _build(home: Path, values: dict[str, dict[str, tuple[str, str]]], sources: t
     db = text("store", "path")
     return Config(
         home=home,
-        db_path=Path(db).expanduser().absolute() if db else home / "db.json",
+        db_path=_absolute(db) if db else os.path.join(home, "db.json"),
         quiet=flag("general", "quiet"),
         flush_interval=number("store", "flush_interval"),
         hash_algorithm=algorithm,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 # 1 MiB blocks: large enough that per-call overhead vanishes, small enough to stay in L2/L3.
 BLOCK_SIZE = 1 << 20
@@ -13,6 +15,8 @@ BLOCK_SIZE = 1 << 20
 
 def _hasher_factory(algorithm: str) -> Callable[[], Any]:
     if algorithm == "sha256":
+        import hashlib
+
         return hashlib.sha256
     import xxhash  # lazily: most runs that never log a file never pay for it
 

@@ -7,12 +7,16 @@ This module knows no library: each `recipe/patches/<library>.py` is a list of `I
 from __future__ import annotations
 
 import contextvars
-import inspect
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+
+TYPE_CHECKING = False  # keep typing, dataclasses and inspect off `import recipe`'s path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from types import ModuleType
+    from typing import Any
+
+    # The recorder's callback: sink(kind, path, function_name).
+    Sink = Callable[[str, str, str], None]
 
 # Set while a logged call runs: a declared function called by another one (np.load calling
 # np.fromfile, savefig calling imsave) is not logged twice. Per thread and per task.
@@ -20,15 +24,13 @@ _inside_logged_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "recipe_inside_logged_call", default=False
 )
 
-# The recorder's callback: sink(kind, path, function_name). None: wrappers only call through.
-Sink = Callable[[str, str, str], None]
+# The recorder's callback; None: wrappers only call through.
 _sink: Sink | None = None
 
 # What `apply` changed, so that `remove` can put every original back.
 _applied: list[tuple[Any, str, Any, bool]] = []
 
 
-@dataclass(frozen=True)
 class Declaration:
     """One function that reads (`kind="input"`) or writes (`"output"`) a file.
 
@@ -38,12 +40,19 @@ class Declaration:
     (np.save("x") writes x.npy), knowing the argument as given and the keyword arguments.
     """
 
-    kind: str
-    module: str
-    attribute: str
-    argument: str
-    name: str
-    actual_path: Callable[[str, Any, dict], str] | None = None
+    __slots__ = ("kind", "module", "attribute", "argument", "name", "actual_path")
+
+    def __init__(self, kind: str, module: str, attribute: str, argument: str, name: str,
+                 actual_path: Callable[[str, Any, dict], str] | None = None) -> None:
+        self.kind = kind
+        self.module = module
+        self.attribute = attribute
+        self.argument = argument
+        self.name = name
+        self.actual_path = actual_path
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name}>"
 
 
 def Input(module: str, attribute: str, argument: str, *, name: str | None = None,
@@ -85,6 +94,8 @@ def _path_position(function: Any, is_method: bool, argument: str) -> int | None:
     """Index of `argument` among the positional arguments a caller passes (self excluded).
 
     A function declared as `f(*args, **kwargs)` (pyplot.savefig) takes the path first."""
+    import inspect
+
     try:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):

@@ -9,20 +9,19 @@ and brings it into the store, or keeps it in the spool with one warning if it ca
 from __future__ import annotations
 
 import atexit
-import fnmatch
 import os
 import signal
 import sys
 import threading
 import time
-import traceback
 from datetime import datetime, timezone
-from typing import Any
 
-from . import _hooks, config, messages, patching, spool
+from . import __version__, _hooks, config, messages, patching, spool
 from .hashing import FileHasher
 
-__version__ = "0.1.0"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Modules recipe itself may import while recording: not the script's libraries.
 _OWN_MODULES = {"recipe", "wrapt", "xxhash", "tinydb"}
@@ -148,7 +147,7 @@ class Run:
                 self.record["git"] = git
                 if not self._ended:
                     self._save_record(durable=False)
-        _preload_ending_modules()
+        _preload_ending_modules(os.path.join(self.config.home, "cache"))
         while not self._ended:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
@@ -159,6 +158,8 @@ class Run:
 
     def log(self, kind: str, path: str, function: str) -> None:
         """Hash the file and buffer the event; called right after the I/O returned."""
+        import fnmatch
+
         if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
             return
         try:
@@ -231,6 +232,8 @@ class Run:
             record["status"] = status
             record["exit_code"] = exit_code
             if exc is not None:
+                import traceback
+
                 record["exception"] = {
                     "type": type(exc).__name__,
                     "message": str(exc),
@@ -240,7 +243,8 @@ class Run:
             from .environment import library_versions, third_party_modules
 
             record["libraries"] = library_versions(
-                third_party_modules(self._own_modules) | self.patched_libraries())
+                third_party_modules(self._own_modules) | self.patched_libraries(),
+                os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
         self._flush_events()
@@ -267,17 +271,20 @@ class Run:
             messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
 
 
-def _preload_ending_modules() -> None:
-    """Import what `finish` needs while the script still runs, off its critical path.
+def _preload_ending_modules(cache_dir: str) -> None:
+    """Import (and cache) what `finish` needs while the script still runs, off its
+    critical path.
 
     Also a correctness matter: CPython exits with status 130 after an uncaught
-    KeyboardInterrupt only if no `exec` of a source string happens afterwards, and these
-    imports build namedtuples and dataclasses that way."""
+    KeyboardInterrupt only if no `exec` of a source string happens afterwards, and imports
+    that build namedtuples or dataclasses do exactly that."""
     try:
-        import importlib.metadata  # noqa: F401
+        import traceback  # noqa: F401
 
         from . import environment, store  # noqa: F401
-    except Exception:  # never-raise guard: `finish` imports them again and reports
+
+        environment.distributions_by_module(cache_dir)
+    except Exception:  # never-raise guard: `finish` does it all again and reports
         pass
 
 

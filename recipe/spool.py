@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SPOOL_DIR = "spool"
 
 
-def atomic_write_json(path: Path, data: Any, *, durable: bool = True,
+def atomic_write_json(path: str, data: Any, *, durable: bool = True,
                       indent: int | None = None) -> None:
     """Write JSON so that readers see the old file or the new one, never a half-written one."""
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(data, handle, ensure_ascii=False, indent=indent,
@@ -45,13 +47,13 @@ def atomic_write_json(path: Path, data: Any, *, durable: bool = True,
 class Journal:
     """The spool files of one run, written by the process that records it."""
 
-    def __init__(self, home: Path, run_id: str) -> None:
-        self.directory = home / SPOOL_DIR
-        self.record_path = self.directory / f"{run_id}.json"
-        self.events_path = self.directory / f"{run_id}.events"
+    def __init__(self, home: str, run_id: str) -> None:
+        self.directory = os.path.join(home, SPOOL_DIR)
+        self.record_path = os.path.join(self.directory, f"{run_id}.json")
+        self.events_path = os.path.join(self.directory, f"{run_id}.events")
 
     def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.directory, exist_ok=True)
         atomic_write_json(self.record_path, record, durable=durable)
 
     def append_events(self, events: list[dict[str, Any]]) -> None:
@@ -59,23 +61,23 @@ class Journal:
             return
         lines = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
                         for event in events)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.directory, exist_ok=True)
         with open(self.events_path, "a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
 
 
-def journals(home: Path) -> list[str]:
+def journals(home: str) -> list[str]:
     """Run ids that have a record in the spool."""
     try:
-        names = os.listdir(home / SPOOL_DIR)
+        names = os.listdir(os.path.join(home, SPOOL_DIR))
     except FileNotFoundError:
         return []
     return [name[:-5] for name in names if name.endswith(".json") and not name.startswith(".")]
 
 
-def read(home: Path, run_id: str) -> dict[str, Any]:
+def read(home: str, run_id: str) -> dict[str, Any]:
     """The run's full record: its record file with the events appended so far.
 
     Raises OSError or ValueError if the record file itself is unreadable."""
@@ -107,10 +109,10 @@ def read(home: Path, run_id: str) -> dict[str, Any]:
     return record
 
 
-def remove(home: Path, run_id: str) -> None:
+def remove(home: str, run_id: str) -> None:
     journal = Journal(home, run_id)
     for path in (journal.events_path, journal.record_path):
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             pass

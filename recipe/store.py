@@ -18,13 +18,10 @@ import fcntl
 import json
 import os
 import re
-import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from tinydb import Query, Storage, TinyDB
@@ -69,8 +66,8 @@ class _AtomicJSONStorage(Storage):
     TinyDB's stock JSONStorage seeks, writes and truncates the live file, so a crash or a
     second writer leaves it torn; this one is safe with the store lock held by writers."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str) -> None:
+        self.path = path
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -117,7 +114,7 @@ def _now() -> str:
 
 def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
     """A `running` record whose process is gone from this host is `lost`."""
-    if record.get("status") == "running" and record.get("hostname") == socket.gethostname():
+    if record.get("status") == "running" and record.get("hostname") == os.uname().nodename:
         pid = record.get("pid")
         if isinstance(pid, int) and not _pid_alive(pid):
             record = dict(record, status="lost")
@@ -130,15 +127,16 @@ class Store:
     def __init__(self, config: Config) -> None:
         self.home = config.home
         self.db_path = config.db_path
-        self.shard_dir = self.db_path.with_suffix(".shards")
-        self.lock_path = self.db_path.with_suffix(".lock")
-        self.backup_dir = self.home / "backups"
+        stem = os.path.splitext(self.db_path)[0]
+        self.shard_dir = stem + ".shards"
+        self.lock_path = stem + ".lock"
+        self.backup_dir = os.path.join(self.home, "backups")
 
     # -- locking -------------------------------------------------------------------------
 
     @contextmanager
     def _locked(self, *, exclusive: bool, timeout: float) -> Iterator[None]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
         descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         deadline = time.monotonic() + timeout
@@ -160,7 +158,7 @@ class Store:
     # -- files ---------------------------------------------------------------------------
 
     @contextmanager
-    def _db(self, path: Path) -> Iterator[TinyDB]:
+    def _db(self, path: str) -> Iterator[TinyDB]:
         """A TinyDB over one store file, read once and written once (on leaving the block)
         whatever the number of operations: CachingMiddleware holds it in between."""
         with TinyDB(path, storage=CachingMiddleware(_AtomicJSONStorage)) as db:
@@ -171,11 +169,11 @@ class Store:
                                  f"schema {SCHEMA_VERSION}: upgrade recipe")
             yield db
 
-    def _shard_path(self, number: int) -> Path:
-        return self.shard_dir / f"{number:06d}.json"
+    def _shard_path(self, number: int) -> str:
+        return os.path.join(self.shard_dir, f"{number:06d}.json")
 
-    def _index_path(self, number: int) -> Path:
-        return self.shard_dir / f"{number:06d}.index.json"
+    def _index_path(self, number: int) -> str:
+        return os.path.join(self.shard_dir, f"{number:06d}.index.json")
 
     def _catalog(self, head: TinyDB) -> list[dict[str, Any]]:
         return sorted(head.table(CATALOG).all(), key=lambda row: row["shard"])
@@ -232,7 +230,7 @@ class Store:
     def _seal_if_full(self, head: TinyDB) -> None:
         runs = head.table(RUNS)
         try:
-            size = self.db_path.stat().st_size  # as last written: close enough for a limit
+            size = os.path.getsize(self.db_path)  # as last written: close enough for a limit
         except FileNotFoundError:
             size = 0
         if len(runs) < HEAD_MAX_RUNS and size < HEAD_MAX_BYTES:
@@ -240,7 +238,7 @@ class Store:
         records = [dict(doc) for doc in runs.all()]
         catalog = self._catalog(head)
         number = (catalog[-1]["shard"] + 1) if catalog else 1
-        self.shard_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.shard_dir, exist_ok=True)
         _AtomicJSONStorage(self._shard_path(number)).write(
             {RUNS: {str(i): r for i, r in enumerate(records, 1)}})
         self._write_index(number, records)
@@ -427,10 +425,12 @@ class Store:
             catalog = {}
             for row in (head_data.get(CATALOG) or {}).values():
                 catalog[row["shard"]] = row
-            for path in sorted(self.shard_dir.glob("[0-9]*.json")):
-                if path.name.endswith(".index.json"):
+            shards = os.listdir(self.shard_dir) if os.path.isdir(self.shard_dir) else []
+            for name in sorted(shards):
+                if not re.fullmatch(r"\d+\.json", name):
                     continue
-                number = int(path.stem)
+                number = int(name.split(".")[0])
+                path = os.path.join(self.shard_dir, name)
                 shard_data = self._salvage(path, stamp, report)
                 records = list((shard_data.get(RUNS) or {}).values())
                 self._write_index(number, records)
@@ -440,24 +440,28 @@ class Store:
             head_data[CATALOG] = {str(n): row for n, row in sorted(catalog.items())}
             head_data.setdefault(RUNS, {})
             head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
-            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             spool.atomic_write_json(self.db_path, head_data)
         merged = self.merge_pending(timeout=60.0)
         if merged:
-            report.append(f"merged {len(merged)} run(s) kept aside in {self.home / 'spool'}")
+            kept = os.path.join(self.home, spool.SPOOL_DIR)
+            report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
         return report
 
-    def _salvage(self, path: Path, stamp: str, report: list[str]) -> dict[str, Any]:
+    def _salvage(self, path: str, stamp: str, report: list[str]) -> dict[str, Any]:
         """The file's data; if damaged, a backup copy and whatever runs can be read from it."""
         storage = _AtomicJSONStorage(path)
         try:
             return storage.read() or {}
         except StoreDamaged:
             pass
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
-        backup = self.backup_dir / f"{path.name}.{stamp}.damaged"
+        import shutil
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        backup = os.path.join(self.backup_dir, f"{os.path.basename(path)}.{stamp}.damaged")
         shutil.copy2(path, backup)
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
         runs = _salvage_runs(text)
         storage.write({RUNS: {str(i): r for i, r in enumerate(runs, 1)}})
         report.append(f"{path} was damaged: salvaged {len(runs)} run(s); "

@@ -9,8 +9,9 @@ from ..patching import Input, Output
 
 def _savefig_path(path: str, given: object, kwargs: dict) -> str:
     """savefig("graph") writes graph.png: given a path with no extension and no `format`,
-    matplotlib appends the default format's extension (rcParams savefig.format)."""
-    if (kwargs.get("format") is not None or os.path.splitext(path)[1]
+    matplotlib appends the default format's extension (rcParams savefig.format). As in
+    FigureCanvasBase.print_figure, a bare trailing dot is no extension: "graph." -> graph.png."""
+    if (kwargs.get("format") is not None or os.path.splitext(path)[1][1:]
             or not isinstance(given, (str, os.PathLike))):
         return path
     import matplotlib
@@ -25,4 +26,5 @@ DECLARATIONS = [
     Output("matplotlib.pyplot", "imsave", "fname"),
     Input("matplotlib.image", "imread", "fname"),
     Output("matplotlib.image", "imsave", "fname"),
+    Output("matplotlib.animation", "Animation.save", "filename"),
 ]

@@ -24,6 +24,7 @@ DECLARATIONS = [
     Input("numpy", "loadtxt", "fname"),
     Input("numpy", "genfromtxt", "fname"),
     Input("numpy", "fromfile", "file"),
+    Input("numpy", "fromregex", "file"),
     Output("numpy", "save", "file", actual_path=_with_suffix(".npy")),
     Output("numpy", "savez", "file", actual_path=_with_suffix(".npz")),
     Output("numpy", "savez_compressed", "file", actual_path=_with_suffix(".npz")),
