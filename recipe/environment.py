@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL", re.IGNORECASE)
 # scheme://user:password@host or scheme://token@host
