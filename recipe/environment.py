@@ -69,81 +69,97 @@ def _find_repository(directory: str) -> str | None:
         path = parent
 
 
-def _untracked_diff(root: str, max_bytes: int, pathspec: list[str]) -> tuple[str, bool]:
-    """New-file diffs of untracked files within `max_bytes`, and whether any was left out."""
-    listing = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *pathspec,
-                   check=False) or ""
-    parts = []
-    budget = max_bytes
-    left_out = False
-    for name in filter(None, listing.split("\0")):
-        path = os.path.join(root, name)
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            continue
-        if size > budget:
-            parts.append(f"# recipe: untracked file left out (too large): {name}\n")
-            left_out = True
-            continue
-        # `git diff --no-index` exits 1 when the files differ, as they always do here.
-        diff = _run_git(root, "diff", "--no-index", "--no-color", "--", "/dev/null", name)
-        parts.append(diff.stdout.decode("utf-8", errors="replace"))
-        budget -= len(parts[-1])
-        if budget <= 0:
-            break
-    return "".join(parts), left_out
+def _new_file_diff(root: str, name: str) -> str:
+    """`git diff` of an untracked file against nothing, made here instead of by one more
+    git process per file."""
+    with open(os.path.join(root, name), "rb") as handle:
+        content = handle.read()
+    header = f"diff --git a/{name} b/{name}\nnew file mode 100644\n"
+    if b"\0" in content:
+        return header + f"Binary files /dev/null and b/{name} differ\n"
+    if not content:
+        return header
+    lines = content.decode("utf-8", errors="replace").splitlines(keepends=True)
+    body = "".join("+" + line for line in lines)
+    if not body.endswith("\n"):
+        body += "\n\\ No newline at end of file\n"
+    return header + f"--- /dev/null\n+++ b/{name}\n@@ -0,0 +1,{len(lines)} @@\n" + body
+
+
+def _status(top: str, pathspec: list[str]) -> tuple[str | None, str | None, bool, list[str]]:
+    """(commit, branch, dirty, untracked paths) from one `git status --porcelain=v2`."""
+    output = _git(top, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+                  "--", *pathspec) or ""
+    commit = branch = None
+    dirty = False
+    untracked = []
+    fields = iter(output.split("\0"))
+    for field in fields:
+        if field.startswith("# branch.oid "):
+            oid = field[len("# branch.oid "):]
+            commit = None if oid == "(initial)" else oid
+        elif field.startswith("# branch.head "):
+            head = field[len("# branch.head "):]
+            branch = None if head == "(detached)" else head
+        elif field.startswith("? "):
+            dirty = True
+            untracked.append(field[2:])
+        elif field[:2] in ("1 ", "2 ", "u "):
+            dirty = True
+            if field.startswith("2 "):
+                next(fields, None)  # a rename's second field is its original path
+    return commit, branch, dirty, untracked
+
+
+def _remote(top: str) -> str | None:
+    """The URL of `origin`, else of the first remote, credentials redacted."""
+    output = _git(top, "config", "--get-regexp", r"^remote\..*\.url$", check=False) or ""
+    urls = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+    url = urls.get("remote.origin.url") or next(iter(urls.values()), None)
+    return redact_url(url)
 
 
 def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
              exclude: tuple[str, ...] = ()) -> dict | None:
     """{root, commit, branch, remote, dirty, diff} of the repository holding `directory`,
     or None outside a repository (or without a usable git). Paths in `exclude` (recipe's
-    own store, when it lies inside the repository) count neither as changes nor in the diff."""
-    root = _find_repository(directory)
-    if root is None:
+    own store, when it lies inside the repository) count neither as changes nor in the diff.
+
+    Three git processes at most (status, config, diff): each costs a few milliseconds."""
+    top = _find_repository(directory)
+    if top is None:
         return None
-    try:
-        top = _git(root, "rev-parse", "--show-toplevel").strip()
-    except (OSError, RuntimeError):
-        return None
-    commit = (_git(top, "rev-parse", "--verify", "-q", "HEAD", check=False) or "").strip() or None
-    branch = (_git(top, "symbolic-ref", "-q", "--short", "HEAD", check=False) or "").strip()
-    remote_name = "origin"
-    remotes = (_git(top, "remote", check=False) or "").split()
-    if remotes and remote_name not in remotes:
-        remote_name = remotes[0]
-    remote = None
-    if remotes:
-        remote = redact_url((_git(top, "remote", "get-url", remote_name, check=False)
-                             or "").strip() or None)
-    real_top = os.path.realpath(top)
-    pathspec = ["."] + [f":(exclude){os.path.relpath(os.path.realpath(path), real_top)}"
+    pathspec = ["."] + [f":(exclude){os.path.relpath(os.path.realpath(path), top)}"
                         for path in exclude
-                        if os.path.realpath(path).startswith(real_top + os.sep)]
-    status = _git(top, "status", "--porcelain", "--", *pathspec, check=False) or ""
-    info: dict[str, Any] = {
-        "root": top,
-        "commit": commit,
-        "branch": branch or None,
-        "remote": remote,
-        "dirty": bool(status.strip()),
-        "diff": None,
-    }
-    if diff:
-        # Against HEAD: staged and unstaged changes together; untracked files appended.
-        against = "HEAD" if commit else "--cached"
-        text = _git(top, "diff", "--no-color", against, "--", *pathspec, check=False) or ""
-        left_out = False
-        if len(text) < max_bytes:
-            untracked, left_out = _untracked_diff(top, max_bytes - len(text), pathspec)
-            text += untracked
-        if len(text) > max_bytes:
-            text = text[:max_bytes] + f"\n[recipe: diff truncated at {max_bytes // 1024} KB]\n"
-            left_out = True
-        if left_out:
-            info["diff_truncated"] = True
-        info["diff"] = text
+                        if os.path.realpath(path).startswith(top + os.sep)]
+    try:
+        commit, branch, dirty, untracked = _status(top, pathspec)
+    except (OSError, RuntimeError):
+        return None  # not a usable repository, or no git
+    info: dict[str, Any] = {"root": top, "commit": commit, "branch": branch,
+                            "remote": _remote(top), "dirty": dirty, "diff": None}
+    if not diff:
+        return info
+    # Against HEAD: staged and unstaged changes together; then the untracked files.
+    against = "HEAD" if commit else "--cached"
+    text = _git(top, "diff", "--no-color", against, "--", *pathspec, check=False) or ""
+    truncated = False
+    for name in untracked:
+        try:
+            size = os.path.getsize(os.path.join(top, name))
+            if len(text) + size > max_bytes:
+                text += f"# recipe: untracked file left out (too large): {name}\n"
+                truncated = True
+                continue
+            text += _new_file_diff(top, name)
+        except OSError:
+            continue
+    if len(text) > max_bytes:
+        text = text[:max_bytes] + f"\n[recipe: diff truncated at {max_bytes // 1024} KB]\n"
+        truncated = True
+    if truncated:
+        info["diff_truncated"] = True
+    info["diff"] = text
     return info
 
 
