@@ -72,6 +72,7 @@ def test_an_uncaught_exception_fails_the_run_and_keeps_the_traceback(ws: Workspa
     ("sys.exit(0)", "completed", 0),
     ("sys.exit()", "completed", 0),
     ("sys.exit('a message')", "failed", 1),
+    ("exit(2)", "failed", 2),
 ])
 def test_sys_exit_sets_status_and_exit_code(ws: Workspace, code: str, status: str,
                                             exit_code: int) -> None:

@@ -329,6 +329,22 @@ def _preload_ending_modules(cache_dir: str) -> None:
         pass
 
 
+class _NotingExit:
+    """sys.exit / exit / quit that first tell the run the exit code they were given."""
+
+    def __init__(self, original: Any, run: Run) -> None:
+        self._original = original
+        self._run = run
+        self.__doc__ = original.__doc__
+
+    def __call__(self, code: Any = None) -> None:
+        self._run.note_exit(code)
+        self._original(code)
+
+    def __repr__(self) -> str:
+        return repr(self._original)
+
+
 def _install_endings(run: Run) -> None:
     """Chain to whatever hooks were there before; never replace them blindly."""
     previous_excepthook = sys.excepthook
@@ -339,14 +355,12 @@ def _install_endings(run: Run) -> None:
 
     sys.excepthook = excepthook
 
-    original_exit = sys.exit
+    sys.exit = _NotingExit(sys.exit, run)
+    import builtins
 
-    def exit(code: Any = None) -> None:  # noqa: A001 - replaces sys.exit
-        run.note_exit(code)
-        original_exit(code)
-
-    exit.__doc__ = original_exit.__doc__
-    sys.exit = exit
+    for name in ("exit", "quit"):  # the site module's exit(n), common in scripts
+        if hasattr(builtins, name):
+            setattr(builtins, name, _NotingExit(getattr(builtins, name), run))
     atexit.register(run.finish)
 
     if threading.current_thread() is not threading.main_thread():
