@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-    # The recorder's callback: sink(kind, path, function_name).
-    Sink = Callable[[str, str, str], None]
+    # The recorder's callback: sink(kind, path, function_name, hash_at_end).
+    Sink = Callable[[str, str, str, bool], None]
 
 # Set while a logged call runs: a declared function called by another one (np.load calling
 # np.fromfile, savefig calling imsave) is not logged twice. Per thread and per task.
@@ -112,6 +112,23 @@ def _path_position(function: Any, is_method: bool, argument: str) -> int | None:
     return None
 
 
+def _written_through(given: Any) -> bool:
+    """Whether what an output call wrote is in the file once it returns. For a path, yes;
+    for a plain open file, yes once flushed (flushing a plain file changes none of its
+    bytes). Anything else (an ExcelWriter, a gzip stream) may hold the bytes until it is
+    closed, so the file is hashed at the end of the run instead."""
+    import io
+    import pathlib
+
+    if isinstance(given, (str, bytes, pathlib.PurePath)):
+        return True
+    if isinstance(given, (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom, io.FileIO)):
+        if not given.closed:
+            given.flush()
+        return True
+    return False
+
+
 def _make_wrapper(declaration: Declaration, position: int | None, is_method: bool) -> Callable:
     argument = declaration.argument
 
@@ -129,9 +146,10 @@ def _make_wrapper(declaration: Declaration, position: int | None, is_method: boo
             return
         if declaration.actual_path is not None:
             path = declaration.actual_path(path, given, kwargs)
+        deferred = declaration.kind == "output" and not _written_through(given)
         sink = _sink
         if sink is not None:
-            sink(declaration.kind, path, declaration.name)
+            sink(declaration.kind, path, declaration.name, deferred)
 
     def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
         if _sink is None or _inside_logged_call.get():

@@ -83,6 +83,7 @@ class Run:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
+        self._hash_at_end: list[tuple[str, str, str, str]] = []
         self._wake = threading.Event()
         self._ended = False
         self._forked_child = False
@@ -163,8 +164,17 @@ class Run:
 
     # -- events ----------------------------------------------------------------------
 
-    def log(self, kind: str, path: str, function: str) -> None:
-        """Hash the file and buffer the event; called right after the I/O returned."""
+    def log(self, kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
+        """Hash the file and buffer the event; called right after the I/O returned.
+        `hash_at_end`: the file may be complete only later (a writer object that writes
+        when closed), so it is hashed when the run ends."""
+        if hash_at_end:
+            with self._lock:
+                self._hash_at_end.append((kind, path, function, now()))
+            return
+        self._log(kind, path, function, now())
+
+    def _log(self, kind: str, path: str, function: str, at: str) -> None:
         import fnmatch
 
         if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
@@ -175,7 +185,7 @@ class Run:
             return  # not a readable regular file (never written, a directory, a pipe)
         event = {"kind": kind, "path": path, "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
-                 "function": function, "time": now()}
+                 "function": function, "time": at}
         if self._forked_child:
             # A forked child has no worker thread: its events go straight to the journal.
             self._append_events([event])
@@ -252,6 +262,8 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        for kind, path, function, time_of_call in self._hash_at_end:
+            self._log(kind, path, function, time_of_call)
         self._flush_events()
         saved = self._save_record(durable=True) and not self._pending
         self._store(saved)
