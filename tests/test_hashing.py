@@ -1,0 +1,137 @@
+"""recipe.hashing: digests equal the reference implementations; the cache skips unchanged files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from recipe.hashing import BLOCK_SIZE, FileHasher, hash_file
+
+REFERENCE = {
+    "xxh3_128": lambda data: xxhash.xxh3_128(data).hexdigest(),
+    "xxh64": lambda data: xxhash.xxh64(data).hexdigest(),
+    "sha256": lambda data: hashlib.sha256(data).hexdigest(),
+}
+
+SIZES = {
+    "empty": 0,
+    "small": 17,
+    "one_block": BLOCK_SIZE,
+    "block_plus_one": BLOCK_SIZE + 1,
+    "several_blocks": 2 * BLOCK_SIZE + 12345,
+}
+
+
+@pytest.mark.parametrize("algorithm", sorted(REFERENCE))
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_hash_file_equals_reference_digest(algorithm: str, size: int, tmp_path: Path) -> None:
+    data = os.urandom(size)  # random: a digest of only some blocks would differ
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+
+    assert hash_file(str(path), algorithm) == REFERENCE[algorithm](data)
+
+
+def test_hash_file_defaults_to_xxh3_128(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"recipe")
+
+    assert hash_file(str(path)) == xxhash.xxh3_128(b"recipe").hexdigest()
+
+
+def test_hash_file_of_a_long_file_depends_on_its_last_block(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    data = bytearray(BLOCK_SIZE + 10)
+    first.write_bytes(bytes(data))
+    data[-1] = 1
+    second.write_bytes(bytes(data))
+
+    assert hash_file(str(first)) != hash_file(str(second))
+
+
+def test_unknown_algorithm_raises_key_error(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x")
+
+    with pytest.raises(KeyError):
+        hash_file(str(path), "md5")
+
+
+@pytest.mark.parametrize("algorithm", sorted(REFERENCE))
+def test_file_hasher_returns_digest_and_size(algorithm: str, tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"twelve bytes")
+
+    assert FileHasher(algorithm).hash(str(path)) == (REFERENCE[algorithm](b"twelve bytes"), 12)
+
+
+def rewrite_keeping_stat(path: Path, data: bytes) -> None:
+    """Change the content, same size, and put the old mtime back: invisible to the cache key."""
+    before = os.stat(path)
+    assert len(data) == before.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_file_hasher_does_not_reread_an_unchanged_file(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"original")
+    hasher = FileHasher()
+    first = hasher.hash(str(path))
+
+    rewrite_keeping_stat(path, b"replaced")
+
+    # The cached digest proves the file was not read again.
+    assert hasher.hash(str(path)) == first
+    assert first[0] == xxhash.xxh3_128(b"original").hexdigest()
+
+
+def test_file_hasher_rehashes_after_mtime_changes(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"original")
+    hasher = FileHasher()
+    hasher.hash(str(path))
+    rewrite_keeping_stat(path, b"replaced")
+    stat = os.stat(path)
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+    assert hasher.hash(str(path)) == (xxhash.xxh3_128(b"replaced").hexdigest(), 8)
+
+
+def test_file_hasher_rehashes_after_size_changes(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"short")
+    hasher = FileHasher()
+    hasher.hash(str(path))
+    stat = os.stat(path)
+
+    path.write_bytes(b"much longer")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    assert hasher.hash(str(path)) == (xxhash.xxh3_128(b"much longer").hexdigest(), 11)
+
+
+def test_file_hasher_caches_per_path(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(b"aaaa")
+    second.write_bytes(b"bbbb")
+    stat = os.stat(first)
+    os.utime(second, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime
+    hasher = FileHasher()
+
+    assert hasher.hash(str(first))[0] == xxhash.xxh3_128(b"aaaa").hexdigest()
+    assert hasher.hash(str(second))[0] == xxhash.xxh3_128(b"bbbb").hexdigest()
+
+
+@pytest.mark.parametrize("target", ["missing.bin", "a_directory"])
+def test_file_hasher_raises_os_error_for_what_is_not_a_readable_file(target: str,
+                                                                    tmp_path: Path) -> None:
+    (tmp_path / "a_directory").mkdir()
+
+    with pytest.raises(OSError):
+        FileHasher().hash(str(tmp_path / target))

@@ -1,0 +1,153 @@
+"""recipe.query.search: by path, basename, regex, id prefix and content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xxhash
+
+from recipe.query import search
+
+Run = dict[str, Any]
+
+CONTENT = b"a,b\n1,2\n"
+XXH3 = xxhash.xxh3_128(CONTENT).hexdigest()
+SHA = hashlib.sha256(CONTENT).hexdigest()
+
+
+def file_event(path: str, digest: str | None, algorithm: str | None = "xxh3_128") -> dict:
+    return {"path": path, "hash": digest, "hash_algorithm": algorithm}
+
+
+def make_runs() -> list[Run]:
+    """Newest first, as the store gives them."""
+    return [
+        {"id": "aaaa11" + "0" * 26,
+         "inputs": [file_event("/data/raw/train.csv", XXH3)],
+         "outputs": [file_event("/data/models/model.pkl", "1" * 32)]},
+        {"id": "aaaa22" + "0" * 26,
+         "inputs": [file_event("/data/raw/test.csv", "2" * 32)],
+         "outputs": []},
+        {"id": "bbbb11" + "0" * 26,
+         "inputs": [],
+         "outputs": [file_event("/elsewhere/copy_of_train.csv", SHA, "sha256")]},
+        {"id": "cccc11" + "0" * 26,  # no hash recorded (e.g. a summary of an odd event)
+         "inputs": [file_event("/data/plots/figure.png", None, None)]},
+        {"id": "dddd11" + "0" * 26},  # logged no file at all
+    ]
+
+
+def ids(runs: list[Run]) -> list[str]:
+    return [run["id"][:6] for run in runs]
+
+
+@pytest.mark.parametrize(("term", "expected"), [
+    ("/data/raw", ["aaaa11", "aaaa22"]),
+    ("train.csv", ["aaaa11", "bbbb11"]),
+    ("model.pkl", ["aaaa11"]),
+    ("figure", ["cccc11"]),
+    (".csv", ["aaaa11", "aaaa22", "bbbb11"]),
+    ("nothing-like-this", []),
+])
+def test_search_matches_a_substring_of_a_path(term: str, expected: list[str]) -> None:
+    assert ids(search(make_runs(), term)) == expected
+
+
+def test_search_is_case_sensitive_on_paths() -> None:
+    assert search(make_runs(), "TRAIN.CSV") == []
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    (r"t(rain|est)\.csv$", ["aaaa11", "aaaa22", "bbbb11"]),
+    (r"^/data/raw/", ["aaaa11", "aaaa22"]),
+    (r"\.pkl$", ["aaaa11"]),
+    (r"^train", []),  # re.search on the whole path, which is absolute
+])
+def test_search_by_regex(pattern: str, expected: list[str]) -> None:
+    assert ids(search(make_runs(), pattern, regex=True)) == expected
+
+
+def test_a_regex_term_without_regex_is_a_plain_substring() -> None:
+    assert search(make_runs(), r"\.csv$") == []
+
+
+def test_invalid_regex_raises_value_error() -> None:
+    with pytest.raises(ValueError, match=r"invalid regular expression '\(\['"):
+        search(make_runs(), "([", regex=True)
+
+
+@pytest.mark.parametrize(("prefix", "expected"), [
+    ("aaaa", ["aaaa11", "aaaa22"]),
+    ("AAAA22", ["aaaa22"]),
+    ("dddd11" + "0" * 26, ["dddd11"]),
+    ("eeee", []),
+])
+def test_search_by_id_prefix(prefix: str, expected: list[str]) -> None:
+    assert ids(search(make_runs(), prefix, by_id=True)) == expected
+
+
+def test_by_id_does_not_search_paths() -> None:
+    assert search(make_runs(), "train", by_id=True) == []
+
+
+def test_an_existing_file_matches_runs_that_logged_the_same_content(tmp_path: Path) -> None:
+    (tmp_path / "renamed.txt").write_bytes(CONTENT)
+
+    # Matches both the xxh3_128 event of run aaaa11 and the sha256 event of run bbbb11.
+    assert ids(search(make_runs(), "renamed.txt")) == ["aaaa11", "bbbb11"]
+    assert ids(search(make_runs(), str(tmp_path / "renamed.txt"))) == ["aaaa11", "bbbb11"]
+
+
+def test_an_existing_file_with_other_content_matches_no_hash(tmp_path: Path) -> None:
+    (tmp_path / "other.txt").write_bytes(b"different")
+
+    assert search(make_runs(), "other.txt") == []
+
+
+def test_a_missing_file_name_matches_nothing(tmp_path: Path) -> None:
+    runs = make_runs()
+
+    # Not runs without a hash (cccc11), nor runs without files (dddd11).
+    assert search(runs, "missing.txt") == []
+    assert search(runs, str(tmp_path / "missing.txt")) == []
+
+
+def test_an_empty_existing_file_matches_only_its_own_content(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_bytes(b"")
+
+    assert search(make_runs(), "empty") == []
+
+
+@pytest.mark.parametrize(("term", "expected"), [
+    (XXH3[:8], ["aaaa11"]),
+    (XXH3[:8].upper(), ["aaaa11"]),
+    (XXH3, ["aaaa11"]),
+    (SHA[:12], ["bbbb11"]),
+    ("22222222", ["aaaa22"]),
+])
+def test_a_hex_prefix_of_eight_or_more_matches_hashes(term: str, expected: list[str]) -> None:
+    assert ids(search(make_runs(), term)) == expected
+
+
+def test_a_hex_prefix_shorter_than_eight_does_not_match_hashes() -> None:
+    assert search(make_runs(), "2222222") == []
+
+
+def test_search_keeps_the_order_of_the_runs_given() -> None:
+    runs = make_runs()[::-1]
+
+    assert ids(search(runs, ".csv")) == ["bbbb11", "aaaa22", "aaaa11"]
+    assert ids(search(runs, "aaaa", by_id=True)) == ["aaaa22", "aaaa11"]
+    assert ids(search(runs, r"csv$", regex=True)) == ["bbbb11", "aaaa22", "aaaa11"]
+
+
+def test_search_returns_the_run_objects_themselves() -> None:
+    runs = make_runs()
+
+    found = search(runs, "test.csv")
+
+    assert found == [runs[1]]
+    assert found[0] is runs[1]
