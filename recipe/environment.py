@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL", re.IGNORECASE)
 # scheme://user:password@host or scheme://token@host
-_URL_CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<credentials>[^@/]+)@")
+# Greedy up to the last "@" before the path: a password may itself contain "@".
+_URL_CREDENTIALS = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<credentials>[^/]*)@")
 _GIT_TIMEOUT = 30
 
 
@@ -140,8 +141,11 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
                             "remote": _remote(top), "dirty": dirty, "diff": None}
     if not diff:
         return info
-    # Against HEAD: staged and unstaged changes together; then the untracked files.
-    against = "HEAD" if commit else "--cached"
+    # Against HEAD (before the first commit: the empty tree), staged and unstaged changes
+    # together, so the diff shows the files as the script ran with them.
+    empty_tree = _git(top, "hash-object", "-t", "tree", os.devnull, check=False) if not commit \
+        else None
+    against = commit or (empty_tree or "").strip() or "--cached"
     text = _git(top, "diff", "--no-color", against, "--", *pathspec, check=False) or ""
     truncated = False
     for name in untracked:

@@ -27,7 +27,8 @@ _inside_logged_call: contextvars.ContextVar[bool] = contextvars.ContextVar(
 # The recorder's callback; None: wrappers only call through.
 _sink: Sink | None = None
 
-# What `apply` changed, so that `remove` can put every original back.
+# What `apply` changed, so that `remove` can put every original back:
+# (owner, name, original attribute, whether the owner itself held it).
 _applied: list[tuple[Any, str, Any, bool]] = []
 
 
@@ -209,20 +210,33 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
         if resolved is None:
             continue
         parent, name = resolved
-        original = getattr(parent, name)
-        if getattr(original, "_self_recipe_declaration", None) is not None:
+        is_class = isinstance(parent, type)
+        # The attribute itself, not what binding makes of it: a wrapped method's getattr is
+        # a fresh bound wrapper, and static/class methods must keep their descriptor type.
+        raw = _static_lookup(parent, name) if is_class else getattr(parent, name)
+        descriptor = type(raw) if isinstance(raw, (staticmethod, classmethod)) else None
+        function = raw.__func__ if descriptor else raw
+        if getattr(function, "_self_recipe_declaration", None) is not None:
             continue  # idempotent: already ours
-        is_method = isinstance(parent, type)
-        position = _path_position(original, is_method, declaration.argument)
-        wrapper = wrapt.FunctionWrapper(original, _make_wrapper(declaration, position, is_method))
+        takes_self = is_class and descriptor is not staticmethod
+        position = _path_position(function, takes_self, declaration.argument)
+        wrapper = wrapt.FunctionWrapper(function,
+                                        _make_wrapper(declaration, position, takes_self))
         # wrapt keeps `_self_` attributes on the wrapper instead of passing them through.
         wrapper._self_recipe_declaration = declaration
-        own = is_method and name in vars(parent)
-        stored = vars(parent)[name] if own else original
-        setattr(parent, name, wrapper)
-        _applied.append((parent, name, stored, own or not is_method))
+        own = not is_class or name in vars(parent)
+        setattr(parent, name, descriptor(wrapper) if descriptor else wrapper)
+        _applied.append((parent, name, raw, own))
         patched.append(declaration.name)
     return patched
+
+
+def _static_lookup(cls: type, name: str) -> Any:
+    """The attribute as stored in the first class of the MRO that has it."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return vars(klass)[name]
+    return getattr(cls, name)
 
 
 def remove() -> None:

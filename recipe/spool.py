@@ -96,9 +96,11 @@ def read(home: str, run_id: str) -> dict[str, Any]:
     for line in lines:
         try:
             event = json.loads(line)
-            kind = event.pop("kind")
-        except (ValueError, KeyError, AttributeError):
+        except ValueError:
             continue  # torn line of a killed process
+        if not isinstance(event, dict):
+            continue
+        kind = event.pop("kind", None)
         if kind in ("input", "output"):
             record[kind + "s"].append(event)
         elif kind == "note":

@@ -26,8 +26,9 @@ from typing import Any
 
 from tinydb import Query, Storage, TinyDB
 from tinydb.middlewares import CachingMiddleware
+from tinydb.storages import MemoryStorage
 
-from . import spool
+from . import messages, spool
 from .config import Config
 
 SCHEMA_VERSION = 1
@@ -297,8 +298,15 @@ class Store:
             self.merge_pending(timeout=2.0)
         except (StoreLocked, StoreDamaged, OSError):
             pass
-        with self._locked(exclusive=False, timeout=30.0), self._db(self.db_path) as head:
-            yield head
+        with self._locked(exclusive=False, timeout=30.0):
+            try:
+                with self._db(self.db_path) as head:
+                    yield head
+                    return
+            except StoreDamaged as exc:
+                messages.warn(str(exc))
+            # The head is unreadable: show the runs in the spool, and say so (above).
+            yield TinyDB(storage=MemoryStorage)
 
     def _spooled(self, skip: set[str]) -> list[dict[str, Any]]:
         records = []
@@ -392,8 +400,12 @@ class Store:
             with self._locked(exclusive=False, timeout=30.0):
                 with self._db(self.db_path) as head:
                     catalog = self._catalog(head)
-                for row in catalog:
-                    number = row["shard"]
+                    seen = [doc["id"] for doc in head.table(RUNS).all()]
+                listed = [row["shard"] for row in catalog]
+                for number in sorted(set(self._shard_files()) - set(listed)):
+                    problems.append(f"{self._shard_path(number)} is not in the catalog "
+                                    "(an interrupted seal)")
+                for number in listed:
                     try:
                         ids = [r["id"] for r in self._records_of_shard(number)]
                         indexed = [s["id"] for s in self._read_index(number)]
@@ -402,6 +414,9 @@ class Store:
                         continue
                     if sorted(ids) != sorted(indexed):
                         problems.append(f"{self._index_path(number)} does not match its shard")
+                    seen += ids
+                if len(seen) != len(set(seen)):
+                    problems.append(f"{len(seen) - len(set(seen))} run(s) are stored twice")
         except StoreError as exc:
             problems.append(str(exc))
         for run_id in spool.journals(self.home):
@@ -420,25 +435,32 @@ class Store:
         shard indexes, and merge the spool. Returns what was done, one line each."""
         report = []
         with self._locked(exclusive=True, timeout=60.0):
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
             head_data = self._salvage(self.db_path, stamp, report)
             catalog = {}
             for row in (head_data.get(CATALOG) or {}).values():
                 catalog[row["shard"]] = row
-            shards = os.listdir(self.shard_dir) if os.path.isdir(self.shard_dir) else []
-            for name in sorted(shards):
-                if not re.fullmatch(r"\d+\.json", name):
-                    continue
-                number = int(name.split(".")[0])
-                path = os.path.join(self.shard_dir, name)
-                shard_data = self._salvage(path, stamp, report)
-                records = list((shard_data.get(RUNS) or {}).values())
+            in_shards: set[str] = set()
+            for number in self._shard_files():
+                shard_data = self._salvage(self._shard_path(number), stamp, report)
+                records = [r for r in (shard_data.get(RUNS) or {}).values()
+                           if r.get("id") not in in_shards]
+                in_shards.update(r["id"] for r in records)
                 self._write_index(number, records)
                 starts = [r.get("start") or "" for r in records] or [""]
                 catalog[number] = {"shard": number, "count": len(records),
                                    "first_start": min(starts), "last_start": max(starts)}
             head_data[CATALOG] = {str(n): row for n, row in sorted(catalog.items())}
-            head_data.setdefault(RUNS, {})
+            # A seal interrupted after writing its shard left the same runs in the head.
+            head_runs = [r for r in (head_data.get(RUNS) or {}).values()
+                         if r.get("id") not in in_shards]
+            if len(head_runs) != len(head_data.get(RUNS) or {}):
+                report.append(f"{len(head_data[RUNS]) - len(head_runs)} run(s) were both in "
+                              f"{self.db_path} and a shard: kept once")
+            head_data[RUNS] = {str(i): r for i, r in enumerate(head_runs, 1)}
+            # ...and may have left the journals of runs that its shard already holds.
+            for run_id in set(spool.journals(self.home)) & in_shards:
+                spool.remove(self.home, run_id)
             head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             spool.atomic_write_json(self.db_path, head_data)
@@ -447,6 +469,11 @@ class Store:
             kept = os.path.join(self.home, spool.SPOOL_DIR)
             report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
         return report
+
+    def _shard_files(self) -> list[int]:
+        """Numbers of the shard files on disk, listed in the catalog or not."""
+        names = os.listdir(self.shard_dir) if os.path.isdir(self.shard_dir) else []
+        return sorted(int(name[:-5]) for name in names if re.fullmatch(r"\d+\.json", name))
 
     def _salvage(self, path: str, stamp: str, report: list[str]) -> dict[str, Any]:
         """The file's data; if damaged, a backup copy and whatever runs can be read from it."""

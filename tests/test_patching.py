@@ -408,10 +408,6 @@ def test_apply_twice_wraps_a_function_once(lib: ModuleType, logged: list) -> Non
     assert lib.read_thing is original
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="apply() looks for its marker on getattr(cls, name), "
-                   "which for a wrapped method is a fresh wrapt BoundFunctionWrapper without "
-                   "_self_recipe_declaration: a second apply wraps the wrapper again")
 @pytest.mark.parametrize(("attribute", "argument"), [("Writer.save", "target"),
                                                      ("Child.export", "path")])
 def test_apply_twice_wraps_a_method_once(attribute: str, argument: str,
@@ -502,10 +498,6 @@ def test_an_actual_path_that_raises_does_not_break_the_call(
 
 # -- class and static methods: no declaration uses them yet, but patching is generic ---------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="apply() computes the path position of a classmethod "
-                   "from its bound signature (cls already gone) and then drops one more "
-                   "parameter as if it were self: a positional path is never logged")
 def test_a_classmethod_logs_a_positional_path(lib: ModuleType, logged: list,
                                               tmp_path: Path) -> None:
     patching.apply([Input(lib.__name__, "Writer.load", "path")], lib)
@@ -514,9 +506,6 @@ def test_a_classmethod_logs_a_positional_path(lib: ModuleType, logged: list,
     assert logged == [("input", str(tmp_path / "in.txt"), f"{lib.__name__}.Writer.load")]
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="apply() replaces a staticmethod by "
-                   "a plain FunctionWrapper in the class dict, which binds like a method: "
-                   "instance.static(path) then gets self as an extra argument")
 def test_a_staticmethod_keeps_working_through_an_instance(lib: ModuleType,
                                                           logged: list) -> None:
     patching.apply([Input(lib.__name__, "Writer.load_static", "path")], lib)

@@ -146,9 +146,6 @@ def test_merge_pending_skips_an_unreadable_journal(
     assert bad in problem
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="a journal line that is a JSON array makes spool.read raise "
-                          "TypeError, which merge_pending does not catch: no run is merged")
 def test_merge_pending_survives_an_events_line_that_is_a_json_array(
         db: Store, home: Path, make_record: Callable[..., Record],
         spool_run: Callable[..., str]) -> None:
@@ -565,11 +562,6 @@ def test_damaged_db_json_makes_merge_pending_raise_and_keeps_the_journal(
     assert spool.read(home, waiting)["id"] == waiting
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a seal interrupted after writing the shard (disk "
-                   "full, kill) leaves an unlisted shard holding the head's runs; "
-                   "repair() lists it in the catalog while the head keeps the same runs, "
-                   "so every one of them is stored twice")
 def test_repair_after_an_interrupted_seal_keeps_each_run_once(
         monkeypatch: pytest.MonkeyPatch, db: Store, home: Path,
         make_record: Callable[..., Record], spool_run: Callable[..., str],
