@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 from recipe.spool import Journal
 
@@ -40,15 +40,16 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return ws
 
 
-def _ids(output: str) -> list[str]:
-    return [line.split()[0] for line in output.splitlines()[1:]]
-
-
-def test_search_by_file_name_finds_the_run_that_wrote_it(pipeline: Workspace) -> None:
+def test_search_by_file_name_says_which_run_made_it_from_which_inputs(
+        pipeline: Workspace) -> None:
     result = pipeline.recipe("search", "graph.png")
     [plot] = [run for run in pipeline.runs() if run["script"].endswith("plot.py")]
-    assert _ids(result.stdout) == [plot["id"][:8]]
-    assert "plot.py" in result.stdout
+    graph, data = pipeline.root / "graph.png", pipeline.root / "data.csv"
+    assert result.stdout.splitlines() == [
+        f"{plot['id'][:8]}  completed  just now  {plot['script']}  (not in git)",
+        f"  wrote  {graph}  {plot['outputs'][0]['hash'][:12]}",
+        f"  from   {data}  {plot['inputs'][0]['hash'][:12]}",
+    ]
 
 
 def test_search_lists_every_run_that_touched_a_file_newest_first(pipeline: Workspace) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 from recipe.hashing import hash_file
 from recipe.patches import matplotlib as mpl_patches

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 
 def git(ws: Workspace, *args: str) -> str:

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 WRITE_TWO = """\
     import recipe

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 from recipe.hashing import hash_file
 

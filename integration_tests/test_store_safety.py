@@ -7,7 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Workspace
+from recipe_workspace import Workspace
 
 SCRIPT = """\
     import recipe, sys

@@ -63,26 +63,29 @@ def _status(status: str) -> str:
     return click.style(status, fg=STATUS_COLOURS.get(status))
 
 
-def _script_name(script: str) -> str:
-    return os.path.basename(script) if script.startswith("/") else script
-
-
-def _table(runs: list[dict[str, Any]]) -> None:
-    """An aligned table, one run a line; colour only reaches a terminal (click strips it)."""
-    header = ("ID", "STATUS", "STARTED", "DURATION", "IN", "OUT", "SCRIPT", "LABEL / TAGS")
-    rows = []
+def _provenance(runs: list[dict[str, Any]], matches: Any, most: int = 10) -> None:
+    """Each run with the files that matched, and what else it read: which run made this
+    file, from which inputs, with which code."""
     for run in runs:
-        extra = " ".join(filter(None, [run.get("label") or "",
-                                       *(f"#{tag}" for tag in run.get("tags") or ())]))
-        rows.append((run["id"][:8], run["status"], _relative(run.get("start")),
-                     _duration(run.get("duration")), str(len(run.get("inputs") or ())),
-                     str(len(run.get("outputs") or ())), _script_name(run["script"]), extra))
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        cells[1] = _status(row[1]) + " " * (widths[1] - len(row[1]))
-        click.echo("  ".join(cells).rstrip())
+        git = run.get("git") or {}
+        code = "not in git"
+        if git.get("commit"):
+            code = f"git {git['commit'][:8]}" + (f" on {git['branch']}" if git.get("branch")
+                                                  else "")
+            code += " + uncommitted changes" if git.get("dirty") else ""
+        extra = "".join(f"  {text}" for text in [run.get("label") or "",
+                                                   *(f"#{tag}" for tag in run.get("tags") or ())]
+                        if text)
+        click.echo(f"{click.style(run['id'][:8], bold=True)}  {_status(run['status'])}  "
+                   f"{_relative(run.get('start'))}  {run['script']}  ({code}){extra}")
+        lines = [("wrote", event) for event in run.get("outputs") or () if matches(event)]
+        lines += [("read", event) for event in run.get("inputs") or () if matches(event)]
+        others = [("from", event) for event in run.get("inputs") or () if not matches(event)]
+        for verb, event in lines + others[:most]:
+            click.echo(f"  {verb:<5}  {event['path']}  {(event.get('hash') or '')[:12]}")
+        if len(others) > most:
+            click.echo(f"  ... and {len(others) - most} more input(s): recipe show "
+                       f"{run['id'][:8]}")
 
 
 def _show(run: dict[str, Any], *, diff: bool) -> None:
@@ -175,14 +178,16 @@ def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
       recipe search --regex 'results/.*\\.csv$'
     """
     store = _store()
+    runs = store.summaries()
     try:
-        found = query.search(store.summaries(), term, regex=regex, by_id=by_id)
+        found = query.search(runs, term, regex=regex, by_id=by_id)
+        matches = (lambda event: False) if by_id else query.file_matcher(term, found, regex=regex)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
         _emit_json(store.records([run["id"] for run in found]) if found else [])
     elif found:
-        _table(found)
+        _provenance(found, matches)
     else:
         messages.info(f"no run read or wrote anything matching {term!r}")
     if not found:

@@ -95,6 +95,8 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     for kind in ("inputs", "outputs"):
         result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
                         for event in record.get(kind) or ()]
+    git = record.get("git")
+    result["git"] = {key: git.get(key) for key in ("commit", "branch", "dirty")} if git else None
     result["note_count"] = len(record.get("notes") or ())
     return result
 

@@ -174,7 +174,7 @@ def test_summaries_are_newest_first_and_include_running_spooled_runs(
     assert rows[0]["status"] == "running"
     assert rows[0]["inputs"] == [{"path": "/d/in.csv", "hash": "0" * 32,
                                   "hash_algorithm": "xxh3_128"}]
-    assert set(rows[1]) == {*store.SUMMARY_FIELDS, "inputs", "outputs", "note_count"}
+    assert set(rows[1]) == {*store.SUMMARY_FIELDS, "inputs", "outputs", "git", "note_count"}
 
 
 def test_summaries_of_an_empty_store_are_empty(db: Store) -> None:
