@@ -45,11 +45,14 @@ def test_search_by_file_name_says_which_run_made_it_from_which_inputs(
     result = pipeline.recipe("search", "graph.png")
     [plot] = [run for run in pipeline.runs() if run["script"].endswith("plot.py")]
     graph, data = pipeline.root / "graph.png", pipeline.root / "data.csv"
-    assert result.stdout.splitlines() == [
-        f"{plot['id'][:8]}  completed  just now  {plot['script']}  (not in git)",
-        f"  wrote  {graph}  {plot['outputs'][0]['hash'][:12]}",
-        f"  from   {data}  {plot['inputs'][0]['hash'][:12]}",
+    script = plot["script"]
+    assert [line.split() for line in result.stdout.splitlines()] == [
+        ["RUN", "STATUS", "STARTED", "SCRIPT", "CODE", "LABEL", "/", "TAGS"],
+        [plot["id"][:8], "completed", "just", "now", script, "not", "in", "git"],
+        ["wrote", str(graph), plot["outputs"][0]["hash"][:12]],
+        ["from", str(data), plot["inputs"][0]["hash"][:12]],
     ]
+    assert result.stdout.splitlines()[1].index(script) == result.stdout.index("SCRIPT")
 
 
 def test_search_lists_every_run_that_touched_a_file_newest_first(pipeline: Workspace) -> None:

@@ -63,29 +63,43 @@ def _status(status: str) -> str:
     return click.style(status, fg=STATUS_COLOURS.get(status))
 
 
+def _code(run: dict[str, Any]) -> str:
+    git = run.get("git") or {}
+    if not git.get("commit"):
+        return "not in git" if not git else "git, no commit yet"
+    return (f"git {git['commit'][:8]}" + (f" on {git['branch']}" if git.get("branch") else "")
+            + (" + uncommitted changes" if git.get("dirty") else ""))
+
+
 def _provenance(runs: list[dict[str, Any]], matches: Any, most: int = 10) -> None:
-    """Each run with the files that matched, and what else it read: which run made this
-    file, from which inputs, with which code."""
-    for run in runs:
-        git = run.get("git") or {}
-        code = "not in git"
-        if git.get("commit"):
-            code = f"git {git['commit'][:8]}" + (f" on {git['branch']}" if git.get("branch")
-                                                  else "")
-            code += " + uncommitted changes" if git.get("dirty") else ""
-        extra = "".join(f"  {text}" for text in [run.get("label") or "",
-                                                   *(f"#{tag}" for tag in run.get("tags") or ())]
-                        if text)
-        click.echo(f"{click.style(run['id'][:8], bold=True)}  {_status(run['status'])}  "
-                   f"{_relative(run.get('start'))}  {run['script']}  ({code}){extra}")
-        lines = [("wrote", event) for event in run.get("outputs") or () if matches(event)]
-        lines += [("read", event) for event in run.get("inputs") or () if matches(event)]
+    """Which run made this file, from which inputs, with which code: an aligned table of
+    the runs, each followed by the files that matched and what else it read."""
+    header = ("RUN", "STATUS", "STARTED", "SCRIPT", "CODE", "LABEL / TAGS")
+    rows = [(run["id"][:8], run["status"], _relative(run.get("start")), run["script"],
+             _code(run), " ".join(filter(None, [run.get("label") or "",
+                                                *(f"#{t}" for t in run.get("tags") or ())])))
+            for run in runs]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...], *, coloured: bool = True) -> str:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=True)]
+        if coloured:  # after padding: escape codes must not count as width
+            padded[1] = _status(cells[1]) + padded[1][len(cells[1]):]
+        return "  ".join(padded).rstrip()
+
+    click.echo(line(header, coloured=False))
+    for run, row in zip(runs, rows, strict=True):
+        click.echo(line(row))
+        files = [("wrote", event) for event in run.get("outputs") or () if matches(event)]
+        files += [("read", event) for event in run.get("inputs") or () if matches(event)]
         others = [("from", event) for event in run.get("inputs") or () if not matches(event)]
-        for verb, event in lines + others[:most]:
-            click.echo(f"  {verb:<5}  {event['path']}  {(event.get('hash') or '')[:12]}")
+        shown = files + others[:most]
+        width = max(len(event["path"]) for _verb, event in shown) if shown else 0
+        for verb, event in shown:
+            click.echo(f"  {verb:<5}  {event['path']:<{width}}  {(event.get('hash') or '')[:12]}")
         if len(others) > most:
-            click.echo(f"  ... and {len(others) - most} more input(s): recipe show "
-                       f"{run['id'][:8]}")
+            click.echo(f"  ... and {len(others) - most} more input(s): "
+                       f"recipe show {run['id'][:8]}")
 
 
 def _show(run: dict[str, Any], *, diff: bool) -> None:
