@@ -122,7 +122,7 @@ class Run:
             from .environment import environment_variables
 
             self.record["environment"] = environment_variables()
-        self._ignored = (str(settings.home) + os.sep + "*", *settings.ignore_paths)
+        self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
 
     # -- starting --------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class Run:
                               if os.path.isabs(self.record["script"]) else self.record["cwd"])
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
-                               exclude=(str(self.config.home),))
+                               exclude=(self.config.home,))
             except Exception as exc:  # never-raise guard: git trouble must not stop recording
                 git = None
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
@@ -241,7 +241,8 @@ class Run:
         self._ended = True
         self._wake.set()
         if self._worker is not None and self._worker.is_alive():
-            self._worker.join(timeout=30)  # git on a huge repository; never forever
+            # Git on a huge repository may take a while; a SIGTERM'd run must die promptly.
+            self._worker.join(timeout=2 if status == "interrupted" else 30)
         record = self.record
         with self._lock:
             record["end"] = now()

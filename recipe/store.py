@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from tinydb import Query, Storage, TinyDB
@@ -109,10 +109,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
@@ -210,11 +206,8 @@ class Store:
                 except (OSError, ValueError):
                     continue  # unreadable journal: `db check` reports it
                 record = with_live_status(record)
-                if record.get("status") == "running":
-                    continue
-                if record["status"] == "lost" and record.get("end") is None:
-                    record["ended_by"] = "recipe found its process gone"
-                records.append(record)
+                if record.get("status") != "running":
+                    records.append(record)
             if not records:
                 return []
             with self._db(self.db_path) as head:
@@ -224,6 +217,8 @@ class Store:
                 if already:  # a merge that died after writing the store, before the spool
                     runs.remove(doc_ids=already)
                 runs.insert_multiple(records)
+                if not head.table(META):
+                    head.table(META).insert({"schema": SCHEMA_VERSION})
                 self._seal_if_full(head)
             # Only now that the store file holds them may their journals go.
             for record in records:
@@ -254,7 +249,6 @@ class Store:
         catalog_rows = data.setdefault(CATALOG, {})
         catalog_rows[str(number)] = {"shard": number, "count": len(records),
                                      "first_start": min(starts), "last_start": max(starts)}
-        data.setdefault(META, {"1": {"schema": SCHEMA_VERSION}})
         head.storage.write(data)
 
     def update(self, run_id: str, change: Callable[[dict[str, Any]], None],
