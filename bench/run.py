@@ -1,0 +1,718 @@
+"""recipe's performance benchmark: one entry point, one subcommand per target.
+
+    python bench/run.py startup        # 1. `import recipe` + a trivial run: <= 30 ms
+    python bench/run.py calls          # 2. a logged np.save / np.load: <= 100 us more
+    python bench/run.py hashing        # 3. hash_file >= 80% of `xxhsum -H128` throughput
+    python bench/run.py store          # 4. 100,000 runs: same run cost, CLI answers < 1 s
+    python bench/run.py concurrency    # 5. 8 x 50 concurrent runs: none lost
+    python bench/run.py all            # every item, in that order
+
+Figures are medians of repeated runs on this machine; nothing here is a timed test and
+nothing fails on a slow figure: the verdict column compares each figure with its target.
+Every item works in its own directory under /tmp and removes it when done.
+`--json FILE` also writes the results as JSON (docs/performance.md is written from them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import itertools
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402 - after making bench/ importable however we are started
+    PYTHON,
+    bytecode_cache,
+    clean_env,
+    clone_store,
+    code_state,
+    du_bytes,
+    load_average,
+    machine,
+    median,
+    ms,
+    print_table,
+    recipe_command,
+    spread,
+    temp_dir,
+    timed,
+    timed_recorded,
+    verdict,
+)
+from storegen import build_store, input_name  # noqa: E402
+
+STARTUP_TARGET_MS = 30.0
+SAME_COST_TOLERANCE_MS = 5.0  # "costs the same": medians within this of each other
+CALL_TARGET_US = 100.0
+HASH_TARGET_RATIO = 0.80
+CLI_TARGET_S = 1.0
+
+TRIVIAL = "x = 1\n"
+RECORDED = "import recipe\n\nx = 1\n"
+
+
+# -- 1. start-up ---------------------------------------------------------------------------
+
+def make_projects(root: Path) -> dict[str, Path]:
+    """Two project directories holding the same two trivial scripts: one is a git work tree
+    (a commit, plus an uncommitted change so there is a diff to record), one is not."""
+    projects = {"no git": root / "project-nogit", "git": root / "project-git"}
+    for directory in projects.values():
+        directory.mkdir()
+        (directory / "bare.py").write_text(TRIVIAL)
+        (directory / "recorded.py").write_text(RECORDED)
+        (directory / "notes.txt").write_text("first line\n")
+    repo = projects["git"]
+    git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    (repo / "notes.txt").write_text("first line\nan uncommitted change\n")
+    return projects
+
+
+# What the store itself is made of (recipe/store.py); anything else that a run leaves in
+# RECIPE_HOME (a cache of installed distributions, say) is derived data a user keeps.
+STORE_ENTRIES = {"db.json", "db.lock", "db.shards", "spool", "backups"}
+
+
+class Homes:
+    """The RECIPE_HOMEs the start-up cases begin from, with warm caches.
+
+    `template` holds no run but whatever else a recorded run leaves in RECIPE_HOME (a
+    cache of the installed distributions, say): what every later run of a user finds.
+    `prepared` stores (generated runs) get the same caches. `refresh()` makes them again
+    with one untimed recorded run, so that a cache that something outside the benchmark
+    invalidated (a `pip install` elsewhere on the machine) is never measured as cold."""
+
+    def __init__(self, root: Path, project: Path) -> None:
+        self.template = root / "template-home"
+        self.project = project
+        self.prepared: list[Path] = []
+        self.kept: list[str] = []
+
+    def refresh(self) -> None:
+        shutil.rmtree(self.template, ignore_errors=True)
+        # Waits until the run is stored, so that no late writer (a detached merger)
+        # puts it back after the store's files are removed.
+        result = timed_recorded([PYTHON, "recorded.py"], cwd=self.project,
+                                env=clean_env(RECIPE_HOME=str(self.template)),
+                                home=self.template)
+        if result["returncode"] != 0:
+            raise RuntimeError(f"the warm-up run failed:\n{result['stderr']}")
+        _remove_entries(self.template, lambda name: name in STORE_ENTRIES)
+        self.kept = sorted(os.listdir(self.template))
+        for home in self.prepared:
+            _remove_entries(home, lambda name: name not in STORE_ENTRIES)
+            for name in self.kept:
+                source, target = self.template / name, home / name
+                if source.is_dir():
+                    clone_store(source, target)
+                else:
+                    os.link(source, target)
+
+
+def _remove_entries(directory: Path, which: Callable[[str], bool]) -> None:
+    for name in os.listdir(directory):
+        if which(name):
+            path = directory / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def site_packages_stamp() -> tuple[int, ...]:
+    """Changes when a package is installed or removed (as recipe's caches notice)."""
+    stamps = []
+    for directory in [*site.getsitepackages(), site.getusersitepackages()]:
+        try:
+            stamps.append(os.stat(directory).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    cwd: Path
+    script: str
+    store: Path | None = None  # a RECIPE_HOME to start from (cloned for each run); None:
+    #                            a directory that does not exist yet (a first run ever)
+    info: bool = False  # shown for understanding, not one of the targets
+
+    @property
+    def recorded(self) -> bool:
+        return self.script == "recorded.py"
+
+
+MOMENTS = ("exit", "stored", "eof")
+
+
+def measure_runs(root: Path, cases: list[Case], reps: int, homes: Homes, warmup: int = 2
+                 ) -> tuple[dict[str, dict[str, list[float]]], int]:
+    """Wall times (see `timed_recorded`) of `python <script>` for each case, `reps` times,
+    the cases interleaved (rotated each round) so that the machine's drift hits them all
+    alike. Every run gets a fresh RECIPE_HOME: a hard-link clone of the case's prepared
+    home, or none at all.
+
+    Each round starts from freshly warmed caches; a round during which site-packages
+    changed (another process installed something) is measured again. Returns
+    {case: {moment: samples}} and the number of rounds thrown away."""
+    runs_dir = root / "homes"
+    runs_dir.mkdir(exist_ok=True)
+    numbers = itertools.count()
+
+    def one(case: Case) -> dict[str, Any]:
+        home = runs_dir / f"home-{next(numbers)}"
+        if case.store is not None:
+            clone_store(case.store, home)
+        result = timed_recorded([PYTHON, case.script], env=clean_env(RECIPE_HOME=str(home)),
+                                cwd=case.cwd, home=home)
+        if result["returncode"] != 0 or (case.recorded
+                                         and "recorded run" not in result["stderr"]):
+            raise RuntimeError(f"{case.label}: the run was not recorded:\n{result['stderr']}")
+        if "warning" in result["stderr"]:
+            raise RuntimeError(f"{case.label}: recipe warned:\n{result['stderr']}")
+        shutil.rmtree(home, ignore_errors=True)
+        return result
+
+    homes.refresh()
+    for _ in range(warmup):  # bytecode caches, page cache
+        for case in cases:
+            one(case)
+    times = {case.label: {moment: [] for moment in MOMENTS} for case in cases}
+    rounds = discarded = 0
+    while rounds < reps:
+        if discarded > reps:
+            raise RuntimeError("site-packages keeps changing: the machine is not quiet enough")
+        stamp = site_packages_stamp()
+        homes.refresh()
+        shift = rounds % len(cases)
+        sample = {case.label: one(case) for case in cases[shift:] + cases[:shift]}
+        if site_packages_stamp() != stamp:
+            discarded += 1
+            continue
+        for label, result in sample.items():
+            for moment in MOMENTS:
+                times[label][moment].append(result[moment])
+        rounds += 1
+    return times, discarded
+
+
+def startup_rows(cases: list[Case], times: dict[str, dict[str, list[float]]],
+                 bare_of: Callable[[Case], str], empty_of: Callable[[Case], str]
+                 ) -> tuple[list[tuple], dict[str, Any]]:
+    """Table rows and JSON entries: medians, overheads over the bare script at each moment,
+    and the verdicts (overhead at exit <= 30 ms; a full store costs what an empty one does).
+
+    An overhead is the median of paired differences: each round's run minus the bare run
+    of the same round (seconds apart), which cancels most of the machine's drift."""
+    def paired(a: list[float], b: list[float]) -> float:
+        return median([x - y for x, y in zip(a, b, strict=True)])
+
+    rows, entries = [], {}
+    for case in cases:
+        values = times[case.label]
+        bare = times[bare_of(case)]
+        entry: dict[str, Any] = {"samples_s": values}
+        for moment in MOMENTS:
+            entry[f"median_{moment}_s"] = median(values[moment])
+            entry[f"overhead_{moment}_s"] = paired(values[moment], bare[moment])
+            entry[f"difference_of_medians_{moment}_s"] = (median(values[moment])
+                                                          - median(bare[moment]))
+        entry["p25_exit_s"], entry["p75_exit_s"] = spread(values["exit"])
+        ok, check = None, "-"
+        if case.recorded:
+            ok = entry["overhead_exit_s"] * 1000 <= STARTUP_TARGET_MS
+            check = f"<= {STARTUP_TARGET_MS:g} ms"
+            empty = empty_of(case)
+            if case.label != empty:
+                delta = paired(values["exit"], times[empty]["exit"])
+                delta_stored = paired(values["stored"], times[empty]["stored"])
+                same = abs(delta) * 1000 <= SAME_COST_TOLERANCE_MS
+                entry.update(delta_vs_empty_exit_s=delta, delta_vs_empty_stored_s=delta_stored,
+                             same_as_empty=same)
+                check += f"; vs empty {delta * 1000:+.1f} ({delta_stored * 1000:+.1f}) ms"
+                ok = ok and same
+        entry["pass"] = None if case.info else ok
+        entries[case.label] = entry
+        shown = "-" if ok is None else ("info" if case.info else verdict(ok))
+
+        def over(moment: str, entry: dict[str, Any] = entry, recorded: bool = case.recorded
+                 ) -> str:
+            return f"{entry[f'overhead_{moment}_s'] * 1000:+.1f}" if recorded else "-"
+
+        rows.append((*case.label.split(" | "), ms(entry["median_exit_s"]),
+                     f"{ms(entry['p25_exit_s'])}-{ms(entry['p75_exit_s'])}",
+                     over("exit"), over("stored"), over("eof"), check, shown))
+    return rows, entries
+
+
+STARTUP_HEADER = ("dir", "script", "exit", "p25-p75", "+exit", "+stored", "+eof",
+                  "target (+exit; vs empty at exit (stored))", "verdict")
+STARTUP_LEGEND = ("exit: the script's process exits; stored: its run is in the store; "
+                  "eof: its stderr is closed\n(what a caller capturing output waits for). "
+                  "+x: overhead over the bare script at that moment, ms: the median of\n"
+                  "each round's difference to the bare run of the same round (so is 'vs "
+                  "empty').")
+
+
+def check_git_recorded(root: Path, projects: dict[str, Path]) -> None:
+    """The git case is only meaningful if git information really is collected."""
+    home = root / "check-home"
+    env = clean_env(RECIPE_HOME=str(home))
+    subprocess.run([PYTHON, "recorded.py"], cwd=projects["git"], env=env, check=True,
+                   capture_output=True)
+    out = subprocess.run(recipe_command() + ["latest", "--json"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    git = json.loads(out).get("git") or {}
+    shutil.rmtree(home, ignore_errors=True)
+    if "an uncommitted change" not in (git.get("diff") or ""):
+        raise RuntimeError(f"the git run recorded no diff: {git!r}")
+
+
+def startup(args: argparse.Namespace) -> dict[str, Any]:
+    with temp_dir("startup") as root:
+        projects = make_projects(root)
+        check_git_recorded(root, projects)
+        homes = Homes(root, projects["no git"])
+        homes.refresh()
+        template, kept = homes.template, homes.kept
+        print(f"a RECIPE_HOME after one run holds, besides the store: {kept or 'nothing'}")
+        print(f"building a store of {args.store_runs:,} runs ...", flush=True)
+        big = root / "store-big"
+        built = build_store(big, args.store_runs)
+        head = root / "store-head"
+        build_store(head, 199, progress=False)
+        homes.prepared += [big, head]
+        big_label = f"{args.store_runs:,} runs"
+        cases = []
+        for where, cwd in projects.items():
+            cases += [Case(f"{where} | bare", cwd, "bare.py"),
+                      Case(f"{where} | recipe, empty store", cwd, "recorded.py", template),
+                      Case(f"{where} | recipe, {big_label}", cwd, "recorded.py", big)]
+        cases.append(Case("no git | recipe, 199 runs in the head", projects["no git"],
+                          "recorded.py", head, info=True))
+        if kept:
+            cases.append(Case("no git | recipe, first run: no RECIPE_HOME yet",
+                              projects["no git"], "recorded.py", info=True))
+        times, discarded = measure_runs(root, cases, args.reps, homes)
+    if discarded:
+        print(f"{discarded} round(s) measured again: site-packages changed during them")
+    rows, entries = startup_rows(
+        cases, times, bare_of=lambda case: case.label.split(" | ")[0] + " | bare",
+        empty_of=lambda case: case.label.split(" | ")[0] + " | recipe, empty store")
+    print_table(f"1. start-up: `python script.py`, wall ms, median of {args.reps} "
+                "(fresh RECIPE_HOME each run)", STARTUP_HEADER, rows)
+    print(STARTUP_LEGEND)
+    return {"reps": args.reps, "store_runs": args.store_runs,
+            "store_build_s": built["seconds"], "home_kept": kept,
+            "rounds_discarded": discarded, "cases": entries}
+
+
+# -- 2. per-call cost ----------------------------------------------------------------------
+
+CALLS_SCRIPT = '''\
+import json, os, sys, time
+import recipe  # records, unless RECIPE_DISABLE=1 (the bare baseline)
+import numpy as np
+from recipe import recorder
+
+reps, calls, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+array = np.arange(16, dtype=np.float64)  # a tiny array: 256 B of data, a 384 B file
+for i in range(100):  # warm-up: patches applied, caches filled
+    np.save(os.path.join(directory, f"warm{i}.npy"), array)
+    np.load(os.path.join(directory, f"warm{i}.npy"))
+save_us, load_us = [], []
+for rep in range(reps):
+    paths = [os.path.join(directory, f"r{rep}_{i}.npy") for i in range(calls)]
+    t0 = time.perf_counter()
+    for path in paths:
+        np.save(path, array)
+    t1 = time.perf_counter()
+    for path in paths:
+        np.load(path)
+    t2 = time.perf_counter()
+    save_us.append((t1 - t0) / calls * 1e6)
+    load_us.append((t2 - t1) / calls * 1e6)
+run = recorder.current()
+print(json.dumps({"recording": run is not None, "run_id": run.id if run else None,
+                  "save_us": save_us, "load_us": load_us}))
+'''
+
+
+CALL_DIRS = {"/tmp (ext4, the VM disk)": "/tmp", "/dev/shm (tmpfs)": "/dev/shm"}
+
+
+def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
+              ) -> tuple[dict[str, dict[str, list[float]]], list[tuple[int, int, int]]]:
+    """Per-call samples (us) of both modes, the processes of the two modes alternated."""
+    samples: dict[str, dict[str, list[float]]] = {
+        mode: {"save_us": [], "load_us": []} for mode in ("bare", "recipe")}
+    logged = []
+    for round_ in range(args.rounds):
+        for mode in ("bare", "recipe") if round_ % 2 == 0 else ("recipe", "bare"):
+            home = root / f"home-{round_}-{mode}"
+            data = Path(tempfile.mkdtemp(prefix="recipe-bench-calls-", dir=where))
+            try:
+                env = clean_env(RECIPE_HOME=str(home))
+                if mode == "bare":
+                    env["RECIPE_DISABLE"] = "1"
+                result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls),
+                                         str(data)], env=env, cwd=root, capture_output=True,
+                                        text=True, check=True)
+                out = json.loads(result.stdout.strip().splitlines()[-1])
+                if out["recording"] != (mode == "recipe"):
+                    raise RuntimeError(f"{mode}: recording is {out['recording']}")
+                for key in ("save_us", "load_us"):
+                    samples[mode][key] += out[key]
+                if mode == "recipe":  # every call logged, none lost or doubled?
+                    shown = subprocess.run(recipe_command() + ["latest", "--json"], env=env,
+                                           capture_output=True, text=True, check=True)
+                    run = json.loads(shown.stdout)
+                    expected = 100 + args.reps * args.calls
+                    logged.append((len(run["outputs"]), len(run["inputs"]), expected))
+            finally:
+                shutil.rmtree(home, ignore_errors=True)
+                shutil.rmtree(data, ignore_errors=True)
+    return samples, logged
+
+
+def calls(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"reps": args.reps * args.rounds, "calls": args.calls}
+    rows, complete = [], True
+    with temp_dir("calls") as root:
+        script = root / "calls.py"
+        script.write_text(CALLS_SCRIPT)
+        for label, where in CALL_DIRS.items():
+            if not os.path.isdir(where):
+                print(f"{where} does not exist here: skipped")
+                continue
+            samples, logged = _calls_in(where, args, script, root)
+            complete = complete and all(o == i == e for o, i, e in logged)
+            results[label] = {"logged": logged}
+            for key, name in (("save_us", "np.save"), ("load_us", "np.load")):
+                bare, rec = median(samples["bare"][key]), median(samples["recipe"][key])
+                overhead = rec - bare
+                ok = overhead <= CALL_TARGET_US
+                results[label][name] = {
+                    "bare_us": bare, "recipe_us": rec, "overhead_us": overhead,
+                    "bare_p25_p75": spread(samples["bare"][key]),
+                    "recipe_p25_p75": spread(samples["recipe"][key]),
+                    "bare_samples": samples["bare"][key],
+                    "recipe_samples": samples["recipe"][key], "pass": ok}
+                b25, b75 = spread(samples["bare"][key])
+                r25, r75 = spread(samples["recipe"][key])
+                rows.append((label, name, f"{bare:.1f} ({b25:.0f}-{b75:.0f})",
+                             f"{rec:.1f} ({r25:.0f}-{r75:.0f})", f"{overhead:+.1f}",
+                             f"<= {CALL_TARGET_US:g} us", verdict(ok)))
+            print(f"{label}: events logged (outputs, inputs, expected) per recorded process: "
+                  f"{logged}", flush=True)
+    print_table(f"2. per call: {args.calls:,} calls a repetition, us per call, median "
+                f"(p25-p75) of {args.reps * args.rounds} repetitions",
+                ("files in", "call", "bare", "recipe", "overhead", "target", "verdict"), rows)
+    results["all_logged"] = complete
+    print("every call logged once:", "yes" if complete else "NO")
+    return results
+
+
+# -- 3. hashing ----------------------------------------------------------------------------
+
+def _plain_read(path: Path, block: int) -> None:
+    buffer = bytearray(block)
+    with open(path, "rb", buffering=0) as handle:
+        while handle.readinto(buffer):
+            pass
+
+
+def hashing(args: argparse.Namespace) -> dict[str, Any]:
+    from recipe.hashing import BLOCK_SIZE, hash_file
+
+    xxhsum = shutil.which("xxhsum")
+    if xxhsum is None:
+        print("xxhsum not found: it is a benchmark-only tool from the Debian package "
+              "`xxhash` (apt-get install -y xxhash). Measuring recipe alone, no ratio.")
+    size = args.size_mb * 1_000_000
+    with temp_dir("hashing") as root:
+        path = root / "data.bin"
+        block = os.urandom(16 << 20)
+        with open(path, "wb") as handle:
+            written = 0
+            while written < size:
+                written += handle.write(block[: size - written])
+        _plain_read(path, BLOCK_SIZE)  # into the page cache
+        reference = hash_file(str(path), "xxh3_128")
+        if xxhsum:
+            theirs = subprocess.run([xxhsum, "-H128", str(path)], capture_output=True,
+                                    text=True, check=True).stdout.split()[0]
+            if theirs != reference:
+                raise RuntimeError(f"digests differ: recipe {reference}, xxhsum {theirs}")
+        methods = {"recipe hash_file xxh3_128": lambda: hash_file(str(path), "xxh3_128"),
+                   "plain read, 1 MiB blocks (no hash)": lambda: _plain_read(path, BLOCK_SIZE)}
+        if xxhsum:
+            methods["xxhsum -H128 (subprocess)"] = lambda: subprocess.run(
+                [xxhsum, "-H128", str(path)], capture_output=True, check=True)
+        times: dict[str, list[float]] = {name: [] for name in methods}
+        names = list(methods)
+        for rep in range(args.reps):
+            shift = rep % len(names)
+            for name in names[shift:] + names[:shift]:
+                start = time.perf_counter()
+                methods[name]()
+                times[name].append(time.perf_counter() - start)
+    results: dict[str, Any] = {"bytes": size, "reps": args.reps, "digest": reference}
+    rows = []
+    for name in names:
+        gbps = size / median(times[name]) / 1e9
+        results[name] = {"median_s": median(times[name]), "gb_per_s": gbps,
+                         "samples_s": times[name]}
+        rows.append((name, ms(median(times[name])), f"{gbps:.2f}"))
+    print_table(f"3. hashing a {size / 1e9:g} GB file in the page cache, median of {args.reps}",
+                ("method", "median ms", "GB/s"), rows)
+    if xxhsum:
+        ratio = (results["recipe hash_file xxh3_128"]["gb_per_s"]
+                 / results["xxhsum -H128 (subprocess)"]["gb_per_s"])
+        results["ratio"] = ratio
+        results["pass"] = ratio >= HASH_TARGET_RATIO
+        print(f"recipe / xxhsum throughput: {ratio:.2f} (target >= {HASH_TARGET_RATIO:.2f}): "
+              f"{verdict(results['pass'])}")
+    return results
+
+
+# -- 4. a large store ----------------------------------------------------------------------
+
+def store(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"runs": args.runs}
+    with temp_dir("store") as root:
+        big = root / "store"
+        print(f"building a store of {args.runs:,} runs ...", flush=True)
+        built = build_store(big, args.runs)
+        results["build_s"] = built["seconds"]
+        results["bytes_on_disk"] = du_bytes(big)
+        results["files"] = sum(len(files) for _, _, files in os.walk(big))
+        print(f"built in {built['seconds']:.1f} s; {results['bytes_on_disk'] / 1e6:.0f} MB on "
+              f"disk in {results['files']} files", flush=True)
+        empty = root / "empty-store"
+        existing = input_name(args.runs // 2, 0)  # a run in the middle: in a sealed shard
+        commands = {"recipe latest": ["latest"],
+                    f"recipe search {existing}": ["search", existing],
+                    "recipe search no_such_file.csv": ["search", "no_such_file.csv"]}
+        expect = {"recipe latest": 0, f"recipe search {existing}": 0,
+                  "recipe search no_such_file.csv": 1}
+        cli: dict[str, dict[str, list[float]]] = {name: {"big": [], "empty": []}
+                                                  for name in commands}
+        for rep in range(-1, args.reps):  # rep -1: warm-up, not counted
+            for name, argv in commands.items():
+                for which, home in (("big", big), ("empty", empty)):
+                    elapsed, result = timed(recipe_command() + argv, cwd=root,
+                                            env=clean_env(RECIPE_HOME=str(home)))
+                    wanted = expect[name] if which == "big" else 1
+                    if result.returncode != wanted:
+                        raise RuntimeError(f"{name} exited {result.returncode}:\n"
+                                           f"{result.stdout}{result.stderr}")
+                    if rep >= 0:
+                        cli[name][which].append(elapsed)
+        rows = []
+        results["cli"] = {}
+        for name, values in cli.items():
+            value = median(values["big"])
+            ok = value <= CLI_TARGET_S
+            results["cli"][name] = {"median_s": value, "samples_s": values["big"],
+                                    "empty_store_median_s": median(values["empty"]),
+                                    "pass": ok}
+            p25, p75 = spread(values["big"])
+            rows.append((name, ms(value), f"{ms(p25)}-{ms(p75)}", ms(median(values["empty"])),
+                         f"< {CLI_TARGET_S * 1000:g} ms", verdict(ok)))
+        print_table(f"4a. the command line against {args.runs:,} runs, wall ms, median of "
+                    f"{args.reps}", ("command", "median", "p25-p75", "empty store",
+                                     "target", "verdict"), rows)
+
+        project = root / "project"
+        project.mkdir()
+        (project / "bare.py").write_text(TRIVIAL)
+        (project / "recorded.py").write_text(RECORDED)
+        homes = Homes(root, project)
+        homes.prepared.append(big)
+        big_label = f"no git | recipe, {args.runs:,} runs"
+        cases = [Case("no git | bare", project, "bare.py"),
+                 Case("no git | recipe, empty store", project, "recorded.py", homes.template),
+                 Case(big_label, project, "recorded.py", big)]
+        times, discarded = measure_runs(root, cases, args.startup_reps, homes)
+        results["rounds_discarded"] = discarded
+    rows, entries = startup_rows(cases, times, bare_of=lambda case: "no git | bare",
+                                 empty_of=lambda case: "no git | recipe, empty store")
+    results["run_cost"] = entries
+    results["run_cost_same"] = entries[big_label].get("same_as_empty")
+    print_table(f"4b. a trivial recorded run (no git), wall ms, median of {args.startup_reps}",
+                STARTUP_HEADER, rows)
+    print(STARTUP_LEGEND)
+    return results
+
+
+# -- 5. concurrency ------------------------------------------------------------------------
+
+CONCURRENT_SCRIPT = """\
+import recipe
+import sys
+import numpy as np
+
+np.save(sys.argv[1], np.arange(8))
+"""
+
+
+def concurrency(args: argparse.Namespace) -> dict[str, Any]:
+    with temp_dir("concurrency") as root:
+        home, out = root / "home", root / "out"
+        out.mkdir()
+        script = root / "writer.py"
+        script.write_text(CONCURRENT_SCRIPT)
+        env = clean_env(RECIPE_HOME=str(home))
+        warm = clean_env(RECIPE_HOME=str(root / "warm-home"))
+        subprocess.run([PYTHON, str(script), str(root / "warm.npy")], env=warm, check=True,
+                       capture_output=True)
+        lock = threading.Lock()
+        latencies: list[float] = []
+        warnings: list[str] = []
+        failures: list[str] = []
+
+        def workload(run_env: dict[str, str], directory: Path, record: bool) -> float:
+            """`workers` threads, each running `runs` scripts one after the other."""
+            def worker(number: int) -> None:
+                for index in range(args.runs):
+                    target = directory / f"w{number}_r{index:03d}.npy"
+                    elapsed, result = timed([PYTHON, str(script), str(target)], env=run_env,
+                                            cwd=root, check=False)
+                    if not record:
+                        continue
+                    with lock:
+                        latencies.append(elapsed)
+                        warnings.extend(line for line in result.stderr.splitlines()
+                                        if "warning" in line)
+                        if result.returncode != 0:
+                            failures.append(result.stderr)
+
+            directory.mkdir(exist_ok=True)
+            start = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+                list(pool.map(worker, range(args.workers)))
+            return time.perf_counter() - start
+
+        wall = workload(env, out, record=True)
+        # The same work unrecorded, for scale: what 2 cores do with 8 x 50 numpy scripts.
+        wall_bare = workload(dict(env, RECIPE_DISABLE="1"), root / "out-bare", record=False)
+        exported = root / "export.json"
+        subprocess.run(recipe_command() + ["export", "-o", str(exported)], env=env,
+                       check=True, capture_output=True)
+        runs = json.loads(exported.read_text())
+        check = subprocess.run(recipe_command() + ["db", "check"], env=env,
+                               capture_output=True, text=True)
+        spool_left = len(os.listdir(home / "spool")) if (home / "spool").exists() else 0
+        expected = {str(out / f"w{w}_r{i:03d}.npy") for w in range(args.workers)
+                    for i in range(args.runs)}
+        paths = {event["path"] for run in runs for event in run["outputs"]}
+        ids = [run["id"] for run in runs]
+        statuses = sorted({run["status"] for run in runs})
+    total = args.workers * args.runs
+    ok = (len(runs) == total and len(set(ids)) == total and paths == expected
+          and statuses == ["completed"] and not failures and check.returncode == 0)
+    results = {"workers": args.workers, "runs_each": args.runs, "wall_s": wall,
+               "wall_bare_s": wall_bare,
+               "stored": len(runs), "unique_ids": len(set(ids)),
+               "paths_match": paths == expected, "statuses": statuses,
+               "script_failures": len(failures), "warnings": warnings[:10],
+               "warning_count": len(warnings), "spool_left": spool_left,
+               "db_check": check.stdout.strip(), "run_latency_median_s": median(latencies),
+               "pass": ok}
+    print_table(f"5. {args.workers} processes x {args.runs} recorded runs in one RECIPE_HOME",
+                ("measure", "value"),
+                [("wall time", f"{wall:.1f} s"),
+                 ("runs / s", f"{total / wall:.1f}"),
+                 (f"wall time of the same {total} runs unrecorded (RECIPE_DISABLE=1)",
+                  f"{wall_bare:.1f} s"),
+                 ("median latency of one run", f"{ms(median(latencies))} ms"),
+                 ("runs stored (recipe export)", f"{len(runs)} of {total}"),
+                 ("distinct ids", len(set(ids))),
+                 ("output paths == the files written", paths == expected),
+                 ("statuses", ", ".join(statuses)),
+                 ("scripts that failed", len(failures)),
+                 ("recipe warnings printed", len(warnings)),
+                 ("left in the spool after export", spool_left),
+                 ("recipe db check", check.stdout.strip().splitlines()[0]
+                  if check.stdout.strip() else check.stderr.strip()),
+                 ("verdict", verdict(ok))])
+    return results
+
+
+# -- entry point ---------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="run the scripts with PYTHONDONTWRITEBYTECODE=1 and no cache, so "
+                             "recipe's modules are compiled at every start")
+    items = parser.add_subparsers(dest="item", required=True)
+    p = items.add_parser("startup", help="1. import + trivial run overhead")
+    p.add_argument("--reps", type=int, default=40)
+    p.add_argument("--store-runs", type=int, default=10_000)
+    p = items.add_parser("calls", help="2. per-call overhead of np.save / np.load")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per process")
+    p.add_argument("--rounds", type=int, default=8, help="processes per mode, alternated")
+    p.add_argument("--calls", type=int, default=1000)
+    p = items.add_parser("hashing", help="3. hash_file vs xxhsum on a cached file")
+    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--size-mb", type=int, default=1000)
+    p = items.add_parser("store", help="4. a store of many runs")
+    p.add_argument("--runs", type=int, default=100_000)
+    p.add_argument("--reps", type=int, default=7, help="repetitions of each CLI command")
+    p.add_argument("--startup-reps", type=int, default=30)
+    p = items.add_parser("concurrency", help="5. concurrent recording processes")
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--runs", type=int, default=50)
+    items.add_parser("all", help="every item with its defaults")
+    args = parser.parse_args(argv)
+
+    facts = machine()
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()))
+    print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
+                 "concurrency": concurrency}
+    results: dict[str, Any] = {"machine": facts}
+    with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
+        results["bytecode_cache"] = cache
+        print(f"bytecode cache of the scripts run: {cache}")
+        print(f"recipe measured: {results.setdefault('code', code_state())}")
+        chosen = list(functions) if args.item == "all" else [args.item]
+        for name in chosen:
+            item_args = parser.parse_args([name]) if args.item == "all" else args
+            code, load_before = code_state(), load_average()
+            print(f"\n[{name}] recipe measured: {code}; load average before: {load_before}",
+                  flush=True)
+            started = time.perf_counter()
+            results[name] = functions[name](item_args)
+            results[name]["code"] = code
+            results[name]["load_average_before"] = load_before
+            results[name]["load_average_after"] = load_average()
+            results[name]["item_seconds"] = time.perf_counter() - started
+            print(f"[{name}] took {results[name]['item_seconds']:.0f} s; load average after: "
+                  f"{results[name]['load_average_after']}", flush=True)
+            if args.json:  # after each item: a later failure keeps the earlier results
+                args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
