@@ -192,16 +192,16 @@ def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
       recipe search --regex 'results/.*\\.csv$'
     """
     store = _store()
-    runs = store.summaries()
     try:
-        found = query.search(runs, term, regex=regex, by_id=by_id)
-        matches = (lambda event: False) if by_id else query.file_matcher(term, found, regex=regex)
+        search = query.Search(term, algorithms=store.hash_algorithms(), regex=regex,
+                              by_id=by_id)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    found = [run for run in store.summaries(search.needles()) if search.matches(run)]
     if as_json:
         _emit_json(store.records([run["id"] for run in found]) if found else [])
     elif found:
-        _provenance(found, matches)
+        _provenance(found, search.matches_file)
     else:
         messages.info(f"no run read or wrote anything matching {term!r}")
     if not found:

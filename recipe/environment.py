@@ -13,7 +13,6 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import subprocess
     from typing import Any
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASS|CREDENTIAL", re.IGNORECASE)
@@ -36,26 +35,31 @@ def environment_variables() -> dict[str, str]:
             for name, value in sorted(os.environ.items())}
 
 
-def _run_git(root: str, *args: str) -> subprocess.CompletedProcess:
+def _git_all(root: str, *commands: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(exit status, output) of each git command, all run at the same time in `root`."""
     import subprocess  # only for scripts in a repository: ~13 ms of imports
 
-    try:
-        return subprocess.run(
-            ["git", "-C", root, *args], capture_output=True, timeout=_GIT_TIMEOUT,
-            env=dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C"),  # never take index.lock
-        )
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"git {args[0]} took longer than {_GIT_TIMEOUT} s") from None
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")  # never take index.lock
+    processes = [subprocess.Popen(["git", "-C", root, *args], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                 for args in commands]
+    results = []
+    for args, process in zip(commands, processes, strict=True):
+        try:
+            output, _errors = process.communicate(timeout=_GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+                other.communicate()
+            raise RuntimeError(f"git {args[0]} took longer than {_GIT_TIMEOUT} s") from None
+        results.append((process.returncode, output.decode("utf-8", errors="replace")))
+    return results
 
 
-def _git(root: str, *args: str, check: bool = True) -> str | None:
-    """Output of one git command in `root`; None if it failed and `check` is false."""
-    result = _run_git(root, *args)
-    if result.returncode != 0:
-        if check:
-            raise RuntimeError(result.stderr.decode(errors="replace").strip())
-        return None
-    return result.stdout.decode("utf-8", errors="replace")
+def _git(root: str, *args: str) -> str | None:
+    """Output of one git command in `root`; None if it failed."""
+    [(status, output)] = _git_all(root, args)
+    return output if status == 0 else None
 
 
 def _find_repository(directory: str) -> str | None:
@@ -87,10 +91,8 @@ def _new_file_diff(root: str, name: str) -> str:
     return header + f"--- /dev/null\n+++ b/{name}\n@@ -0,0 +1,{len(lines)} @@\n" + body
 
 
-def _status(top: str, pathspec: list[str]) -> tuple[str | None, str | None, bool, list[str]]:
-    """(commit, branch, dirty, untracked paths) from one `git status --porcelain=v2`."""
-    output = _git(top, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-                  "--", *pathspec) or ""
+def _parse_status(output: str) -> tuple[str | None, str | None, bool, list[str]]:
+    """(commit, branch, dirty, untracked paths) from `git status --porcelain=v2 -z`."""
     commit = branch = None
     dirty = False
     untracked = []
@@ -112,12 +114,10 @@ def _status(top: str, pathspec: list[str]) -> tuple[str | None, str | None, bool
     return commit, branch, dirty, untracked
 
 
-def _remote(top: str) -> str | None:
+def _parse_remote(output: str) -> str | None:
     """The URL of `origin`, else of the first remote, credentials redacted."""
-    output = _git(top, "config", "--get-regexp", r"^remote\..*\.url$", check=False) or ""
     urls = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
-    url = urls.get("remote.origin.url") or next(iter(urls.values()), None)
-    return redact_url(url)
+    return redact_url(urls.get("remote.origin.url") or next(iter(urls.values()), None))
 
 
 def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
@@ -126,27 +126,35 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
     or None outside a repository (or without a usable git). Paths in `exclude` (recipe's
     own store, when it lies inside the repository) count neither as changes nor in the diff.
 
-    Three git processes at most (status, config, diff): each costs a few milliseconds."""
+    Three git processes (status, config, diff), run at the same time."""
     top = _find_repository(directory)
     if top is None:
         return None
     pathspec = ["."] + [f":(exclude){os.path.relpath(os.path.realpath(path), top)}"
                         for path in exclude
                         if os.path.realpath(path).startswith(top + os.sep)]
+    commands = [("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--",
+                 *pathspec),
+                ("config", "--get-regexp", r"^remote\..*\.url$")]
+    if diff:
+        # Against HEAD: staged and unstaged changes together, as the script ran with them.
+        commands.append(("diff", "--no-color", "HEAD", "--", *pathspec))
     try:
-        commit, branch, dirty, untracked = _status(top, pathspec)
+        (status, status_output), (_, remotes), *diffs = _git_all(top, *commands)
     except (OSError, RuntimeError):
-        return None  # not a usable repository, or no git
+        return None  # no usable git
+    if status != 0:
+        return None  # not a usable repository
+    commit, branch, dirty, untracked = _parse_status(status_output)
     info: dict[str, Any] = {"root": top, "commit": commit, "branch": branch,
-                            "remote": _remote(top), "dirty": dirty, "diff": None}
+                            "remote": _parse_remote(remotes), "dirty": dirty, "diff": None}
     if not diff:
         return info
-    # Against HEAD (before the first commit: the empty tree), staged and unstaged changes
-    # together, so the diff shows the files as the script ran with them.
-    empty_tree = _git(top, "hash-object", "-t", "tree", os.devnull, check=False) if not commit \
-        else None
-    against = commit or (empty_tree or "").strip() or "--cached"
-    text = _git(top, "diff", "--no-color", against, "--", *pathspec, check=False) or ""
+    text = diffs[0][1] if commit else ""
+    if not commit:  # no HEAD yet: against the empty tree
+        empty_tree = (_git(top, "hash-object", "-t", "tree", os.devnull) or "").strip()
+        if empty_tree:
+            text = _git(top, "diff", "--no-color", empty_tree, "--", *pathspec) or ""
     truncated = False
     for name in untracked:
         try:

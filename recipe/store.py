@@ -15,6 +15,7 @@ one rewrite of the bounded head, whatever the number of runs stored.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import MemoryStorage
 
 from . import messages, spool
-from .config import Config
+from .config import HASH_ALGORITHMS, Config
 
 SCHEMA_VERSION = 1
 HEAD_MAX_RUNS = 200
@@ -177,11 +178,16 @@ class Store:
     def _catalog(self, head: TinyDB) -> list[dict[str, Any]]:
         return sorted(head.table(CATALOG).all(), key=lambda row: row["shard"])
 
-    def _read_index(self, number: int) -> list[dict[str, Any]]:
+    def _read_index(self, number: int, needles: list[str] | None = None) -> list[dict[str, Any]]:
+        """A shard's summaries; none, without decoding, if its text has none of `needles`."""
         path = self._index_path(number)
         try:
             with open(path, encoding="utf-8") as handle:
-                rows = json.load(handle)
+                text = handle.read()
+            if needles is not None and not any(needle in text for needle in needles):
+                return []
+            with _no_garbage_collection():
+                rows = json.loads(text)
         except (OSError, ValueError) as exc:
             raise StoreDamaged(f"{path} is damaged ({exc}); run `recipe db repair`") from None
         if not isinstance(rows, list):
@@ -240,15 +246,13 @@ class Store:
         _AtomicJSONStorage(self._shard_path(number)).write(
             {RUNS: {str(i): r for i, r in enumerate(records, 1)}})
         self._write_index(number, records)
-        starts = [r.get("start") or "" for r in records]
         # One atomic replace of the head (on leaving `_db`): empty the runs and list the
         # shard together. A crash before it leaves an unlisted shard that the next seal
         # overwrites.
         data = head.storage.read() or {}
         data[RUNS] = {}
         catalog_rows = data.setdefault(CATALOG, {})
-        catalog_rows[str(number)] = {"shard": number, "count": len(records),
-                                     "first_start": min(starts), "last_start": max(starts)}
+        catalog_rows[str(number)] = _catalog_row(number, records)
         head.storage.write(data)
 
     def update(self, run_id: str, change: Callable[[dict[str, Any]], None],
@@ -315,17 +319,31 @@ class Store:
                 continue
         return records
 
-    def summaries(self) -> list[dict[str, Any]]:
-        """Every run's summary, newest first."""
+    def summaries(self, needles: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every run's summary, newest first. With `needles` (see query.Search.needles),
+        sealed shards whose index contains none of them are skipped: a prefilter, so the
+        caller still tests each row, and `recipe search` need not decode 100,000 runs."""
         with self._reading() as head:
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             for row in self._catalog(head):
-                rows.extend(self._read_index(row["shard"]))
+                rows.extend(self._read_index(row["shard"], needles))
             seen = {row["id"] for row in rows}
             rows.extend(summary(record) for record in self._spooled(seen))
         rows = [with_live_status(row) for row in rows]
         rows.sort(key=lambda row: row.get("start") or "", reverse=True)
         return rows
+
+    def hash_algorithms(self) -> set[str]:
+        """Every hash algorithm a stored run used (for searching by a file's content)."""
+        with self._reading() as head:
+            runs = [dict(doc) for doc in head.table(RUNS).all()]
+            runs += self._spooled({run["id"] for run in runs})
+            catalog = self._catalog(head)
+        used = {event.get("hash_algorithm") for run in runs
+                for event in [*(run.get("inputs") or ()), *(run.get("outputs") or ())]}
+        for row in catalog:
+            used.update(row.get("hash_algorithms", HASH_ALGORITHMS))
+        return used - {None}
 
     def latest(self) -> dict[str, Any] | None:
         """The newest run's full record, reading only the shards that could hold it."""
@@ -443,9 +461,7 @@ class Store:
                            if r.get("id") not in in_shards]
                 in_shards.update(r["id"] for r in records)
                 self._write_index(number, records)
-                starts = [r.get("start") or "" for r in records] or [""]
-                catalog[number] = {"shard": number, "count": len(records),
-                                   "first_start": min(starts), "last_start": max(starts)}
+                catalog[number] = _catalog_row(number, records)
             head_data[CATALOG] = {str(n): row for n, row in sorted(catalog.items())}
             # A seal interrupted after writing its shard left the same runs in the head.
             head_runs = [r for r in (head_data.get(RUNS) or {}).values()
@@ -490,6 +506,28 @@ class Store:
         report.append(f"{path} was damaged: salvaged {len(runs)} run(s); "
                       f"the damaged file is kept as {backup}")
         return {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+
+
+def _catalog_row(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the head knows of a sealed shard without reading it."""
+    starts = [record.get("start") or "" for record in records] or [""]
+    algorithms = {event.get("hash_algorithm") for record in records
+                  for event in [*(record.get("inputs") or ()), *(record.get("outputs") or ())]}
+    return {"shard": number, "count": len(records), "first_start": min(starts),
+            "last_start": max(starts), "hash_algorithms": sorted(algorithms - {None})}
+
+
+@contextmanager
+def _no_garbage_collection() -> Iterator[None]:
+    """Decoding a large JSON text creates millions of objects that are all kept: the
+    collector's passes over them would more than double the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _RUN_START = re.compile(r'\{"id":\s*"[0-9a-f]{32}"')

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import xxhash
 
+from recipe import query
+from recipe.hashing import hash_file
 from recipe.query import search
 
 Run = dict[str, Any]
@@ -151,3 +153,21 @@ def test_search_returns_the_run_objects_themselves() -> None:
 
     assert found == [runs[1]]
     assert found[0] is runs[1]
+
+
+@pytest.mark.parametrize(("term", "options", "needles"), [
+    ("graph.png", {}, ["graph.png"]),
+    ('odd"name', {}, ['odd\\"name']),  # as the JSON text of an index spells it
+    ("ABCDEF12", {"by_id": True}, ["abcdef12"]),
+    (r"gr.ph", {"regex": True}, None),
+])
+def test_needles_are_what_a_matching_run_must_contain(term: str, options: dict,
+                                                      needles: list[str] | None) -> None:
+    assert query.Search(term, **options).needles() == needles
+
+
+def test_needles_include_the_content_hash_of_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n")
+    search = query.Search(str(path), algorithms={"xxh64"})
+    assert search.needles() == [str(path), hash_file(str(path), "xxh64")]

@@ -331,6 +331,26 @@ def test_every_sealed_run_is_found_once(sealed: list[str], db: Store) -> None:
     assert [record["id"] for record in db.records(sealed[::5])] == sealed[::5]
 
 
+def test_summaries_with_needles_skips_shards_that_cannot_match(sealed: list[str], db: Store,
+                                                               home: Path) -> None:
+    head = {run["id"] for run in stored_runs(home / "db.json")}
+    wanted = next(run_id for run_id in sealed if run_id not in head)
+    shard_of_wanted = next(
+        {run["id"] for run in stored_runs(path)}
+        for path in sorted((home / "db.shards").glob("[0-9]*[0-9].json"))
+        if wanted in {run["id"] for run in stored_runs(path)})
+
+    rows = {row["id"] for row in db.summaries([f"/d/{wanted}.csv"])}
+
+    assert rows == head | shard_of_wanted  # the head always, and only the one shard
+    assert {row["id"] for row in db.summaries(None)} == set(sealed)
+
+
+def test_hash_algorithms_come_from_the_catalog_head_and_spool(sealed: list[str],
+                                                              db: Store) -> None:
+    assert db.hash_algorithms() == {"xxh3_128"}
+
+
 @pytest.mark.parametrize("position", [0, 6, 11, 22])
 def test_get_finds_a_run_wherever_it_is(position: int, sealed: list[str], db: Store) -> None:
     record = db.get(sealed[position])
