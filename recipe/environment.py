@@ -177,37 +177,67 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
 
 def library_versions(module_names: set[str], cache_dir: str) -> dict[str, str]:
     """{distribution name: version} for the top-level modules given that come from an
-    installed distribution (the standard library and local modules have none)."""
-    mapping = distributions_by_module(cache_dir)
-    return {dist: version for name in sorted(module_names)
-            for dist, version in mapping.get(name, ())}
+    installed distribution (the standard library and local modules have none).
+
+    From the cache of `cached_distributions`; while it is stale (the first run, or the
+    first after a `pip install`), only modules named like their distribution are found
+    (numpy, pandas, matplotlib...): a full scan costs ~250 ms, which the detached merger
+    pays after the run (`build_distributions_cache`), not the script."""
+    mapping = cached_distributions(cache_dir)
+    if mapping is not None:
+        return {dist: version for name in sorted(module_names)
+                for dist, version in mapping.get(name, ())}
+    import importlib.metadata as metadata
+
+    versions = {}
+    for name in sorted(module_names):
+        try:
+            dist = metadata.distribution(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+        versions[dist.metadata["Name"] or name] = dist.version
+    return versions
 
 
-def distributions_by_module(cache_dir: str) -> dict[str, list[list[str]]]:
-    """{top-level module: [[distribution, version], ...]} of this interpreter's sys.path.
+def _distributions_cache(cache_dir: str) -> tuple[str, dict[str, int]]:
+    """The cache file for this interpreter's installation, and the mtimes that validate it.
 
-    Reading it from the installed metadata costs ~100 ms (importlib.metadata opens every
-    distribution's RECORD), so it is cached per sys.path and rebuilt only when one of its
-    directories changed (installing or removing a package changes its directory's mtime)."""
-    import json
+    Only directories where distributions are installed count: the script's own directory
+    (sys.path[0]) changes with every file it writes, and the merger's sys.path differs in
+    it, but the two share the cache."""
     import zlib
 
-    entries = [entry for entry in sys.path[1:] if entry and os.path.isdir(entry)]
-    # Only where distributions are installed: the script's own directory (sys.path[0])
-    # changes with every file it writes.
-    stamps = {entry: os.stat(entry).st_mtime_ns for entry in entries
-              if os.path.basename(entry) in ("site-packages", "dist-packages")}
-    key = zlib.crc32("\0".join([sys.executable, *entries]).encode())
-    cache = os.path.join(cache_dir, f"distributions-{key:08x}.json")
+    stamps = {entry: os.stat(entry).st_mtime_ns for entry in sys.path
+              if os.path.basename(entry) in ("site-packages", "dist-packages")
+              and os.path.isdir(entry)}
+    key = zlib.crc32("\0".join([sys.executable, *stamps]).encode())
+    return os.path.join(cache_dir, f"distributions-{key:08x}.json"), stamps
+
+
+def cached_distributions(cache_dir: str) -> dict[str, list[list[str]]] | None:
+    """{top-level module: [[distribution, version], ...]} from the cache; None if it is
+    missing or stale (installing or removing a package changes its directory's mtime)."""
+    import json
+
+    path, stamps = _distributions_cache(cache_dir)
     try:
-        with open(cache, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             cached = json.load(handle)
         if cached["stamps"] == stamps:
             return cached["modules"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    return None
+
+
+def build_distributions_cache(cache_dir: str) -> None:
+    """Scan every installed distribution (~250 ms: importlib.metadata opens each one's
+    RECORD) and cache which top-level modules each provides, unless the cache is fresh."""
+    if cached_distributions(cache_dir) is not None:
+        return
     import importlib.metadata as metadata
 
+    path, stamps = _distributions_cache(cache_dir)
     versions = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
@@ -219,10 +249,9 @@ def distributions_by_module(cache_dir: str) -> dict[str, list[list[str]]]:
         from .spool import atomic_write_json
 
         os.makedirs(cache_dir, exist_ok=True)
-        atomic_write_json(cache, {"stamps": stamps, "modules": mapping}, durable=False)
+        atomic_write_json(path, {"stamps": stamps, "modules": mapping}, durable=False)
     except OSError:
         pass  # a cache that cannot be written only costs time
-    return mapping
 
 
 def third_party_modules(exclude: set[str]) -> set[str]:

@@ -1,11 +1,13 @@
 """`python -m recipe.merge RUN_ID`: bring finished runs from the spool into the store.
 
 Started detached by a recorded script at its end (see Run._store), so that the script
-neither imports TinyDB nor waits for the store lock.
+neither imports TinyDB nor waits for the store lock; it then refreshes the cache of
+installed distributions if a `pip install` made it stale.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import config, messages
@@ -31,6 +33,12 @@ def main(argv: list[str]) -> int:
         settings = config.defaults()
     messages.set_quiet(settings.quiet)
     merge_into_store(settings, argv[0] if argv else "?")
+    try:  # after a `pip install`, the scan the script was spared (environment.py)
+        from .environment import build_distributions_cache
+
+        build_distributions_cache(os.path.join(settings.home, "cache"))
+    except Exception:  # never-raise guard: a cache only saves time
+        pass
     return 0
 
 

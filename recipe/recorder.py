@@ -337,7 +337,8 @@ def _preload_ending_modules(cache_dir: str) -> None:
     try:
         from . import environment, merge  # noqa: F401
 
-        environment.distributions_by_module(cache_dir)
+        if environment.cached_distributions(cache_dir) is None:
+            import importlib.metadata  # noqa: F401 - library_versions will need it
     except Exception:  # never-raise guard: `finish` does it all again and reports
         pass
 

@@ -279,7 +279,9 @@ def test_excluded_paths_count_neither_as_changes_nor_in_the_diff(repo: Path,
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One cache for the plain look-ups: building it reads every installed distribution."""
-    return str(tmp_path_factory.mktemp("distributions"))
+    cache_dir = str(tmp_path_factory.mktemp("distributions"))
+    environment.build_distributions_cache(cache_dir)
+    return cache_dir
 
 
 @pytest.mark.parametrize(("modules", "expected"), [
@@ -292,10 +294,17 @@ def test_library_versions(modules: set[str], expected: dict[str, str],
     assert environment.library_versions(modules, shared_cache) == expected
 
 
+def test_without_a_cache_only_modules_named_like_their_distribution_are_found(
+        tmp_path: Path) -> None:
+    assert environment.library_versions({"pytest", "_pytest"}, str(tmp_path)) == {
+        "pytest": pytest.__version__}
+    assert list(tmp_path.iterdir()) == []  # the scan is left to the detached merger
+
+
 def test_library_versions_come_from_a_cache_while_site_packages_is_unchanged(
         tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
-    environment.library_versions({"pytest"}, str(cache_dir))
+    environment.build_distributions_cache(str(cache_dir))
     (cache_file,) = cache_dir.iterdir()
     cached = json.loads(cache_file.read_text())
     cached["modules"]["pytest"] = [["pytest", "0.0-from-cache"]]
