@@ -193,14 +193,14 @@ class Run:
         with self._lock:
             self._pending.append(event)
 
-    def _flush_events(self) -> None:
+    def _flush_events(self, *, durable: bool = False) -> None:
         with self._lock:
             events, self._pending = self._pending, []
-        self._append_events(events)
+        self._append_events(events, durable=durable)
 
-    def _append_events(self, events: list[dict[str, Any]]) -> None:
+    def _append_events(self, events: list[dict[str, Any]], *, durable: bool = False) -> None:
         try:
-            self.journal.append_events(events)
+            self.journal.append_events(events, durable=durable)
         except OSError:
             with self._lock:  # keep them for the next try
                 self._pending[:0] = events
@@ -265,7 +265,7 @@ class Run:
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
         for kind, path, function, time_of_call in self._hash_at_end:
             self._log(kind, path, function, time_of_call)
-        self._flush_events()
+        self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
         self._store(saved)
 

@@ -56,7 +56,9 @@ class Journal:
         os.makedirs(self.directory, exist_ok=True)
         atomic_write_json(self.record_path, record, durable=durable)
 
-    def append_events(self, events: list[dict[str, Any]]) -> None:
+    def append_events(self, events: list[dict[str, Any]], *, durable: bool = True) -> None:
+        """Append events; `durable=False` leaves them to the OS (a killed process loses
+        nothing written, only a power loss could), sparing the script the fsync's stall."""
         if not events:
             return
         lines = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -64,8 +66,9 @@ class Journal:
         os.makedirs(self.directory, exist_ok=True)
         with open(self.events_path, "a", encoding="utf-8") as handle:
             handle.write(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
 
 
 def journals(home: str) -> list[str]:
