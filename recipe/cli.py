@@ -257,9 +257,7 @@ def annotate(run_id: str, message: str) -> int:
     """
     store = _store()
     full_id = _resolve(store, run_id)
-    note = {"text": message, "time": now()}
-    store.update(full_id, lambda run: run.setdefault("notes", []).append(note),
-                 {"kind": "note", **note})
+    store.annotate(full_id, {"kind": "note", "text": message, "time": now()})
     messages.info(f"noted on run {full_id[:8]}")
     return 0
 
@@ -277,11 +275,7 @@ def tag(run_id: str, tags: tuple[str, ...]) -> int:
     store = _store()
     full_id = _resolve(store, run_id)
 
-    def add(run: dict[str, Any]) -> None:
-        existing = run.setdefault("tags", [])
-        existing.extend(t for t in dict.fromkeys(tags) if t not in existing)
-
-    store.update(full_id, add, {"kind": "tags", "tags": list(tags)})
+    store.annotate(full_id, {"kind": "tags", "tags": list(tags)})
     messages.info(f"tagged run {full_id[:8]}: {' '.join(tags)}")
     return 0
 

@@ -103,15 +103,25 @@ def read(home: str, run_id: str) -> dict[str, Any]:
             continue  # torn line of a killed process
         if not isinstance(event, dict):
             continue
-        kind = event.pop("kind", None)
+        kind = event.get("kind")
         if kind in ("input", "output"):
+            del event["kind"]
             record[kind + "s"].append(event)
-        elif kind == "note":
-            record.setdefault("notes", []).append(event)
-        elif kind == "tags":
-            tags = record.setdefault("tags", [])
-            tags.extend(tag for tag in dict.fromkeys(event.get("tags", ())) if tag not in tags)
+        else:
+            annotate(record, event)
     return record
+
+
+def annotate(record: dict[str, Any], event: dict[str, Any]) -> None:
+    """Apply an annotation to a record: {"kind": "note", "text", "time"} appends a note,
+    {"kind": "tags", "tags": [...]} adds the tags it lacks. The same events go into the
+    journal of a run still in the spool, so both ways give the same record."""
+    if event.get("kind") == "note":
+        record.setdefault("notes", []).append({"text": event.get("text"),
+                                               "time": event.get("time")})
+    elif event.get("kind") == "tags":
+        tags = record.setdefault("tags", [])
+        tags.extend(tag for tag in dict.fromkeys(event.get("tags", ())) if tag not in tags)
 
 
 def remove(home: str, run_id: str) -> None:

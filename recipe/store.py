@@ -255,13 +255,15 @@ class Store:
         catalog_rows[str(number)] = _catalog_row(number, records)
         head.storage.write(data)
 
-    def update(self, run_id: str, change: Callable[[dict[str, Any]], None],
-               journal_event: dict[str, Any]) -> None:
-        """Apply `change` to a stored run's record; for a run still in the spool, append
-        `journal_event` to its journal instead (its recorder owns the record file)."""
+    def annotate(self, run_id: str, annotation: dict[str, Any]) -> None:
+        """Add a note or tags (see spool.annotate) to a stored run; to a run still in the
+        spool, by appending the annotation to its journal (its recorder owns the record)."""
+        def change(record: dict[str, Any]) -> None:
+            spool.annotate(record, annotation)
+
         with self._locked(exclusive=True, timeout=10.0):
             if run_id in spool.journals(self.home):
-                spool.Journal(self.home, run_id).append_events([journal_event])
+                spool.Journal(self.home, run_id).append_events([annotation])
                 return
             with self._db(self.db_path) as head:
                 if self._update_in(head, run_id, change):

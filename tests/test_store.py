@@ -382,11 +382,10 @@ NOTE = {"text": "checked by hand", "time": "2024-05-01T00:00:00+00:00"}
 
 
 def add_note(db: Store, run_id: str) -> None:
-    db.update(run_id, lambda run: run.setdefault("notes", []).append(NOTE),
-              {"kind": "note", **NOTE})
+    db.annotate(run_id, {"kind": "note", **NOTE})
 
 
-def test_update_changes_a_run_in_the_head(db: Store, home: Path,
+def test_annotate_changes_a_run_in_the_head(db: Store, home: Path,
                                           add_runs: Callable[..., list[str]]) -> None:
     ids = add_runs(3)
 
@@ -397,7 +396,7 @@ def test_update_changes_a_run_in_the_head(db: Store, home: Path,
     assert db.get(ids[1])["notes"] == [NOTE]
 
 
-def test_update_changes_a_run_in_a_sealed_shard_and_its_index(
+def test_annotate_changes_a_run_in_a_sealed_shard_and_its_index(
         sealed: list[str], db: Store, home: Path) -> None:
     head_ids = {run["id"] for run in stored_runs(home / "db.json")}
     target = next(run_id for run_id in sealed if run_id not in head_ids)
@@ -415,7 +414,7 @@ def test_update_changes_a_run_in_a_sealed_shard_and_its_index(
     assert db.check() == []
 
 
-def test_update_of_a_running_run_goes_to_its_journal(
+def test_annotate_of_a_running_run_goes_to_its_journal(
         db: Store, home: Path, make_record: Callable[..., Record],
         spool_run: Callable[..., str], add_runs: Callable[..., list[str]]) -> None:
     add_runs(1)
@@ -446,7 +445,7 @@ def test_note_on_a_running_run_survives_its_end(
     assert db.get(run_id)["outputs"] == []
 
 
-def test_update_of_an_unknown_run_raises_unknown_run(
+def test_annotate_of_an_unknown_run_raises_unknown_run(
         db: Store, add_runs: Callable[..., list[str]]) -> None:
     add_runs(2)
 
