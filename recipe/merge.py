@@ -33,6 +33,11 @@ def main(argv: list[str]) -> int:
         settings = config.defaults()
     messages.set_quiet(settings.quiet)
     merge_into_store(settings, argv[0] if argv else "?")
+    # Nothing more to say: let go of the script's stderr, which a caller that captures it
+    # is waiting on to close, before the slow part.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     try:  # after a `pip install`, the scan the script was spared (environment.py)
         from .environment import build_distributions_cache
 
