@@ -18,7 +18,8 @@ TYPE_CHECKING = False  # typing itself costs 3 ms to import: only for type check
 if TYPE_CHECKING:
     from typing import IO, Any
 
-__all__ = ["__version__", "open", "log_input", "log_output"]
+__all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
+           "MissingParameter"]
 
 _WRITING_MODES = set("wax+")
 
@@ -76,6 +77,39 @@ def open(file: str | os.PathLike, mode: str = "r", *args: Any, **kwargs: Any) ->
     if isinstance(handle.name, int):
         return handle
     return _LoggedFile(handle, kind)
+
+
+_REQUIRED: Any = object()
+
+
+class MissingParameter(RuntimeError):
+    """A `recipe.Param` without a default, in a run that was not given its value."""
+
+
+def Param(default: Any = _REQUIRED, *, name: str) -> Any:
+    """A parameter of the script: returns `default` in a plain run (and records it in the
+    run's `params`). Without a default the parameter is required.
+
+    `recipe inspect SCRIPT` lists a script's parameters without running it."""
+    if default is _REQUIRED:
+        raise MissingParameter(f"parameter {name!r} is required and has no default")
+    from . import recorder
+
+    run = recorder.current()
+    if run is not None:
+        run.set_param(name, default)
+    return default
+
+
+def Output(value: Any, *, name: str) -> Any:
+    """An output of the script: returns `value` unchanged, and records it in the run's
+    `results` (JSON values as they are, anything else as a short summary)."""
+    from . import recorder
+
+    run = recorder.current()
+    if run is not None:
+        run.set_result(name, value)
+    return value
 
 
 def _imported_by_main_script() -> bool:

@@ -341,6 +341,49 @@ def run(script: str, args: tuple[str, ...]) -> int:
         raise click.UsageError(str(exc)) from None
 
 
+@cli.command("inspect")
+@click.argument("script", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print parameters and outputs as JSON.")
+def inspect_script(script: str, as_json: bool) -> int:
+    """List the parameters and outputs SCRIPT declares, without running it.
+
+    Parameters are its recipe.Param(...) calls; a script without any has its module-level
+    literal assignments (`layers = 32`), or else its argparse options.
+
+    \b
+    Example:
+      recipe inspect train.py
+      recipe inspect train.py --json
+    """
+    from .params import DiscoveryError, discover
+
+    if not os.path.isfile(script):
+        raise click.UsageError(f"no script {script!r}")
+    try:
+        found = discover(script)
+    except DiscoveryError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        _emit_json({"parameters": [p.to_json() for p in found.parameters],
+                    "outputs": [{"name": o.name, "line": o.line} for o in found.outputs]})
+        return 0
+    rows = [(p.name, "required" if p.required else repr(p.default), p.type,
+             f"line {p.line} ({p.source})") for p in found.parameters]
+    _aligned("Parameters", ("NAME", "DEFAULT", "TYPE", "WHERE"), rows)
+    _aligned("Outputs", ("NAME", "WHERE"), [(o.name, f"line {o.line}") for o in found.outputs])
+    return 0
+
+
+def _aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        click.echo(f"{title}: none")
+        return
+    click.echo(f"{title}:")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
 @cli.group()
 def db() -> None:
     """Check or repair the store."""

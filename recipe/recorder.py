@@ -61,6 +61,31 @@ def exit_status(code: Any) -> int:
     return code if isinstance(code, int) else 1
 
 
+def label(params: dict[str, Any]) -> str:
+    """`name=value` pairs sorted by name: floats by repr, bools yes/no, None left out."""
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return repr(value) if isinstance(value, float) else str(value)
+
+    return " ".join(f"{name}={text(value)}" for name, value in sorted(params.items())
+                    if value is not None)
+
+
+def json_or_summary(value: Any) -> Any:
+    """The value if JSON can hold it (a 0-d array as its scalar), else a short summary."""
+    import json
+
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    try:
+        json.dumps(value, allow_nan=True)
+        return value
+    except (TypeError, ValueError):
+        text = repr(value)
+        return f"<{type(value).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}>"
+
+
 def default_tags(script: str) -> list[str]:
     """`model` for a script whose file name contains "train", else `dataset` for "prepare"."""
     name = os.path.basename(script).lower()
@@ -87,6 +112,7 @@ class Run:
         self._wake = threading.Event()
         self._ended = False
         self._forked_child = False
+        self._record_changed = False  # params or results set since the last save
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -161,6 +187,10 @@ class Run:
             self._wake.clear()
             if not self._ended:
                 self._flush_events()
+                if self._record_changed:
+                    with self._lock:
+                        self._record_changed = False
+                        self._save_record(durable=False)
 
     # -- events ----------------------------------------------------------------------
 
@@ -215,6 +245,19 @@ class Run:
     def _after_fork_in_child(self) -> None:
         self._forked_child = True
         self._pending = []
+
+    # -- parameters and results ------------------------------------------------------
+
+    def set_param(self, name: str, value: Any) -> None:
+        with self._lock:
+            self.record["params"][name] = value
+            self.record["label"] = label(self.record["params"])
+            self._record_changed = True
+
+    def set_result(self, name: str, value: Any) -> None:
+        with self._lock:
+            self.record["results"][name] = json_or_summary(value)
+            self._record_changed = True
 
     # -- ending ----------------------------------------------------------------------
 
