@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from recipe_workspace import Workspace
 
 TRAIN = """\
@@ -69,3 +70,64 @@ def test_inspect_errors_are_one_line(ws: Workspace) -> None:
     for args in (["inspect", "missing.py"], ["inspect", str(bad)]):
         result = ws.recipe(*args, check=False)
         assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+PARAM_SCRIPT = """\
+    import recipe
+    layers = recipe.Param(32, name="layers")
+    lr = recipe.Param(0.1, name="lr")
+    fast = recipe.Param(False, name="fast")
+    tag = recipe.Param("a", name="tag")
+    print(repr(layers), repr(lr), repr(fast), repr(tag))
+    """
+
+
+def test_run_injects_param_values_with_their_types(ws: Workspace) -> None:
+    script = ws.write("train.py", PARAM_SCRIPT)
+    result = ws.recipe("run", str(script), "-p", "layers=2.5", "lr=1", "--param", "fast=on",
+                       "-p", "tag=007")
+    assert result.stdout == "2.5 1.0 True '007'\n"  # an int given 2.5 keeps 2.5
+    run = ws.only_run()
+    assert run["params"] == {"layers": 2.5, "lr": 1.0, "fast": True, "tag": "007"}
+    assert run["label"] == "fast=yes layers=2.5 lr=1.0 tag=007"
+
+
+def test_run_overrides_module_level_literals_at_their_first_assignment(ws: Workspace) -> None:
+    script = ws.write("plain.py", 'layers = 32\nname = "foo"\nprint(layers, name)\n')
+    assert ws.recipe("run", str(script), "layers=64").stdout == "64 foo\n"
+    assert ws.only_run()["params"] == {"layers": 64, "name": "foo"}
+
+
+def test_run_passes_argparse_options(ws: Workspace) -> None:
+    script = ws.write("cli.py", """\
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--lr", type=float, default=0.1)
+        parser.add_argument("--fast", action="store_true")
+        parser.add_argument("data")
+        print(vars(parser.parse_args()))
+        """)
+    result = ws.recipe("run", str(script), "-p", "lr=0.5", "-p", "fast=yes", "--", "x.csv")
+    assert result.stdout == "{'lr': 0.5, 'fast': True, 'data': 'x.csv'}\n"
+    assert ws.only_run()["params"] == {"lr": 0.5, "fast": True}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-p", "nope=1"], "unknown parameter 'nope'"),
+    (["-p", "fast=maybe"], "'maybe' is not a boolean"),
+    (["-p", "lr=fast"], "'fast' is not a number"),
+    (["-p", "novalue"], "NAME=VALUE"),
+])
+def test_bad_parameters_are_one_line_errors_and_record_no_run(ws: Workspace, args: list[str],
+                                                               message: str) -> None:
+    result = ws.recipe("run", str(ws.write("train.py", PARAM_SCRIPT)), *args, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert message in result.stderr and result.stdout == ""
+    assert ws.runs() == []
+
+
+def test_a_required_param_must_be_given(ws: Workspace) -> None:
+    script = ws.write("s.py", 'import recipe\nmode = recipe.Param(name="mode")\nprint(mode)\n')
+    result = ws.recipe("run", str(script), check=False)
+    assert result.returncode == 2 and "'mode' is required" in result.stderr
+    assert ws.recipe("run", str(script), "mode=fast").stdout == "fast\n"

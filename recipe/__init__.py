@@ -80,6 +80,8 @@ def open(file: str | os.PathLike, mode: str = "r", *args: Any, **kwargs: Any) ->
 
 
 _REQUIRED: Any = object()
+# Values given with `recipe run SCRIPT -p NAME=VALUE`, which Param returns instead.
+_injected: dict[str, Any] = {}
 
 
 class MissingParameter(RuntimeError):
@@ -87,11 +89,14 @@ class MissingParameter(RuntimeError):
 
 
 def Param(default: Any = _REQUIRED, *, name: str) -> Any:
-    """A parameter of the script: returns `default` in a plain run (and records it in the
-    run's `params`). Without a default the parameter is required.
+    """A parameter of the script: returns `default` in a plain run, or the value given with
+    `recipe run SCRIPT -p NAME=VALUE`, and records it in the run's `params`. Without a
+    default the parameter is required.
 
     `recipe inspect SCRIPT` lists a script's parameters without running it."""
-    if default is _REQUIRED:
+    if name in _injected:
+        default = _injected[name]
+    elif default is _REQUIRED:
         raise MissingParameter(f"parameter {name!r} is required and has no default")
     from . import recorder
 

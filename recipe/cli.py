@@ -319,26 +319,61 @@ def _resolve_among(store: Store, prefix: str, ids: list[str]) -> str:
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Give a parameter a value (repeatable); see `recipe inspect SCRIPT`.")
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(script: str, args: tuple[str, ...]) -> int:
+def run(params: tuple[str, ...], script: str, args: tuple[str, ...]) -> int:
     """Run SCRIPT recorded, as if it began with `import recipe`.
 
-    Everything after SCRIPT (or after `--`) goes to the script as its arguments. The
-    exit status is the script's.
+    `-p NAME=VALUE` (or a bare NAME=VALUE before `--`) sets a parameter: a
+    recipe.Param, a module-level literal assignment, or an argparse option. Values take
+    the parameter's type (bools: true/false, yes/no, 1/0, on/off). Everything after `--`
+    goes to the script as its arguments. The exit status is the script's.
 
     \b
     Example:
+      recipe run train.py -p layers=64 -p lr=0.01
+      recipe run train.py layers=64
       recipe run analysis.py -- --input data.csv
     """
-    from .runner import ScriptNotFound, run_script
+    from .runner import BadParameters, ScriptNotFound, run_script
 
-    if args[:1] == ("--",):
-        args = args[1:]
+    options = list(params)
+    rest = list(args)
+    if "--" in rest:
+        cut = rest.index("--")
+        before, rest = rest[:cut], rest[cut + 1:]
+    else:
+        before, rest = rest, []
+    # Before `--` (click stops parsing options at SCRIPT): `-p NAME=VALUE` and bare
+    # NAME=VALUE words are parameters; anything else goes to the script.
+    script_args = []
+    words = iter(before)
+    for word in words:
+        if word in ("-p", "--param"):
+            options.append(next(words, ""))
+        elif word.startswith("--param="):
+            options.append(word[len("--param="):])
+        elif _is_assignment(word):
+            options.append(word)
+        else:
+            script_args.append(word)
+    given = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise click.UsageError(f"-p wants NAME=VALUE, not {option!r}")
+        given[name.strip()] = value
     try:
-        return run_script(script, list(args))
-    except ScriptNotFound as exc:
+        return run_script(script, script_args + rest, given)
+    except (ScriptNotFound, BadParameters) as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _is_assignment(word: str) -> bool:
+    name, sep, _value = word.partition("=")
+    return bool(sep) and name.isidentifier()
 
 
 @cli.command("inspect")

@@ -30,6 +30,8 @@ class Parameter:
     type: str  # "bool", "int", "float", "str" or "any" (a None default says nothing)
     line: int
     source: str  # "Param", "global" or "argparse"
+    flag: str = ""  # argparse: the option string ("--lr"; a positional's name has no dash)
+    action: str | None = None  # argparse: "store_true" / "store_false"
 
     @property
     def required(self) -> bool:
@@ -186,7 +188,7 @@ def _argparse(tree: ast.AST, path: str) -> list[Parameter]:
         else:
             default = None
         found.append(Parameter(name, default, kind if kind in (*_ARGPARSE_TYPES, "bool")
-                               else type_name(default), node.lineno, "argparse"))
+                               else type_name(default), node.lineno, "argparse", long, action))
     return sorted(found, key=lambda p: p.line)
 
 
@@ -201,3 +203,60 @@ def _check_unique(discovery: Discovery, path: str) -> None:
             raise DiscoveryError(f"{path}:{item.line}: {item.name!r} is declared twice "
                                  f"(first on line {seen[item.name]})")
         seen[item.name] = item.line
+
+
+_TRUE_WORDS = {"true", "yes", "1", "on"}
+_FALSE_WORDS = {"false", "no", "0", "off"}
+
+
+def coerce(text: str, kind: str) -> Any:
+    """A `-p` value as the parameter's type: bool words (true/false/yes/no/1/0/on/off);
+    an int parameter given "2.5" keeps 2.5; strings verbatim; for type "any", the first of
+    int, float, bool word that fits, else the string. ValueError when it fits no type."""
+    word = text.strip().lower()
+    if kind == "bool":
+        if word in _TRUE_WORDS or word in _FALSE_WORDS:
+            return word in _TRUE_WORDS
+        raise ValueError(f"{text!r} is not a boolean (true/false, yes/no, 1/0, on/off)")
+    if kind == "str":
+        return text
+    if kind in ("int", "float", "any"):
+        try:
+            return int(text) if kind != "float" else float(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        if kind == "any":
+            if word in _TRUE_WORDS - {"1"} or word in _FALSE_WORDS - {"0"}:
+                return word in _TRUE_WORDS
+            return text
+        raise ValueError(f"{text!r} is not a number")
+    return text
+
+
+def resolve(discovery: Discovery, given: dict[str, str]) -> dict[str, Any]:
+    """Every parameter's value: the given ones coerced, the others at their defaults.
+    ValueError names an unknown parameter, a bad value or a missing required one."""
+    by_name = {p.name: p for p in discovery.parameters}
+    unknown = [name for name in given if name not in by_name]
+    if unknown:
+        known = ", ".join(by_name) or "none"
+        raise ValueError(f"unknown parameter {unknown[0]!r} (the script's parameters: {known})")
+    values = {}
+    for parameter in discovery.parameters:
+        if parameter.name in given:
+            try:
+                values[parameter.name] = coerce(given[parameter.name], parameter.type)
+            except ValueError as exc:
+                raise ValueError(f"parameter {parameter.name!r}: {exc}") from None
+        elif parameter.required and parameter.source == "argparse":
+            continue  # may come as a script argument after `--`: argparse itself checks
+        elif parameter.required:
+            raise ValueError(f"parameter {parameter.name!r} is required: give it with "
+                             f"-p {parameter.name}=VALUE")
+        else:
+            values[parameter.name] = parameter.default
+    return values

@@ -6,6 +6,7 @@ Like coverage.py's PyRunner: `sys.argv` is the script's, `sys.path[0]` its direc
 
 from __future__ import annotations
 
+import ast
 import builtins
 import os
 import sys
@@ -19,20 +20,67 @@ class ScriptNotFound(Exception):
     exit_code = 2
 
 
-def run_script(script: str, args: list[str]) -> int:
-    """Run `script` with `args`, recorded; return the exit code the script would have had."""
+class BadParameters(ValueError):
+    """Unknown parameter, bad value or missing required one: nothing was run."""
+
+
+def _inject(found, values: dict, given: dict[str, str], tree: ast.Module,  # noqa: ANN001
+            args: list[str]) -> list[str]:
+    """Make the script see the given values: through recipe.Param, by replacing the first
+    assignment of a module-level literal, or as argparse options. Returns the argv tail."""
+    import recipe
+
+    style = found.parameters[0].source if found.parameters else None
+    if style == "Param":
+        recipe._injected.update({name: values[name] for name in given})
+    elif style == "global":
+        first = {}
+        for node in tree.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                else node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(target, ast.Name) and target.id in given and target.id not in first:
+                first[target.id] = node
+                node.value = ast.copy_location(ast.Constant(values[target.id]), node.value)
+    elif style == "argparse":
+        for parameter in found.parameters:
+            if parameter.name not in given:
+                continue
+            value = values[parameter.name]
+            if parameter.action in ("store_true", "store_false"):
+                if value == (parameter.action == "store_true"):
+                    args.append(parameter.flag)
+            elif parameter.flag.startswith("-"):
+                args += [parameter.flag, str(value)]
+            else:
+                args.append(str(value))
+    return args
+
+
+def run_script(script: str, args: list[str], given: dict[str, str] | None = None) -> int:
+    """Run `script` with `args` and the parameter values `given` (as typed after -p),
+    recorded; return the exit code the script would have had. Raises ScriptNotFound, or
+    BadParameters before anything runs."""
+    from . import params as discovery_module
+
     path = os.path.abspath(script)
     if not os.path.isfile(path):
         raise ScriptNotFound(f"no script {script!r}")
     try:
         with open(path, "rb") as handle:
             source = handle.read()
-        code = compile(source, path, "exec", dont_inherit=True)
+        tree = ast.parse(source, filename=path)
     except SyntaxError:
         traceback.print_exc(limit=0)
         return 1
     except OSError as exc:
         raise ScriptNotFound(f"cannot read {script!r}: {exc.strerror}") from None
+    try:
+        found = discovery_module.discover(path)
+        values = discovery_module.resolve(found, given or {})
+    except ValueError as exc:  # DiscoveryError is one
+        raise BadParameters(str(exc)) from None
+    args = _inject(found, values, given or {}, tree, list(args))
+    code = compile(tree, path, "exec", dont_inherit=True)
 
     own_modules = {name.partition(".")[0] for name in sys.modules}
     sys.argv = [script, *args]
@@ -44,6 +92,9 @@ def run_script(script: str, args: list[str]) -> int:
     sys.modules["__main__"] = main
 
     run = recorder.start(path, sys.argv, own_modules=own_modules)
+    if run is not None:
+        for name, value in values.items():
+            run.set_param(name, value)
     status, exit_code = "completed", 0
     try:
         exec(code, main.__dict__)

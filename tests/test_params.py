@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe.params import REQUIRED, DiscoveryError, discover
+from recipe.params import REQUIRED, DiscoveryError, coerce, discover, resolve
 
 
 def script(tmp_path: Path, text: str) -> str:
@@ -90,3 +90,31 @@ def test_no_parameters_at_all(tmp_path: Path) -> None:
 def test_errors_say_where_and_why(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(DiscoveryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         discover(script(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), [
+    ("yes", "bool", True), ("Off", "bool", False), ("1", "bool", True), ("0", "bool", False),
+    ("3", "int", 3), ("2.5", "int", 2.5), ("-1e3", "float", -1000.0), ("007", "str", "007"),
+    (" spaced ", "str", " spaced "), ("4", "any", 4), ("4.5", "any", 4.5),
+    ("true", "any", True), ("adam", "any", "adam"),
+])
+def test_coerce_by_type(text: str, kind: str, value: object) -> None:
+    result = coerce(text, kind)
+    assert result == value and type(result) is type(value)
+
+
+@pytest.mark.parametrize(("text", "kind"), [("maybe", "bool"), ("fast", "int"),
+                                            ("x", "float")])
+def test_coerce_rejects_values_of_the_wrong_type(text: str, kind: str) -> None:
+    with pytest.raises(ValueError):
+        coerce(text, kind)
+
+
+def test_resolve_fills_defaults_and_checks_names(tmp_path: Path) -> None:
+    found = discover(script(tmp_path, 'import recipe\na = recipe.Param(1, name="a")\n'
+                                      'b = recipe.Param(name="b")\n'))
+    assert resolve(found, {"b": "x"}) == {"a": 1, "b": "x"}
+    with pytest.raises(ValueError, match="'b' is required"):
+        resolve(found, {})
+    with pytest.raises(ValueError, match="unknown parameter 'c'"):
+        resolve(found, {"b": "1", "c": "2"})
