@@ -172,7 +172,7 @@ def test_export_of_given_ids(pipeline: Workspace) -> None:
 
 @pytest.mark.parametrize("command", [
     [], ["search"], ["latest"], ["show"], ["annotate"], ["tag"], ["export"], ["run"],
-    ["db"], ["db", "check"], ["db", "repair"], ["inspect"],
+    ["db"], ["db", "check"], ["db", "repair"], ["inspect"], ["runs"],
 ])
 def test_every_command_has_help(ws: Workspace, command: list[str]) -> None:
     result = ws.recipe(*command, "--help")

@@ -131,3 +131,24 @@ def test_a_required_param_must_be_given(ws: Workspace) -> None:
     result = ws.recipe("run", str(script), check=False)
     assert result.returncode == 2 and "'mode' is required" in result.stderr
     assert ws.recipe("run", str(script), "mode=fast").stdout == "fast\n"
+
+
+def test_runs_lists_and_filters_by_parameter(ws: Workspace) -> None:
+    script = ws.write("train.py", PARAM_SCRIPT + 'recipe.Output(layers * 2, name="score")\n')
+    for layers in ("16", "64", "128"):
+        ws.recipe("run", str(script), f"layers={layers}")
+    table = ws.recipe("runs", "--script", "train.py", "--where", "layers>=64").stdout
+    lines = [line.split() for line in table.splitlines()]
+    assert lines[0] == ["RUN", "STATUS", "STARTED", "SCRIPT", "layers", "lr", "fast", "tag",
+                        "score"]
+    assert [(line[5], line[-1]) for line in lines[1:]] == [("128", "256"), ("64", "128")]
+    rows = ws.recipe("runs", "--where", "layers<64", "--csv").stdout.splitlines()
+    assert rows[0] == "id,status,start,script,layers,lr,fast,tag,score"
+    assert rows[1].endswith(",16,0.1,False,a,32") and len(rows) == 2
+    assert [r["params"]["layers"] for r in json.loads(
+        ws.recipe("runs", "--where", "layers>16", "--json").stdout)] == [128, 64]
+    empty = ws.recipe("runs", "--where", "missing=1")
+    assert empty.returncode == 0 and empty.stdout.splitlines() == [
+        "RUN  STATUS  STARTED  SCRIPT"]
+    bad = ws.recipe("runs", "--where", "layers", check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1

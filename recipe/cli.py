@@ -209,6 +209,64 @@ def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
     return 0
 
 
+@cli.command("runs")
+@click.option("--script", help="Only runs of this script (file name or path suffix).")
+@click.option("--status", type=click.Choice(list(STATUS_COLOURS)), help="Only runs ended so.")
+@click.option("--tag", help="Only runs with this tag.")
+@click.option("--where", "where", multiple=True, metavar="EXPR",
+              help="A condition on a parameter, NAME OP VALUE with OP = != < <= > >= "
+                   "(repeatable: all must hold).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full runs.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per run.")
+def list_runs(script: str | None, status: str | None, tag: str | None, where: tuple[str, ...],
+              as_json: bool, as_csv: bool) -> int:
+    """List runs with their parameters and results, newest first.
+
+    A run without the parameter a condition names never matches it. No match prints
+    an empty table (exit status 0).
+
+    \b
+    Example:
+      recipe runs --script train.py --where 'layers>=64' --where 'lr<0.1'
+      recipe runs --status failed --csv > failed.csv
+    """
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+    store = _store()
+    try:
+        found = query.filter_runs(store.summaries(), script=script, status=status, tag=tag,
+                                  where=where)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        _emit_json(store.records([run["id"] for run in found]) if found else [])
+        return 0
+    params = list(dict.fromkeys(name for run in found for name in run.get("params") or {}))
+    results = list(dict.fromkeys(
+        name for run in found for name, value in (run.get("results") or {}).items()
+        if isinstance(value, (bool, int, float, str)) or value is None))
+    header = ["id", "status", "start", "script", *params, *results]
+    rows = [[run["id"], run["status"], run.get("start") or "", run.get("script") or "",
+             *((run.get("params") or {}).get(name) for name in params),
+             *((run.get("results") or {}).get(name) for name in results)] for run in found]
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
+        return 0
+    shown = [[run["id"][:8], run["status"], _relative(run.get("start")),
+              os.path.basename(run.get("script") or ""),
+              *("" if cell is None else repr(cell) if isinstance(cell, float) else str(cell)
+                for cell in row[4:])] for run, row in zip(found, rows, strict=True)]
+    titles = ["RUN", "STATUS", "STARTED", "SCRIPT", *params, *results]
+    widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
+    for line in [titles, *shown]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the run as a JSON object.")
 def latest(as_json: bool) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -87,3 +88,63 @@ def search(runs: list[dict[str, Any]], term: str, *, regex: bool = False,
     """The runs (kept in their order) that match `term`, as `Search` describes."""
     query = Search(term, algorithms=hash_algorithms(runs), regex=regex, by_id=by_id)
     return [run for run in runs if query.matches(run)]
+
+
+_OPERATORS = ("<=", ">=", "!=", "=", "<", ">")
+
+
+class Condition:
+    """One `--where` condition, `NAME OP VALUE` with OP one of = != < <= > >=; the value is
+    typed like a `-p` value of unknown type (int, float, bool word, else string)."""
+
+    def __init__(self, expression: str) -> None:
+        from .params import coerce
+
+        for operator in _OPERATORS:
+            name, found, value = expression.partition(operator)
+            if found and name.strip() and value.strip():
+                self.name, self.operator = name.strip(), operator
+                self.value = coerce(value.strip(), "any")
+                return
+        raise ValueError(f"--where wants NAME OP VALUE with OP one of = != < <= > >=, "
+                         f"not {expression!r}")
+
+    def holds(self, run: dict[str, Any]) -> bool:
+        """False for a run without the parameter, or whose value cannot be compared."""
+        params = run.get("params") or {}
+        if self.name not in params:
+            return False
+        actual, wanted = params[self.name], self.value
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      for v in (actual, wanted))
+        if not numbers and type(actual) is not type(wanted):
+            return False
+        if isinstance(actual, bool) and self.operator not in ("=", "!="):
+            return False
+        if self.operator in ("=", "!="):
+            equal = math.isclose(actual, wanted, rel_tol=1e-9, abs_tol=1e-12) if numbers \
+                else actual == wanted
+            return equal if self.operator == "=" else not equal
+        try:
+            return {"<": actual < wanted, "<=": actual <= wanted,
+                    ">": actual > wanted, ">=": actual >= wanted}[self.operator]
+        except TypeError:
+            return False
+
+
+def filter_runs(runs: list[dict[str, Any]], *, script: str | None = None,
+                status: str | None = None, tag: str | None = None,
+                where: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """Runs whose script file name (or path suffix) is `script`, with that status and tag,
+    for which every `where` condition holds. Raises ValueError for a malformed condition."""
+    conditions = [Condition(expression) for expression in where]
+
+    def script_matches(path: str) -> bool:
+        return (os.path.basename(path) == script or path == script
+                or path.endswith(os.sep + script.lstrip(os.sep)))
+
+    return [run for run in runs
+            if (script is None or script_matches(run.get("script") or ""))
+            and (status is None or run.get("status") == status)
+            and (tag is None or tag in (run.get("tags") or ()))
+            and all(condition.holds(run) for condition in conditions)]

@@ -171,3 +171,50 @@ def test_needles_include_the_content_hash_of_an_existing_file(tmp_path: Path) ->
     path.write_text("a,b\n")
     search = query.Search(str(path), algorithms={"xxh64"})
     assert search.needles() == [str(path), hash_file(str(path), "xxh64")]
+
+
+def run_with(**params: object) -> dict:
+    return {"id": "0" * 32, "params": params}
+
+
+@pytest.mark.parametrize(("expression", "params", "holds"), [
+    ("lr>=0.1", {"lr": 0.1}, True),
+    ("lr=0.3", {"lr": 0.1 + 0.2}, True),  # floats compared with a tolerance
+    ("lr!=0.3", {"lr": 0.1 + 0.2}, False),
+    ("layers<64", {"layers": 32}, True),
+    ("layers>64", {"layers": 32}, False),
+    ("layers>=32.0", {"layers": 32}, True),
+    ("fast=yes", {"fast": True}, True),
+    ("fast=no", {"fast": True}, False),
+    ("fast>0", {"fast": True}, False),  # bools are not ordered
+    ("name=adam", {"name": "adam"}, True),
+    ("name<b", {"name": "adam"}, True),
+    ("name>3", {"name": "adam"}, False),  # mismatched types never match, never crash
+    ("layers=1", {"lr": 1}, False),  # a run without the parameter never matches
+    ("opt=1", {"opt": None}, False),
+])
+def test_where_conditions(expression: str, params: dict, holds: bool) -> None:
+    assert query.Condition(expression).holds(run_with(**params)) is holds
+
+
+@pytest.mark.parametrize("expression", ["x", "=1", "lr>", "lr"])
+def test_malformed_where_is_a_value_error(expression: str) -> None:
+    with pytest.raises(ValueError, match="NAME OP VALUE"):
+        query.Condition(expression)
+
+
+def test_filter_runs_by_script_status_tag_and_where() -> None:
+    runs = [
+        {"id": "a", "script": "/w/train.py", "status": "completed", "tags": ["model"],
+         "params": {"lr": 0.1}},
+        {"id": "b", "script": "/w/sub/train.py", "status": "failed", "tags": [],
+         "params": {"lr": 0.5}},
+        {"id": "c", "script": "/w/prepare.py", "status": "completed", "tags": [],
+         "params": {}},
+    ]
+    ids = lambda found: [run["id"] for run in found]  # noqa: E731
+    assert ids(query.filter_runs(runs, script="train.py")) == ["a", "b"]
+    assert ids(query.filter_runs(runs, script="sub/train.py")) == ["b"]
+    assert ids(query.filter_runs(runs, status="completed", tag="model")) == ["a"]
+    assert ids(query.filter_runs(runs, where=["lr>0.2"])) == ["b"]
+    assert ids(query.filter_runs(runs, where=["lr>0", "lr<0.2"])) == ["a"]
