@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
-           "MissingParameter"]
+           "MissingParameter", "run"]
 
 _WRITING_MODES = set("wax+")
 
@@ -82,6 +82,8 @@ def open(file: str | os.PathLike, mode: str = "r", *args: Any, **kwargs: Any) ->
 _REQUIRED: Any = object()
 # Values given with `recipe run SCRIPT -p NAME=VALUE`, which Param returns instead.
 _injected: dict[str, Any] = {}
+# In a run started by recipe.run(): where Output values go (see recipe/child.py).
+_capture: Any = None
 
 
 class MissingParameter(RuntimeError):
@@ -114,7 +116,22 @@ def Output(value: Any, *, name: str) -> Any:
     run = recorder.current()
     if run is not None:
         run.set_result(name, value)
+    if _capture is not None:
+        _capture.output(name, value)
     return value
+
+
+def run(script: str | os.PathLike, params: dict[str, Any] | None = None, *,
+        outputs: list[str] | None = None, stop_after_outputs: bool = False) -> Any:
+    """Run a script in a fresh interpreter, recorded, with `params` given to its
+    parameters; return a Results object: `res[params]["score"]`, `res.errors`,
+    `res.to_dataframe()`. Unknown parameters or outputs, and missing required parameters,
+    raise ValueError before anything runs; a failing script is reported in `res.errors`.
+    `stop_after_outputs=True` ends the script right after the last of `outputs`."""
+    from .execute import run_in_subprocess
+
+    return run_in_subprocess(os.fspath(script), params or {}, outputs=outputs,
+                             stop_after_outputs=stop_after_outputs)
 
 
 def _imported_by_main_script() -> bool:

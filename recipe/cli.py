@@ -71,6 +71,14 @@ def _code(run: dict[str, Any]) -> str:
             + (" + uncommitted changes" if git.get("dirty") else ""))
 
 
+def _cell(value: Any, most: int = 40) -> str:
+    """A table cell: floats by repr, whitespace collapsed, long text cut."""
+    if value is None:
+        return ""
+    text = repr(value) if isinstance(value, float) else " ".join(str(value).split())
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
 def _provenance(runs: list[dict[str, Any]], matches: Any, most: int = 10) -> None:
     """Which run made this file, from which inputs, with which code: an aligned table of
     the runs, each followed by the files that matched and what else it read."""
@@ -257,9 +265,8 @@ def list_runs(script: str | None, status: str | None, tag: str | None, where: tu
         writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
         return 0
     shown = [[run["id"][:8], run["status"], _relative(run.get("start")),
-              os.path.basename(run.get("script") or ""),
-              *("" if cell is None else repr(cell) if isinstance(cell, float) else str(cell)
-                for cell in row[4:])] for run, row in zip(found, rows, strict=True)]
+              os.path.basename(run.get("script") or ""), *map(_cell, row[4:])]
+             for run, row in zip(found, rows, strict=True)]
     titles = ["RUN", "STATUS", "STARTED", "SCRIPT", *params, *results]
     widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
     for line in [titles, *shown]:

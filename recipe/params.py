@@ -237,9 +237,11 @@ def coerce(text: str, kind: str) -> Any:
     return text
 
 
-def resolve(discovery: Discovery, given: dict[str, str]) -> dict[str, Any]:
-    """Every parameter's value: the given ones coerced, the others at their defaults.
-    ValueError names an unknown parameter, a bad value or a missing required one."""
+def resolve(discovery: Discovery, given: dict[str, Any], *, typed: bool = False
+            ) -> dict[str, Any]:
+    """Every parameter's value: the given ones (text to coerce, or Python values if
+    `typed`), the others at their defaults. ValueError names an unknown parameter, a bad
+    value or a missing required one."""
     by_name = {p.name: p for p in discovery.parameters}
     unknown = [name for name in given if name not in by_name]
     if unknown:
@@ -247,7 +249,13 @@ def resolve(discovery: Discovery, given: dict[str, str]) -> dict[str, Any]:
         raise ValueError(f"unknown parameter {unknown[0]!r} (the script's parameters: {known})")
     values = {}
     for parameter in discovery.parameters:
-        if parameter.name in given:
+        if parameter.name in given and typed:
+            value = given[parameter.name]
+            if not isinstance(value, SCALARS):
+                raise ValueError(f"parameter {parameter.name!r}: a bool, int, float, str or "
+                                 f"None, not {type(value).__name__}")
+            values[parameter.name] = value
+        elif parameter.name in given:
             try:
                 values[parameter.name] = coerce(given[parameter.name], parameter.type)
             except ValueError as exc:

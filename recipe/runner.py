@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 import types
+from typing import Any
 
 from . import recorder
 
@@ -56,10 +57,11 @@ def _inject(found, values: dict, given: dict[str, str], tree: ast.Module,  # noq
     return args
 
 
-def run_script(script: str, args: list[str], given: dict[str, str] | None = None) -> int:
-    """Run `script` with `args` and the parameter values `given` (as typed after -p),
-    recorded; return the exit code the script would have had. Raises ScriptNotFound, or
-    BadParameters before anything runs."""
+def run_script(script: str, args: list[str], given: dict[str, Any] | None = None, *,
+               typed: bool = False) -> int:
+    """Run `script` with `args` and the parameter values `given` (as typed after -p, or
+    Python values if `typed`), recorded; return the exit code the script would have had.
+    Raises ScriptNotFound, or BadParameters before anything runs."""
     from . import params as discovery_module
 
     path = os.path.abspath(script)
@@ -76,7 +78,7 @@ def run_script(script: str, args: list[str], given: dict[str, str] | None = None
         raise ScriptNotFound(f"cannot read {script!r}: {exc.strerror}") from None
     try:
         found = discovery_module.discover(path)
-        values = discovery_module.resolve(found, given or {})
+        values = discovery_module.resolve(found, given or {}, typed=typed)
     except ValueError as exc:  # DiscoveryError is one
         raise BadParameters(str(exc)) from None
     args = _inject(found, values, given or {}, tree, list(args))
