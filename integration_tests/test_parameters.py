@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from recipe_workspace import Workspace
@@ -152,3 +154,28 @@ def test_runs_lists_and_filters_by_parameter(ws: Workspace) -> None:
         "RUN  STATUS  STARTED  SCRIPT"]
     bad = ws.recipe("runs", "--where", "layers", check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_run_tag_and_label_options(ws: Workspace) -> None:
+    script = ws.write("train.py", PARAM_SCRIPT)
+    ws.recipe("run", str(script), "layers=5", "--tag", "baseline", "--tag", "paper",
+              "--label", "wide net")
+    run = ws.only_run()
+    assert (run["tags"], run["label"]) == (["model", "baseline", "paper"], "wide net")
+    assert run["params"]["layers"] == 5
+
+
+def test_runs_query_in_python(ws: Workspace) -> None:
+    script = ws.write("train.py", PARAM_SCRIPT + 'recipe.Output(layers * 2, name="score")\n')
+    for layers in ("16", "64"):
+        ws.recipe("run", str(script), f"layers={layers}")
+    code = ("import recipe\n"
+            "print([r['params']['layers'] for r in recipe.runs(where=['layers>10'])])\n"
+            "frame = recipe.runs(script='train.py', as_dataframe=True)\n"
+            "print(list(frame.columns), frame['score'].tolist())\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ws.root,
+                            env={**ws.env, "RECIPE_DISABLE": "1"}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.splitlines() == [
+        "[64, 16]",
+        "['id', 'status', 'start', 'script', 'layers', 'lr', 'fast', 'tag', 'score'] [128, 32]"]

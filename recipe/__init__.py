@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
-           "MissingParameter", "run"]
+           "MissingParameter", "run", "runs"]
 
 _WRITING_MODES = set("wax+")
 
@@ -132,6 +132,30 @@ def run(script: str | os.PathLike, params: dict[str, Any] | None = None, *,
 
     return run_in_subprocess(os.fspath(script), params or {}, outputs=outputs,
                              stop_after_outputs=stop_after_outputs)
+
+
+def runs(*, script: str | None = None, status: str | None = None, tag: str | None = None,
+         where: list[str] | tuple[str, ...] = (), as_dataframe: bool = False) -> Any:
+    """Stored runs, newest first, filtered as `recipe runs` filters them (`where`:
+    conditions like "lr>=0.1"): a list of run records, or with `as_dataframe=True` a
+    pandas DataFrame with id, status, start, script, then one column per parameter and
+    per scalar result."""
+    from . import config, query
+    from .store import Store
+
+    store = Store(config.load())
+    found = query.filter_runs(store.summaries(), script=script, status=status, tag=tag,
+                              where=where)
+    records = store.records([run["id"] for run in found]) if found else []
+    if not as_dataframe:
+        return records
+    import pandas as pd
+
+    return pd.DataFrame([{"id": r["id"], "status": r["status"], "start": r["start"],
+                          "script": r["script"], **(r.get("params") or {}),
+                          **{k: v for k, v in (r.get("results") or {}).items()
+                             if isinstance(v, (bool, int, float, str)) or v is None}}
+                         for r in records])
 
 
 def _imported_by_main_script() -> bool:

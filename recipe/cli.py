@@ -388,7 +388,10 @@ def _resolve_among(store: Store, prefix: str, ids: list[str]) -> str:
               help="Give a parameter a value (repeatable); see `recipe inspect SCRIPT`.")
 @click.argument("script", type=click.Path(dir_okay=False))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(params: tuple[str, ...], script: str, args: tuple[str, ...]) -> int:
+@click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
+@click.option("--label", help="Label the run (instead of its parameters' name=value list).")
+def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, script: str,
+        args: tuple[str, ...]) -> int:
     """Run SCRIPT recorded, as if it began with `import recipe`.
 
     `-p NAME=VALUE` (or a bare NAME=VALUE before `--`) sets a parameter: a
@@ -398,8 +401,8 @@ def run(params: tuple[str, ...], script: str, args: tuple[str, ...]) -> int:
 
     \b
     Example:
-      recipe run train.py -p layers=64 -p lr=0.01
-      recipe run train.py layers=64
+      recipe run train.py -p layers=64 -p lr=0.01 --tag baseline
+      recipe run train.py layers=64 --label "wide net"
       recipe run analysis.py -- --input data.csv
     """
     from .runner import BadParameters, ScriptNotFound, run_script
@@ -414,12 +417,17 @@ def run(params: tuple[str, ...], script: str, args: tuple[str, ...]) -> int:
     # Before `--` (click stops parsing options at SCRIPT): `-p NAME=VALUE` and bare
     # NAME=VALUE words are parameters; anything else goes to the script.
     script_args = []
+    tags, label = list(tags), label
     words = iter(before)
     for word in words:
         if word in ("-p", "--param"):
             options.append(next(words, ""))
         elif word.startswith("--param="):
             options.append(word[len("--param="):])
+        elif word == "--tag":
+            tags.append(next(words, ""))
+        elif word == "--label":
+            label = next(words, "")
         elif _is_assignment(word):
             options.append(word)
         else:
@@ -431,7 +439,7 @@ def run(params: tuple[str, ...], script: str, args: tuple[str, ...]) -> int:
             raise click.UsageError(f"-p wants NAME=VALUE, not {option!r}")
         given[name.strip()] = value
     try:
-        return run_script(script, script_args + rest, given)
+        return run_script(script, script_args + rest, given, tags=tags, label=label)
     except (ScriptNotFound, BadParameters) as exc:
         raise click.UsageError(str(exc)) from None
 

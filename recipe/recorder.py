@@ -113,6 +113,7 @@ class Run:
         self._ended = False
         self._forked_child = False
         self._record_changed = False  # params or results set since the last save
+        self._label_given = False
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -251,7 +252,20 @@ class Run:
     def set_param(self, name: str, value: Any) -> None:
         with self._lock:
             self.record["params"][name] = value
-            self.record["label"] = label(self.record["params"])
+            if not self._label_given:
+                self.record["label"] = label(self.record["params"])
+            self._record_changed = True
+
+    def set_label(self, text: str) -> None:
+        """A label chosen by the user, instead of the one made from the parameters."""
+        with self._lock:
+            self._label_given = True
+            self.record["label"] = text
+            self._record_changed = True
+
+    def add_tags(self, tags: list[str]) -> None:
+        with self._lock:
+            spool.annotate(self.record, {"kind": "tags", "tags": tags})
             self._record_changed = True
 
     def set_result(self, name: str, value: Any) -> None:

@@ -58,7 +58,7 @@ def _inject(found, values: dict, given: dict[str, str], tree: ast.Module,  # noq
 
 
 def run_script(script: str, args: list[str], given: dict[str, Any] | None = None, *,
-               typed: bool = False) -> int:
+               typed: bool = False, tags: list[str] = (), label: str | None = None) -> int:
     """Run `script` with `args` and the parameter values `given` (as typed after -p, or
     Python values if `typed`), recorded; return the exit code the script would have had.
     Raises ScriptNotFound, or BadParameters before anything runs."""
@@ -95,6 +95,9 @@ def run_script(script: str, args: list[str], given: dict[str, Any] | None = None
 
     run = recorder.start(path, sys.argv, own_modules=own_modules)
     if run is not None:
+        if label is not None:
+            run.set_label(label)
+        run.add_tags(list(tags))
         for name, value in values.items():
             run.set_param(name, value)
     status, exit_code = "completed", 0
