@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from .params import discover, resolve
+from .recorder import child_environment
 
 
 class Results:
@@ -68,10 +69,8 @@ def run_in_subprocess(script: str, params: dict[str, Any], *, outputs: list[str]
             json.dump({"script": os.path.abspath(script), "params": params,
                        "outputs": outputs, "stop_after_outputs": stop_after_outputs,
                        "results": captured}, handle)
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        process = subprocess.run([sys.executable, "-m", "recipe.child", spec], env=env)
+        process = subprocess.run([sys.executable, "-m", "recipe.child", spec],
+                                 env=child_environment())
         values: dict[str, Any] = {}
         error = None
         try:

@@ -348,13 +348,20 @@ class Run:
         merge_into_store(self.config, self.id)
 
 
+def child_environment() -> dict[str, str]:
+    """os.environ for a `python -m recipe.<module>` child: this recipe first on its path,
+    however this process found it (installed, editable, or beside the script)."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
+
+
 def _spawn_merger(run_id: str) -> bool:
     """Start `python -m recipe.merge RUN_ID` detached; False if it cannot be started."""
     if not sys.executable:
         return False
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env = child_environment()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
