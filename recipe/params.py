@@ -70,6 +70,11 @@ def discover(path: str) -> Discovery:
         raise DiscoveryError(f"{path}:{exc.lineno}: cannot parse the script: {exc.msg}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DiscoveryError(f"cannot read {path}: {exc}") from None
+    return discover_in(tree, path)
+
+
+def discover_in(tree: ast.Module, path: str) -> Discovery:
+    """Parameters and outputs of a script already parsed (`path` only for messages)."""
     params, outputs = _annotations(tree, path)
     if params or outputs:
         result = Discovery(params, outputs)

@@ -35,13 +35,12 @@ def _inject(found, values: dict, given: dict[str, str], tree: ast.Module,  # noq
     if style == "Param":
         recipe._injected.update({name: values[name] for name in given})
     elif style == "global":
-        first = {}
+        # The assignment discovery took the default from (the first literal one).
+        lines = {p.line: p.name for p in found.parameters if p.name in given}
         for node in tree.body:
-            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                else node.target if isinstance(node, ast.AnnAssign) else None
-            if isinstance(target, ast.Name) and target.id in given and target.id not in first:
-                first[target.id] = node
-                node.value = ast.copy_location(ast.Constant(values[target.id]), node.value)
+            if node.lineno in lines and isinstance(node, (ast.Assign, ast.AnnAssign)):
+                node.value = ast.copy_location(ast.Constant(values[lines[node.lineno]]),
+                                               node.value)
     elif style == "argparse":
         for parameter in found.parameters:
             if parameter.name not in given:
@@ -77,7 +76,7 @@ def run_script(script: str, args: list[str], given: dict[str, Any] | None = None
     except OSError as exc:
         raise ScriptNotFound(f"cannot read {script!r}: {exc.strerror}") from None
     try:
-        found = discovery_module.discover(path)
+        found = discovery_module.discover_in(tree, path)
         values = discovery_module.resolve(found, given or {}, typed=typed)
     except ValueError as exc:  # DiscoveryError is one
         raise BadParameters(str(exc)) from None
