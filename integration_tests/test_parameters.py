@@ -179,3 +179,9 @@ def test_runs_query_in_python(ws: Workspace) -> None:
     assert result.stdout.splitlines() == [
         "[64, 16]",
         "['id', 'status', 'start', 'script', 'layers', 'lr', 'fast', 'tag', 'score'] [128, 32]"]
+
+
+def test_a_literal_after_a_computed_assignment_is_the_one_overridden(ws: Workspace) -> None:
+    script = ws.write("s.py", "import os\nlayers = os.cpu_count()\nlayers = 32\nprint(layers)\n")
+    assert ws.recipe("run", str(script), "layers=7").stdout == "7\n"
+    assert ws.only_run()["params"] == {"layers": 7}
