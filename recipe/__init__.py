@@ -9,6 +9,7 @@ imported here: numpy, pandas, matplotlib, TinyDB and wrapt are imported when nee
 from __future__ import annotations
 
 import builtins
+import contextvars
 import os
 import sys
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
-           "MissingParameter", "run", "runs"]
+           "MissingParameter", "run", "sweep", "runs"]
 
 _WRITING_MODES = set("wax+")
 
@@ -80,10 +81,12 @@ def open(file: str | os.PathLike, mode: str = "r", *args: Any, **kwargs: Any) ->
 
 
 _REQUIRED: Any = object()
-# Values given with `recipe run SCRIPT -p NAME=VALUE`, which Param returns instead.
-_injected: dict[str, Any] = {}
-# In a run started by recipe.run(): where Output values go (see recipe/child.py).
-_capture: Any = None
+# Per thread or task, as several runs of a sweep may share this process:
+# the values given with `recipe run SCRIPT -p NAME=VALUE` or a sweep, which Param returns,
+_injected: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "recipe_injected", default=None)
+# and in a run started by recipe.run() or a sweep, where Output values go (recipe/child.py).
+_capture: contextvars.ContextVar[Any] = contextvars.ContextVar("recipe_capture", default=None)
 
 
 class MissingParameter(RuntimeError):
@@ -96,8 +99,9 @@ def Param(default: Any = _REQUIRED, *, name: str) -> Any:
     default the parameter is required.
 
     `recipe inspect SCRIPT` lists a script's parameters without running it."""
-    if name in _injected:
-        default = _injected[name]
+    injected = _injected.get() or {}
+    if name in injected:
+        default = injected[name]
     elif default is _REQUIRED:
         raise MissingParameter(f"parameter {name!r} is required and has no default")
     from . import recorder
@@ -116,8 +120,9 @@ def Output(value: Any, *, name: str) -> Any:
     run = recorder.current()
     if run is not None:
         run.set_result(name, value)
-    if _capture is not None:
-        _capture.output(name, value)
+    capture = _capture.get()
+    if capture is not None:
+        capture.output(name, value)
     return value
 
 
@@ -134,19 +139,49 @@ def run(script: str | os.PathLike, params: dict[str, Any] | None = None, *,
                              stop_after_outputs=stop_after_outputs)
 
 
+def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
+          nominal: dict[str, Any] | None = None, jobs: int = 1, executor: Any = "process",
+          rerun: bool = False, outputs: list[str] | None = None,
+          stop_after_outputs: bool = False) -> Any:
+    """Run `target` over parameter values, each run recorded; return a Results object:
+    `res[{"lr": 0.1}]["score"]`, `res.errors`, `res.to_dataframe()`, and the counts
+    `res.executed`, `res.cached`, `res.failed`.
+
+    `target`: a script path, "file.py:function", or a function (its keyword defaults are
+    its parameters; a returned dict gives one output per key, anything else the output
+    `result`; arguments named `_x` are passed from `nominal`, never parameters).
+    `params`: {name: [values]}. Each swept parameter also takes its nominal value (its
+    default, or `nominal[name]`) once; mode "independent" varies one parameter at a time
+    around the nominal point, "grid" takes every combination.
+
+    A point whose computation (the code's content and every parameter's value) already
+    completed is served from the store, not run again, unless `rerun=True`. `executor`:
+    "process" (a fresh interpreter per run, `jobs` at a time), "thread", "inline", or any
+    concurrent.futures.Executor. A failing run is recorded as failed; the sweep goes on.
+    Bad parameters raise ValueError before anything runs. See docs/sweeps.md."""
+    from .sweeps import sweep as run_sweep
+
+    return run_sweep(target, params, mode=mode, nominal=nominal, jobs=jobs, executor=executor,
+                     rerun=rerun, outputs=outputs, stop_after_outputs=stop_after_outputs)
+
+
 def runs(*, script: str | None = None, status: str | None = None, tag: str | None = None,
-         where: list[str] | tuple[str, ...] = (), as_dataframe: bool = False) -> Any:
+         where: list[str] | tuple[str, ...] = (), sweep: str | None = None,
+         as_dataframe: bool = False) -> Any:
     """Stored runs, newest first, filtered as `recipe runs` filters them (`where`:
-    conditions like "lr>=0.1"): a list of run records, or with `as_dataframe=True` a
-    pandas DataFrame with id, status, start, script, then one column per parameter and
-    per scalar result."""
+    conditions like "lr>=0.1"; `sweep`: a sweep's id, its runs in the sweep's order): a
+    list of run records, or with `as_dataframe=True` a pandas DataFrame with id, status,
+    start, script, then one column per parameter and per scalar result."""
     from . import config, query
     from .store import Store
 
     store = Store(config.load())
-    found = query.filter_runs(store.summaries(), script=script, status=status, tag=tag,
-                              where=where)
+    found = query.filter_runs(query.runs_of(store, sweep), script=script, status=status,
+                              tag=tag, where=where)
     records = store.records([run["id"] for run in found]) if found else []
+    if sweep is not None:
+        order = {run["id"]: index for index, run in enumerate(found)}
+        records.sort(key=lambda record: order[record["id"]])
     if not as_dataframe:
         return records
     import pandas as pd

@@ -115,10 +115,15 @@ class _PostImportLoader:
         return getattr(self._loader, name)
 
 
+_installed: set[str] = set()
+
+
 def install(disabled_libraries: frozenset[str]) -> None:
-    """Patch every supported library when it is imported (at once if it already is)."""
+    """Patch every supported library when it is imported (at once if it already is).
+    Once per library: a sweep starts many runs in one process."""
     for library, patch_module in PATCH_MODULES.items():
-        if library not in disabled_libraries:
+        if library not in disabled_libraries and library not in _installed:
+            _installed.add(library)
             when_imported(library, _patcher(patch_module))
 
 

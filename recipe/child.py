@@ -1,27 +1,27 @@
-"""`python -m recipe.child SPEC`: one run started by `recipe.run`, in a fresh interpreter.
+"""`python -m recipe.child SPEC`: one run started by `recipe.run` or a sweep, in a fresh
+interpreter.
 
-SPEC is a JSON file {script, params, outputs, stop_after_outputs, results}. Output values
-are appended, pickled, to the `results` file as they are produced (so they survive a
-later crash); the run ends with ("__error__", "Type: message") there if it failed.
+SPEC is a pickle of {script | function, params, outputs, stop_after_outputs, results,
+placement?, sys_path?} (see execute.launch). Output values are appended, pickled, to the
+`results` file as they are produced (so they survive a later crash); the run ends with
+("__error__", "Type: message") there if it failed.
 """
 
 from __future__ import annotations
 
-import json
 import pickle
 import sys
 from typing import Any
 
 import recipe
 
-from .runner import run_script
-
 
 class Capture:
-    """Where recipe.Output sends values in a child run."""
+    """Where recipe.Output (and a function's return value) sends values in a run started
+    by `recipe.run` or a sweep: to `keep(name, value)`, only the `wanted` ones if given."""
 
-    def __init__(self, path: str, wanted: list[str] | None, stop: bool) -> None:
-        self.path = path
+    def __init__(self, keep: Any, wanted: list[str] | None, stop: bool) -> None:
+        self.keep = keep
         self.wanted = set(wanted) if wanted is not None else None
         self.stop = stop
         self.seen: set[str] = set()
@@ -29,34 +29,75 @@ class Capture:
     def output(self, name: str, value: Any) -> None:
         if self.wanted is not None and name not in self.wanted:
             return
-        try:
-            data = pickle.dumps((name, value))
-        except Exception as exc:  # never-raise guard: an unpicklable value is reported
-            data = pickle.dumps((name, f"<unpicklable {type(value).__name__}: {exc}>"))
-        with open(self.path, "ab") as handle:
-            handle.write(data)
+        self.keep(name, value)
         self.seen.add(name)
         if self.stop and self.wanted is not None and self.wanted <= self.seen:
             raise SystemExit(0)  # every requested output is in: that counts as success
 
-    def error(self, text: str) -> None:
-        with open(self.path, "ab") as handle:
-            handle.write(pickle.dumps(("__error__", text)))
+
+def _appender(path: str) -> Any:
+    def keep(name: str, value: Any) -> None:
+        try:
+            data = pickle.dumps((name, value))
+        except Exception as exc:  # never-raise guard: an unpicklable value is reported
+            data = pickle.dumps((name, f"<unpicklable {type(value).__name__}: {exc}>"))
+        with open(path, "ab") as handle:
+            handle.write(data)
+
+    return keep
+
+
+def _run_function(spec: dict[str, Any], capture: Capture) -> int:
+    from . import recorder, targets
+    from .runner import guarded
+
+    own_modules = {name.partition(".")[0] for name in sys.modules}
+    function = targets.load_function(spec["function"])
+    where = spec["function"]
+    script = where.get("file") or sys.modules[where["module"]].__file__
+    placement = dict(spec.get("placement") or {})
+    placement["fields"] = {**placement.get("fields", {}), "params": dict(spec["params"])}
+    run = recorder.start(script, [f"{script}:{where['qualname']}"], own_modules=own_modules,
+                         **placement)
+    status, exit_code, returned, _error = guarded(run, function, **spec["params"],
+                                                  **spec.get("passed", {}))
+    if status == "completed":
+        status, exit_code, _, _error = guarded(run, keep_outputs, run, capture, returned)
+    if run is not None:
+        run.finish(status, exit_code)
+    return exit_code
+
+
+def keep_outputs(run: Any, capture: Capture, returned: Any) -> None:
+    from .targets import outputs_of
+
+    for name, value in outputs_of(returned).items():
+        if run is not None:
+            run.set_result(name, value)
+        capture.output(name, value)
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0], encoding="utf-8") as handle:
-        spec = json.load(handle)
-    capture = Capture(spec["results"], spec["outputs"], spec["stop_after_outputs"])
-    recipe._capture = capture
-    status = run_script(spec["script"], [], spec["params"], typed=True)
+    with open(argv[0], "rb") as handle:
+        spec = pickle.load(handle)
+    sys.path[len(sys.path):] = [p for p in spec.get("sys_path", ()) if p not in sys.path]
+    keep = _appender(spec["results"])
+    capture = Capture(keep, spec.get("outputs"), spec.get("stop_after_outputs", False))
+    recipe._capture.set(capture)
+    if spec.get("function"):
+        status = _run_function(spec, capture)
+    else:
+        from .runner import run_script
+
+        status = run_script(spec["script"], [], spec["params"], typed=True,
+                            placement=spec.get("placement"))
     if status != 0:
         from . import recorder
 
         run = recorder.current()
         exception = (run.record.get("exception") if run is not None else None) or {}
-        capture.error(f"{exception.get('type', 'SystemExit')}: "
-                      f"{exception.get('message', f'exit status {status}')}")
+        keep("__error__", f"{exception.get('type', 'SystemExit')}: "
+                          f"{exception.get('message', f'exit status {status}')}")
     return status
 
 

@@ -12,6 +12,7 @@ import click
 
 from . import config, messages, query
 from .recorder import __version__, now
+from .recorder import label as recorder_label
 from .store import Store, StoreError, UnknownRun
 
 STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow",
@@ -224,30 +225,37 @@ def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
 @click.option("--where", "where", multiple=True, metavar="EXPR",
               help="A condition on a parameter, NAME OP VALUE with OP = != < <= > >= "
                    "(repeatable: all must hold).")
+@click.option("--sweep", metavar="ID", help="Only the runs of this sweep, in its order.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full runs.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per run.")
 def list_runs(script: str | None, status: str | None, tag: str | None, where: tuple[str, ...],
-              as_json: bool, as_csv: bool) -> int:
+              sweep: str | None, as_json: bool, as_csv: bool) -> int:
     """List runs with their parameters and results, newest first.
 
     A run without the parameter a condition names never matches it. No match prints
-    an empty table (exit status 0).
+    an empty table (exit status 0). `--sweep ID` lists a sweep's runs as `recipe sweep`
+    did, the ones it took from earlier sweeps included.
 
     \b
     Example:
       recipe runs --script train.py --where 'layers>=64' --where 'lr<0.1'
       recipe runs --status failed --csv > failed.csv
+      recipe runs --sweep 1a2b3c4d
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
     store = _store()
     try:
-        found = query.filter_runs(store.summaries(), script=script, status=status, tag=tag,
-                                  where=where)
+        found = query.filter_runs(query.runs_of(store, sweep), script=script, status=status,
+                                  tag=tag, where=where)
+    except UnknownRun as exc:
+        raise click.UsageError(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
-        _emit_json(store.records([run["id"] for run in found]) if found else [])
+        records = {r["id"]: r for r in store.records([run["id"] for run in found])} \
+            if found else {}
+        _emit_json([records[run["id"]] for run in found if run["id"] in records])
         return 0
     params = list(dict.fromkeys(name for run in found for name in run.get("params") or {}))
     results = list(dict.fromkeys(
@@ -442,6 +450,157 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, scrip
         return run_script(script, script_args + rest, given, tags=tags, label=label)
     except (ScriptNotFound, BadParameters) as exc:
         raise click.UsageError(str(exc)) from None
+
+
+@cli.command("sweep")
+@click.argument("target", metavar="SCRIPT")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2,...",
+              help="Values to try for a parameter, comma-separated (repeatable).")
+@click.option("--nominal", "nominal", multiple=True, metavar="NAME=VALUE",
+              help="The value of a parameter when others vary (default: its default).")
+@click.option("--grid", is_flag=True, help="Every combination, not one parameter at a time.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs at a time.")
+@click.option("--executor", type=click.Choice(["process", "thread", "inline"]),
+              default="process", show_default=True,
+              help="process: a fresh interpreter per run; thread/inline: in this process.")
+@click.option("--rerun", is_flag=True, help="Run everything, even what completed before.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the table (parameters, then outputs) to this CSV file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON array.")
+def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...], grid: bool,
+                  jobs: int, executor: str, rerun: bool, csv_file: str | None,
+                  as_json: bool) -> int:
+    """Run SCRIPT over parameter values; what completed before is not run again.
+
+    Each -p parameter takes its default (or --nominal value) once, then each value
+    given. By default one parameter varies at a time around the nominal point; --grid
+    takes every combination. A point whose computation (the script's content and every
+    parameter's value) already completed is served from the store, unless --rerun.
+    SCRIPT may also be FILE.py:FUNCTION (its keyword defaults are its parameters).
+
+    Prints a progress bar, then one row per run; exit status 1 if any run failed.
+    `recipe runs --sweep ID` shows the table again later.
+
+    \b
+    Example:
+      recipe sweep train.py -p lr=0.01,0.1 -p layers=32,64 -j 4
+      recipe sweep train.py -p lr=0.01,0.1 -p layers=32,64 --grid --csv grid.csv
+      recipe sweep model.py:simulate -p steps=10,100,1000 --nominal seed=1
+    """
+    from . import targets
+    from .params import coerce
+    from .sweeps import sweep
+
+    try:
+        chosen = targets.of(target)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    known = chosen.parameters
+
+    def typed(option: str, text: str, *, many: bool) -> tuple[str, Any]:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise click.UsageError(f"{option} wants NAME=VALUE, not {text!r}")
+        if name not in known:
+            raise click.UsageError(f"unknown parameter {name!r} (the parameters of "
+                                   f"{target}: {', '.join(known) or 'none'})")
+        try:
+            if many:
+                return name, [coerce(word, known[name].type) for word in value.split(",")]
+            return name, coerce(value, known[name].type)
+        except ValueError as exc:
+            raise click.UsageError(f"parameter {name!r}: {exc}") from None
+
+    swept = dict(typed("-p", text, many=True) for text in params)
+    fixed = dict(typed("--nominal", text, many=False) for text in nominal)
+    if not swept:
+        raise click.UsageError("give at least one -p NAME=V1,V2,...")
+    bar = _ProgressBar()
+    try:
+        results = sweep(chosen.argv[0], swept, mode="grid" if grid else "independent",
+                        nominal=fixed, jobs=jobs, executor=executor, rerun=rerun,
+                        progress=bar.update,
+                        own_modules=frozenset(name.partition(".")[0] for name in sys.modules))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        bar.close()
+    if as_json:
+        records = {r["id"]: r for r in _store().records([o.run_id for o in results])}
+        _emit_json([records[o.run_id] for o in results if o.run_id in records])
+    else:
+        _sweep_table(results, list(swept))
+    if csv_file:
+        import csv
+
+        rows = results.rows(scalars_only=True)
+        header = list(dict.fromkeys(name for row in rows for name in row))
+        with open(csv_file, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, header, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+    messages.info(f"{len(results)} run(s): {results.executed} executed, {results.cached} "
+                  f"cached, {results.failed} failed in {_duration(bar.elapsed())}; "
+                  f"`recipe runs --sweep {results.sweep_id[:8]}` shows them again")
+    return 1 if results.failed else 0
+
+
+def _sweep_table(results: Any, swept: list[str]) -> None:
+    from .execute import is_scalar, scalar
+
+    outputs = list(dict.fromkeys(name for o in results for name, value in
+                                 (o.outputs or {}).items() if is_scalar(value)))
+    titles = ["RUN", "STATE", *swept, *outputs, *(["ERROR"] if results.failed else [])]
+    shown = [[(o.run_id or "")[:8], o.state, *(_cell(o.key.get(name)) for name in swept),
+              *(_cell(scalar((o.outputs or {}).get(name))) for name in outputs),
+              *([_cell(o.error or "", 60)] if results.failed else [])] for o in results]
+    widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
+    for line in [titles, *shown]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+class _ProgressBar:
+    """Runs done of all, with an estimate of the time left, on stderr: redrawn in place on
+    a terminal, else one line at each tenth of the way."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._ran = 0  # runs that really ran (cached ones take no time)
+        self._tty = sys.stderr.isatty()
+        self._tenth = -1
+        self._drawn = False
+
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def update(self, outcome: Any, done: int, total: int) -> None:
+        if outcome.state != "cached":
+            self._ran += 1
+        left = ""
+        if 0 < self._ran and done < total:
+            rate = self.elapsed() / self._ran
+            left = f", about {_duration(rate * (total - done))} left"
+        tenth = 10 * done // total
+        filled = self.WIDTH * done // total
+        line = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} runs"
+                f" ({outcome.state} {_cell(recorder_label(outcome.key), 40)}){left}")
+        if self._tty:
+            click.echo("\r" + line.ljust(100)[:100], nl=False, err=True)
+            self._drawn = True
+        elif tenth != self._tenth:
+            self._tenth = tenth
+            click.echo(line, err=True)
+
+    def close(self) -> None:
+        if self._drawn:
+            click.echo(err=True)
 
 
 def _is_assignment(word: str) -> bool:

@@ -148,3 +148,14 @@ def filter_runs(runs: list[dict[str, Any]], *, script: str | None = None,
             and (status is None or run.get("status") == status)
             and (tag is None or tag in (run.get("tags") or ()))
             and all(condition.holds(run) for condition in conditions)]
+
+
+def runs_of(store: Any, sweep: str | None = None) -> list[dict[str, Any]]:
+    """Every run's summary, newest first; or with `sweep` (an id prefix), the runs of that
+    sweep in its own order, the ones it served from earlier sweeps included."""
+    if sweep is None:
+        return store.summaries()
+    order = {run["id"]: index for index, run in enumerate(store.sweep(sweep)["runs"])}
+    found = [run for run in store.summaries() if run["id"] in order]
+    found.sort(key=lambda run: order[run["id"]])
+    return found

@@ -12,6 +12,7 @@ from __future__ import annotations
 # `import signal` cost ~5 ms, a sixth of the start-up budget.
 import _signal as signal
 import atexit
+import contextvars
 import os
 import sys
 import threading
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 _OWN_MODULES = {"recipe", "wrapt", "xxhash", "tinydb"}
 
 _current: Run | None = None
+UNKNOWN: Any = object()  # git information not read yet
+# The run of the current thread or task, when several runs share this process (a sweep
+# with the thread or inline executor); it takes precedence over `_current`.
+_context_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+    "recipe_run", default=None)
 
 
 def now() -> str:
@@ -41,8 +47,15 @@ def now() -> str:
 
 
 def current() -> Run | None:
-    """The run this process is recording, if any."""
-    return _current
+    """The run that files read or written here and now belong to, if any."""
+    return _context_run.get() or _current
+
+
+def log_to_current(kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
+    """The patching sink: a logged file goes to the run of this thread or task."""
+    run = current()
+    if run is not None:
+        run.log(kind, path, function, hash_at_end)
 
 
 def _user() -> str:
@@ -100,9 +113,14 @@ class Run:
     """One recorded run of a script in this process."""
 
     def __init__(self, settings: config.Config, script: str, argv: list[str],
-                 own_modules: frozenset[str] = frozenset()) -> None:
+                 own_modules: frozenset[str] = frozenset(), *, run_id: str | None = None,
+                 fields: dict[str, Any] | None = None, store_at_end: bool = True) -> None:
+        """`run_id` and `fields` of the record known from the start (params, computation,
+        sweep) come from `recipe run` or a sweep, which merges its runs into the store
+        itself (`store_at_end=False`)."""
         self.config = settings
-        self.id = os.urandom(16).hex()
+        self.id = run_id or os.urandom(16).hex()
+        self.store_at_end = store_at_end
         self.hasher = FileHasher(settings.hash_algorithm)
         self.journal = spool.Journal(settings.home, self.id)
         self._started = time.monotonic()
@@ -144,7 +162,10 @@ class Run:
             "label": "",
             "tags": default_tags(script) if settings.default_tags else [],
             "notes": [],
+            **(fields or {}),
         }
+        if self.record["params"] and not self.record["label"]:
+            self.record["label"] = label(self.record["params"])
         if settings.record_environment:
             from .environment import environment_variables
 
@@ -153,20 +174,28 @@ class Run:
 
     # -- starting --------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, git: Any = UNKNOWN, worker: bool = True) -> None:
         """Write the start record (so even a SIGKILLed run leaves a trace) and start the
-        worker that collects git information and flushes events."""
+        worker that collects git information and flushes events.
+
+        A sweep passes the `git` information it read once for all its runs; its runs that
+        share a process have no `worker`: they keep their events until they end."""
+        if git is not UNKNOWN:
+            self.record["git"] = git
         try:
             self.journal.write_record(self.record, durable=False)
         except OSError as exc:
             messages.warn(f"cannot write to {self.config.home} ({exc}); "
                           "this run is kept in memory and saved at its end if possible")
-        self._worker = threading.Thread(target=self._work, name="recipe-recorder", daemon=True)
+        if not worker:
+            return
+        self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN,),
+                                        name="recipe-recorder", daemon=True)
         self._worker.start()
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
-    def _work(self) -> None:
-        if self.config.git_enabled:
+    def _work(self, read_git: bool) -> None:
+        if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
 
@@ -340,6 +369,8 @@ class Run:
             messages.warn(f"could not save run {self.id[:8]} under {self.config.home}: "
                           "the disk is full or not writable")
             return
+        if not self.store_at_end:
+            return
         messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
         if "tinydb" not in sys.modules and _spawn_merger(self.id):
             return
@@ -348,12 +379,14 @@ class Run:
         merge_into_store(self.config, self.id)
 
 
-def child_environment() -> dict[str, str]:
+def child_environment(extra_path: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
     """os.environ for a `python -m recipe.<module>` child: this recipe first on its path,
-    however this process found it (installed, editable, or beside the script)."""
+    however this process found it (installed, editable, or beside the script), then
+    `extra_path`."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [package_root, *extra_path, env.get("PYTHONPATH")]))
     return env
 
 
@@ -460,10 +493,12 @@ def _install_endings(run: Run) -> None:
 
 
 def start(script: str, argv: list[str], *,
-          own_modules: frozenset[str] | set[str] = frozenset()) -> Run | None:
+          own_modules: frozenset[str] | set[str] = frozenset(), git: Any = UNKNOWN,
+          **placement: Any) -> Run | None:
     """Start recording this process as a run of `script`. Never raises: a recorder that
     cannot start prints one warning and the script runs unrecorded. `own_modules`: modules
-    already imported by whoever starts the run (recipe's CLI), not the script's libraries."""
+    already imported by whoever starts the run (recipe's CLI), not the script's libraries.
+    A sweep gives `git` and the `placement` of the run (Run's keyword arguments)."""
     global _current
     if _current is not None:
         return _current
@@ -474,13 +509,26 @@ def start(script: str, argv: list[str], *,
         settings = config.defaults()
     messages.set_quiet(settings.quiet)
     try:
-        run = Run(settings, script, argv, frozenset(own_modules))
-        run.start()
+        run = Run(settings, script, argv, frozenset(own_modules), **placement)
+        run.start(git=git)
     except Exception as exc:  # never-raise guard
         messages.warn(f"could not start recording ({type(exc).__name__}: {exc})")
         return None
     _current = run
     _install_endings(run)
-    patching.set_sink(run.log)
+    patching.set_sink(log_to_current)
+    _hooks.install(settings.disabled_libraries)
+    return run
+
+
+def start_in_context(settings: config.Config, script: str, argv: list[str], *, git: Any,
+                     **placement: Any) -> Run:
+    """Start a run that shares this process with others (a sweep's thread or inline
+    executor): it is current only in the calling thread or task, so call this in a context
+    of the run's own (`contextvars.copy_context().run`). The caller ends it with `finish`."""
+    run = Run(settings, script, argv, store_at_end=False, **placement)
+    run.start(git=git, worker=False)
+    _context_run.set(run)
+    patching.set_sink(log_to_current)
     _hooks.install(settings.disabled_libraries)
     return run

@@ -85,10 +85,7 @@ def read(home: str, run_id: str) -> dict[str, Any]:
 
     Raises OSError or ValueError if the record file itself is unreadable."""
     journal = Journal(home, run_id)
-    with open(journal.record_path, encoding="utf-8") as handle:
-        record = json.load(handle)
-    if not isinstance(record, dict) or record.get("id") != run_id:
-        raise ValueError(f"{journal.record_path} is not the record of run {run_id}")
+    record = read_record(home, run_id)
     record.setdefault("inputs", [])
     record.setdefault("outputs", [])
     try:
@@ -109,6 +106,16 @@ def read(home: str, run_id: str) -> dict[str, Any]:
             record[kind + "s"].append(event)
         else:
             annotate(record, event)
+    return record
+
+
+def read_record(home: str, run_id: str) -> dict[str, Any]:
+    """The run's record file alone, without its events."""
+    path = Journal(home, run_id).record_path
+    with open(path, encoding="utf-8") as handle:
+        record = json.load(handle)
+    if not isinstance(record, dict) or record.get("id") != run_id:
+        raise ValueError(f"{path} is not the record of run {run_id}")
     return record
 
 

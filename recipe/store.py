@@ -40,7 +40,8 @@ MIN_PREFIX = 6
 
 # What listing, `latest` and `search` read; `show` and `export` read the whole record.
 SUMMARY_FIELDS = ("id", "script", "command", "cwd", "start", "end", "duration", "status",
-                  "exit_code", "hostname", "pid", "label", "tags", "params", "results")
+                  "exit_code", "hostname", "pid", "label", "tags", "params", "results",
+                  "computation", "sweep")
 SUMMARY_FILE_FIELDS = ("path", "hash", "hash_algorithm")
 
 
@@ -129,6 +130,7 @@ class Store:
         self.db_path = config.db_path
         stem = os.path.splitext(self.db_path)[0]
         self.shard_dir = stem + ".shards"
+        self.sweep_dir = stem + ".sweeps"
         self.lock_path = stem + ".lock"
         self.backup_dir = os.path.join(self.home, "backups")
 
@@ -334,6 +336,40 @@ class Store:
         rows = [with_live_status(row) for row in rows]
         rows.sort(key=lambda row: row.get("start") or "", reverse=True)
         return rows
+
+    def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
+        """The newest completed run (its summary) of each of `computations`, among the
+        runs of `script` (a path, which prefilters the sealed shards)."""
+        found: dict[str, dict[str, Any]] = {}
+        needle = json.dumps(script, ensure_ascii=False)[1:-1]  # as the index files spell it
+        for row in self.summaries([needle]):  # newest first
+            computation = row.get("computation")
+            if (computation in computations and computation not in found
+                    and row.get("status") == "completed"):
+                found[computation] = row
+        return found
+
+    # -- sweeps: one small file each, written by the process that runs the sweep ----------
+
+    def save_sweep(self, sweep: dict[str, Any]) -> None:
+        os.makedirs(self.sweep_dir, exist_ok=True)
+        spool.atomic_write_json(os.path.join(self.sweep_dir, f"{sweep['id']}.json"), sweep,
+                                durable=False)
+
+    def sweep(self, prefix: str) -> dict[str, Any]:
+        """The sweep whose id starts with `prefix` (UnknownRun if none or several)."""
+        names = os.listdir(self.sweep_dir) if os.path.isdir(self.sweep_dir) else []
+        ids = [name[:-5] for name in names if name.endswith(".json") and
+               not name.startswith(".") and name.startswith(prefix.lower())]
+        if len(prefix) < MIN_PREFIX or len(ids) != 1:
+            raise UnknownRun(f"no sweep {prefix}" if not ids or len(prefix) < MIN_PREFIX
+                             else f"sweep id {prefix} is ambiguous ({len(ids)} sweeps)")
+        path = os.path.join(self.sweep_dir, ids[0] + ".json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise StoreDamaged(f"{path} is damaged ({exc})") from None
 
     def hash_algorithms(self) -> set[str]:
         """Every hash algorithm a stored run used (for searching by a file's content)."""
