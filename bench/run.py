@@ -5,6 +5,7 @@
     python bench/run.py hashing        # 3. hash_file >= 80% of `xxhsum -H128` throughput
     python bench/run.py store          # 4. 100,000 runs: same run cost, CLI answers < 1 s
     python bench/run.py concurrency    # 5. 8 x 50 concurrent runs: none lost
+    python bench/run.py sweep          # 6. sweep cost per run; 1,000 runs, then cached
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -655,6 +656,90 @@ def concurrency(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+# -- 6. sweeps -----------------------------------------------------------------------------
+
+SWEEP_PROCESS_TARGET_RATIO = 1.5  # a process-executor run vs a bare `python script.py`
+SWEEP_IN_PROCESS_TARGET_MS = 5.0
+SWEEP_CACHED_TARGET_S = 2.0
+
+# Runs in a fresh interpreter with the benchmark's RECIPE_HOME; prints its figures as JSON.
+SWEEP_DRIVER = """\
+import json, statistics, subprocess, sys, time
+import recipe
+
+reps, runs, in_process_runs, bare_reps = (int(a) for a in sys.argv[1:5])
+
+def per_run(executor, count, jobs=1):
+    walls = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        res = recipe.sweep("trivial.py", {"x": list(range(1, count))}, executor=executor,
+                           jobs=jobs, rerun=True)
+        walls.append(time.perf_counter() - start)
+        assert res.executed == count and not res.failed, res
+    return statistics.median(walls) / count
+
+bare = []
+for _ in range(bare_reps):
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "trivial.py"], check=True)
+    bare.append(time.perf_counter() - start)
+figures = {"bare_s": statistics.median(bare),
+           "process_s": per_run("process", runs),
+           "process_jobs2_s": per_run("process", runs, jobs=2),
+           "thread_s": per_run("thread", in_process_runs),
+           "inline_s": per_run("inline", in_process_runs)}
+grid = {"a": list(range(1, 40)), "b": list(range(1, 25))}  # with the defaults: 40 x 25
+start = time.perf_counter()
+res = recipe.sweep("functions.py:trivial", grid, mode="grid", jobs=2)
+figures["grid_s"] = time.perf_counter() - start
+figures["grid_runs"] = len(res)
+assert res.executed == len(res) == 1000, res
+cached = []
+for _ in range(reps):
+    start = time.perf_counter()
+    res = recipe.sweep("functions.py:trivial", grid, mode="grid", jobs=2)
+    cached.append(time.perf_counter() - start)
+    assert res.cached == 1000, res
+figures["cached_s"] = statistics.median(cached)
+print(json.dumps(figures))
+"""
+
+
+def sweep(args: argparse.Namespace) -> dict[str, Any]:
+    with temp_dir("sweep") as root:
+        (root / "trivial.py").write_text("x = 0\n")
+        (root / "functions.py").write_text("def trivial(a=0, b=0):\n    return a * b\n")
+        (root / "driver.py").write_text(SWEEP_DRIVER)
+        env = clean_env(RECIPE_HOME=str(root / "home"), RECIPE_QUIET="1")
+        result = subprocess.run([PYTHON, "driver.py", str(args.reps), str(args.runs),
+                                 str(args.in_process_runs), str(args.bare_reps)],
+                                env=env, cwd=root, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"the sweep driver failed:\n{result.stderr}")
+        figures = json.loads(result.stdout.splitlines()[-1])
+    ratio = figures["process_s"] / figures["bare_s"]
+    in_process_ms = max(figures["thread_s"], figures["inline_s"]) * 1000
+    ok = (ratio <= SWEEP_PROCESS_TARGET_RATIO and in_process_ms <= SWEEP_IN_PROCESS_TARGET_MS
+          and figures["cached_s"] < SWEEP_CACHED_TARGET_S)
+    figures.update({"process_over_bare": ratio, "pass": ok})
+    print_table("6. sweeps of a trivial script / function (medians)", ("measure", "value"), [
+        ("bare `python trivial.py` launch", f"{ms(figures['bare_s'])} ms"),
+        (f"process executor, jobs=1: per run ({args.runs} runs)",
+         f"{ms(figures['process_s'])} ms = {ratio:.2f}x bare "
+         f"(target <= {SWEEP_PROCESS_TARGET_RATIO}x)"),
+        ("process executor, jobs=2: per run", f"{ms(figures['process_jobs2_s'])} ms"),
+        (f"thread executor: per run ({args.in_process_runs} runs)",
+         f"{ms(figures['thread_s'])} ms (target <= {SWEEP_IN_PROCESS_TARGET_MS:.0f} ms)"),
+        ("inline executor: per run", f"{ms(figures['inline_s'])} ms"),
+        ("1,000-run grid of a function, process, jobs=2",
+         f"{figures['grid_s']:.1f} s = {1000 / figures['grid_s']:.0f} runs/s"),
+        ("the same grid again, all cached",
+         f"{figures['cached_s']:.2f} s (target < {SWEEP_CACHED_TARGET_S:.0f} s)"),
+        ("verdict", verdict(ok))])
+    return figures
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,6 +767,11 @@ def main(argv: list[str] | None = None) -> int:
     p = items.add_parser("concurrency", help="5. concurrent recording processes")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--runs", type=int, default=50)
+    p = items.add_parser("sweep", help="6. sweep overhead per run; a 1,000-run grid")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of each sweep")
+    p.add_argument("--runs", type=int, default=60, help="runs of the process sweeps")
+    p.add_argument("--in-process-runs", type=int, default=300)
+    p.add_argument("--bare-reps", type=int, default=30)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -689,7 +779,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()))
     print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
-                 "concurrency": concurrency}
+                 "concurrency": concurrency, "sweep": sweep}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

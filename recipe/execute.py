@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from .recorder import child_environment
@@ -106,9 +107,11 @@ def scalar(value: Any) -> Any:
         else value
 
 
-def launch(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """Run `spec` (see recipe/child.py) in `python -m recipe.child`; return (outputs, None)
-    or (None, "Type: message"). A child that dies without ending its run (os._exit, a
+def launch(spec: dict[str, Any], start: Callable[[str], int] | None = None
+           ) -> tuple[dict[str, Any] | None, str | None]:
+    """Run `spec` (see recipe/child.py) in a process of its own: `python -m recipe.child`,
+    or `start(spec_path) -> exit status` (a zygote's fork); return (outputs, None) or
+    (None, "Type: message"). A child that dies without ending its run (os._exit, a
     signal) gets its run ended here, as failed. A module-level function, so that any
     concurrent.futures executor can run it, on whatever machine shares RECIPE_HOME."""
     with tempfile.TemporaryDirectory(prefix="recipe-run-") as directory:
@@ -117,8 +120,11 @@ def launch(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         with open(spec_path, "wb") as handle:
             pickle.dump(spec, handle)
         # Outputs travel through a file, never a pipe: a large one cannot block the child.
-        process = subprocess.run([sys.executable, "-m", "recipe.child", spec_path],
-                                 env=child_environment(spec.get("sys_path", ())))
+        if start is None:
+            returncode = subprocess.run([sys.executable, "-m", "recipe.child", spec_path],
+                                        env=child_environment()).returncode
+        else:
+            returncode = start(spec_path)
         values: dict[str, Any] = {}
         error = None
         try:
@@ -134,10 +140,10 @@ def launch(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
                         values[name] = value
         except (OSError, pickle.UnpicklingError):
             pass  # no file, or a torn last value: what was read stays
-    if process.returncode != 0 and error is None:
-        error = _died(process.returncode)
+    if returncode != 0 and error is None:
+        error = _died(returncode)
         if spec.get("placement"):
-            _end_abandoned_run(spec, process.returncode, error)
+            _end_abandoned_run(spec, returncode, error)
     return (None, error) if error else (values, None)
 
 

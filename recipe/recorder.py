@@ -379,14 +379,12 @@ class Run:
         merge_into_store(self.config, self.id)
 
 
-def child_environment(extra_path: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+def child_environment() -> dict[str, str]:
     """os.environ for a `python -m recipe.<module>` child: this recipe first on its path,
-    however this process found it (installed, editable, or beside the script), then
-    `extra_path`."""
+    however this process found it (installed, editable, or beside the script)."""
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [package_root, *extra_path, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     return env
 
 

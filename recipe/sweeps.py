@@ -164,6 +164,8 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                 "end": None, "status": "running", "runs": []}
 
     git = _git_information(settings, chosen.path)
+    if tasks:
+        _cache_distributions(settings)
     placement = {"git": git, "store_at_end": False}
 
     def specification(task: Task) -> dict[str, Any]:
@@ -176,6 +178,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
         if chosen.is_function:
             spec["function"] = chosen.where()
             spec["passed"] = passed
+            # The caller's import path, where a fresh interpreter finds the module again.
             spec["sys_path"] = [p for p in sys.path if p and os.path.isdir(p)] \
                 if chosen.module else []
         else:
@@ -206,6 +209,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                 record(task.index, outcome)
                 merger.maybe()
         else:
+            zygote = None
             if isinstance(executor, concurrent.futures.Executor):
                 pool, submit = None, lambda task: executor.submit(launch, specification(task))
             else:
@@ -215,8 +219,12 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                         return pool.submit(contextvars.copy_context().run, _run_here, chosen,
                                            specification(task), settings, own_modules, False)
                 else:
+                    from .zygote import Zygote
+
+                    zygote = Zygote()
+
                     def submit(task: Task) -> concurrent.futures.Future:
-                        return pool.submit(launch, specification(task))
+                        return pool.submit(launch, specification(task), zygote.run)
             try:
                 futures = {submit(task): task for task in tasks}
                 for future in concurrent.futures.as_completed(futures):
@@ -230,6 +238,8 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
             finally:
                 if pool is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
+                if zygote is not None:
+                    zygote.close()
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -274,6 +284,17 @@ def _git_information(settings: config.Config, path: str) -> dict[str, Any] | Non
     except Exception as exc:  # never-raise guard: git trouble must not stop the sweep
         messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
         return None
+
+
+def _cache_distributions(settings: config.Config) -> None:
+    """Once per sweep, so that no run scans every installed package for its versions
+    (a plain run leaves that to its merger, which sweeps do without)."""
+    from .environment import build_distributions_cache
+
+    try:
+        build_distributions_cache(os.path.join(settings.home, "cache"))
+    except Exception:  # never-raise guard: a cache only saves time
+        pass
 
 
 class _Merger:
