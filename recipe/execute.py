@@ -207,8 +207,10 @@ def run_in_subprocess(script: str, params: dict[str, Any], *, outputs: list[str]
     if unknown:
         raise ValueError(f"unknown output {unknown[0]!r} (the script's outputs: "
                          f"{', '.join(declared) or 'none'})")
+    # The run's id is chosen here, so that a child that dies still leaves a failed run.
     values, error = launch({"script": os.path.abspath(script), "params": params,
-                            "outputs": outputs, "stop_after_outputs": stop_after_outputs})
+                            "outputs": outputs, "stop_after_outputs": stop_after_outputs,
+                            "placement": {"run_id": os.urandom(16).hex()}})
     results = Results()
     results.add(Outcome(dict(params), values, error))
     return results
