@@ -492,6 +492,7 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
     from .params import coerce
     from .sweeps import sweep
 
+    store = _store()  # also applies RECIPE_QUIET
     try:
         chosen = targets.of(target)
     except ValueError as exc:
@@ -528,7 +529,7 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
     finally:
         bar.close()
     if as_json:
-        records = {r["id"]: r for r in _store().records([o.run_id for o in results])}
+        records = {r["id"]: r for r in store.records([o.run_id for o in results])}
         _emit_json([records[o.run_id] for o in results if o.run_id in records])
     else:
         _sweep_table(results, list(swept))

@@ -40,12 +40,18 @@ class Results:
         self.outcomes.append(outcome)
 
     def __getitem__(self, key: dict[str, Any]) -> dict[str, Any]:
-        """The outputs of the run whose parameters are `key` (extra keys are ignored)."""
-        for outcome in self.outcomes:
-            if all(name in key and key[name] == value for name, value in outcome.key.items()):
-                if outcome.outputs is None:
-                    raise KeyError(f"the run with {outcome.key} failed: {outcome.error}")
-                return outcome.outputs
+        """The outputs of the run whose parameters are `key` (extra keys are ignored).
+        Values of the same type match first: 1, 1.0 and True may be three runs."""
+        def matches(outcome: Outcome, same: Callable[[Any, Any], bool]) -> bool:
+            return all(name in key and same(key[name], value)
+                       for name, value in outcome.key.items())
+
+        for same in (lambda a, b: type(a) is type(b) and a == b, lambda a, b: a == b):
+            for outcome in self.outcomes:
+                if matches(outcome, same):
+                    if outcome.outputs is None:
+                        raise KeyError(f"the run with {outcome.key} failed: {outcome.error}")
+                    return outcome.outputs
         raise KeyError(f"no run with {key}")
 
     def __len__(self) -> int:

@@ -99,6 +99,13 @@ def json_or_summary(value: Any) -> Any:
         return f"<{type(value).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}>"
 
 
+def is_summary(value: Any) -> bool:
+    """Whether a stored result is `json_or_summary`'s text for a value JSON cannot hold."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"<[\w.]+: .*>", value, re.S) is not None
+
+
 def default_tags(script: str) -> list[str]:
     """`model` for a script whose file name contains "train", else `dataset` for "prepare"."""
     name = os.path.basename(script).lower()

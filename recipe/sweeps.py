@@ -130,15 +130,16 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
 
     keys = points(chosen, params, mode, nominal)
     givens = [{**nominal, **key} for key in keys]
-    computations = []
-    for given in givens:
-        try:
-            values = chosen.resolve(given)
-        except ValueError as exc:
-            raise ValueError(f"{exc} (sweep parameters, or nominal values)") from None
-        if stop_after_outputs and outputs:  # a run cut short is another computation
-            values = {**values, "<stop after>": sorted(outputs)}
-        computations.append(chosen.computation(values))
+    for parameter in chosen.discovered.parameters:
+        if (parameter.required and parameter.source != "argparse"
+                and parameter.name not in params and parameter.name not in nominal):
+            raise ValueError(f"parameter {parameter.name!r} is required: sweep it, or give "
+                             f"its value in nominal={{{parameter.name!r}: ...}}")
+    resolved = [chosen.resolve(given) for given in givens]  # unknown or bad: ValueError
+    computations = [chosen.computation(
+        # a run cut short after some outputs is another computation
+        {**values, "<stop after>": sorted(outputs)} if stop_after_outputs and outputs
+        else values) for values in resolved]
 
     from .store import Store
 
@@ -148,12 +149,17 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     cached = {} if rerun else store.completed(set(computations), chosen.path)
     tasks: list[Task] = []
     slots: list[Outcome | None] = [None] * len(keys)
+    # A function is called with every parameter, so its run records them all; a script
+    # resolves the values it is given itself (and records them all).
+    givens = resolved if chosen.is_function else givens
     for index, (key, given, computation) in enumerate(zip(keys, givens, computations,
                                                           strict=True)):
         if computation in cached:
             row = cached[computation]
-            slots[index] = Outcome(key, dict(row.get("results") or {}), None,
-                                   run_id=row["id"], state=CACHED)
+            # What the store holds: values JSON could not hold are only text summaries.
+            outputs = {name: value for name, value in (row.get("results") or {}).items()
+                       if not recorder.is_summary(value)}
+            slots[index] = Outcome(key, outputs, None, run_id=row["id"], state=CACHED)
         else:
             tasks.append(Task(index, key, given, computation))
     document = {"id": results.sweep_id, "target": chosen.argv[0], "mode": mode,
