@@ -730,3 +730,20 @@ def test_a_dask_distributed_executor_runs_the_sweep(ws: Workspace) -> None:
     assert {key: run["status"] for key, run in runs.items()} == {
         (("a", 1), ("b", 10)): "completed", (("a", 2), ("b", 10)): "completed",
         (("a", 13), ("b", 10)): "failed", (("a", 1), ("b", 20)): "completed"}
+
+
+def test_an_extended_sweep_still_hands_back_every_output_of_its_new_runs(ws: Workspace) -> None:
+    """The cached points' stored results must not stand in for the outputs asked for."""
+    ws.write("two.py", """\
+        import recipe
+        a = recipe.Param(1, name="a")
+        recipe.Output(a * 2, name="double")
+        if a > 1:
+            recipe.Output(a * 3, name="triple")
+        """)
+    got = drive(ws, """\
+        recipe.sweep("two.py", {"a": [0]}, executor="inline")
+        res = recipe.sweep("two.py", {"a": [0, 5]}, executor="inline")
+        report([res.executed, res.cached, res[{"a": 5}]])
+        """)
+    assert got == [1, 2, {"double": 10, "triple": 15}]

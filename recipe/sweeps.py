@@ -157,9 +157,9 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
         if computation in cached:
             row = cached[computation]
             # What the store holds: values JSON could not hold are only text summaries.
-            outputs = {name: value for name, value in (row.get("results") or {}).items()
-                       if not recorder.is_summary(value)}
-            slots[index] = Outcome(key, outputs, None, run_id=row["id"], state=CACHED)
+            stored = {name: value for name, value in (row.get("results") or {}).items()
+                      if not recorder.is_summary(value)}
+            slots[index] = Outcome(key, stored, None, run_id=row["id"], state=CACHED)
         else:
             tasks.append(Task(index, key, given, computation))
     document = {"id": results.sweep_id, "target": chosen.argv[0], "mode": mode,
