@@ -17,11 +17,12 @@ from __future__ import annotations
 import builtins
 import concurrent.futures
 import contextvars
+import functools
 import itertools
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import config, messages, recorder, targets
@@ -103,43 +104,13 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     if targets.importing_target.__dict__.get("active"):
         raise RuntimeError("recipe.sweep() was called while its target's file was being "
                            "imported: put the call under `if __name__ == '__main__':`")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
-    if not isinstance(executor, concurrent.futures.Executor) and executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} or a "
-                         f"concurrent.futures.Executor, not {executor!r}")
+    _check_choices(mode, jobs, executor)
     chosen = targets.of(target)
     nominal = dict(nominal or {})
     passed = {name: nominal.pop(name) for name in list(nominal) if name.startswith("_")}
-    if passed and not chosen.is_function:
-        raise ValueError(f"{next(iter(passed))!r}: only a function target takes values "
-                         "that are not parameters (names starting with '_')")
-    in_process = executor in ("thread", "inline")
-    if not in_process:
-        chosen.check_portable()
-    if executor == "thread" and chosen.reads_argv():
-        raise ValueError(f"{chosen.path} reads its parameters from sys.argv (argparse), "
-                         "which threads share: use executor='process' or 'inline'")
-    declared = [output.name for output in chosen.discovered.outputs]
-    unknown = [name for name in outputs or () if name not in declared]
-    if unknown and not chosen.is_function:
-        raise ValueError(f"unknown output {unknown[0]!r} (the script's outputs: "
-                         f"{', '.join(declared) or 'none'})")
-
-    keys = points(chosen, params, mode, nominal)
-    givens = [{**nominal, **key} for key in keys]
-    for parameter in chosen.discovered.parameters:
-        if (parameter.required and parameter.source != "argparse"
-                and parameter.name not in params and parameter.name not in nominal):
-            raise ValueError(f"parameter {parameter.name!r} is required: sweep it, or give "
-                             f"its value in nominal={{{parameter.name!r}: ...}}")
-    resolved = [chosen.resolve(given) for given in givens]  # unknown or bad: ValueError
-    computations = [chosen.computation(
-        # a run cut short after some outputs is another computation
-        {**values, "<stop after>": sorted(outputs)} if stop_after_outputs and outputs
-        else values) for values in resolved]
+    _check_target(chosen, executor, passed, outputs)
+    keys, givens, computations = _plan(chosen, params, mode, nominal, outputs,
+                                       stop_after_outputs)
 
     from .store import Store
 
@@ -147,11 +118,8 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     store = Store(settings)
     results = Results(os.urandom(8).hex())
     cached = {} if rerun else store.completed(set(computations), chosen.path)
-    tasks: list[Task] = []
     slots: list[Outcome | None] = [None] * len(keys)
-    # A function is called with every parameter, so its run records them all; a script
-    # resolves the values it is given itself (and records them all).
-    givens = resolved if chosen.is_function else givens
+    tasks: list[Task] = []
     for index, (key, given, computation) in enumerate(zip(keys, givens, computations,
                                                           strict=True)):
         if computation in cached:
@@ -169,10 +137,9 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                 else type(executor).__name__, "jobs": jobs, "start": recorder.now(),
                 "end": None, "status": "running", "runs": []}
 
-    git = _git_information(settings, chosen.path)
+    shared = {"git": _git_information(settings, chosen.path), "store_at_end": False}
     if tasks:
         _cache_distributions(settings)
-    placement = {"git": git, "store_at_end": False}
 
     def specification(task: Task) -> dict[str, Any]:
         fields = {"sweep": results.sweep_id}
@@ -180,7 +147,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
             fields["computation"] = task.computation
         spec: dict[str, Any] = {
             "params": task.given, "outputs": outputs, "stop_after_outputs": stop_after_outputs,
-            "placement": {**placement, "run_id": task.run_id, "fields": fields}}
+            "placement": {**shared, "run_id": task.run_id, "fields": fields}}
         if chosen.is_function:
             spec["function"] = chosen.where()
             spec["passed"] = passed
@@ -191,61 +158,27 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
             spec["script"] = chosen.path
         return spec
 
-    total = len(keys)
-    finished = [0]
+    finished = 0
 
     def record(index: int, outcome: Outcome) -> None:
+        nonlocal finished
         slots[index] = outcome
-        finished[0] += 1
+        finished += 1
         if progress is not None:
-            progress(outcome, finished[0], total)
+            progress(outcome, finished, len(keys))
 
     for index, outcome in enumerate(slots):
         if outcome is not None:
             record(index, outcome)
     _save(store, document, slots)
-
     merger = _Merger(store)
     status = "completed"
     try:
-        if executor == "inline":
-            for task in tasks:
-                outcome = _outcome(task, contextvars.copy_context().run(
-                    _run_here, chosen, specification(task), settings, own_modules, True))
-                record(task.index, outcome)
-                merger.maybe()
-        else:
-            zygote = None
-            if isinstance(executor, concurrent.futures.Executor):
-                pool, submit = None, lambda task: executor.submit(launch, specification(task))
-            else:
-                pool = concurrent.futures.ThreadPoolExecutor(jobs, "recipe-sweep")
-                if executor == "thread":
-                    def submit(task: Task) -> concurrent.futures.Future:
-                        return pool.submit(contextvars.copy_context().run, _run_here, chosen,
-                                           specification(task), settings, own_modules, False)
-                else:
-                    from .zygote import Zygote
-
-                    zygote = Zygote()
-
-                    def submit(task: Task) -> concurrent.futures.Future:
-                        return pool.submit(launch, specification(task), zygote.run)
-            try:
-                futures = {submit(task): task for task in tasks}
-                for future in concurrent.futures.as_completed(futures):
-                    task = futures[future]
-                    try:
-                        answer = future.result()
-                    except Exception as exc:  # the executor itself failed (a lost worker)
-                        answer = (None, f"{type(exc).__name__}: {exc}")
-                    record(task.index, _outcome(task, answer))
-                    merger.maybe()
-            finally:
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                if zygote is not None:
-                    zygote.close()
+        run_here = functools.partial(_run_here, chosen, settings=settings,
+                                     own_modules=own_modules)
+        for task, answer in _execute(tasks, specification, executor, jobs, run_here):
+            record(task.index, Outcome(task.key, *answer, run_id=task.run_id))
+            merger.maybe()
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -261,9 +194,96 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     return results
 
 
-def _outcome(task: Task, answer: tuple[dict[str, Any] | None, str | None]) -> Outcome:
-    outputs, error = answer
-    return Outcome(task.key, outputs, error, run_id=task.run_id, state=EXECUTED)
+def _check_choices(mode: str, jobs: int, executor: Any) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, not {jobs!r}")
+    if not isinstance(executor, concurrent.futures.Executor) and executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} or a "
+                         f"concurrent.futures.Executor, not {executor!r}")
+
+
+def _check_target(chosen: targets.Target, executor: Any, passed: dict[str, Any],
+                  outputs: list[str] | None) -> None:
+    if passed and not chosen.is_function:
+        raise ValueError(f"{next(iter(passed))!r}: only a function target takes values "
+                         "that are not parameters (names starting with '_')")
+    if executor not in ("thread", "inline"):
+        chosen.check_portable()
+    if executor == "thread" and chosen.reads_argv():
+        raise ValueError(f"{chosen.path} reads its parameters from sys.argv (argparse), "
+                         "which threads share: use executor='process' or 'inline'")
+    declared = [output.name for output in chosen.discovered.outputs]
+    unknown = [name for name in outputs or () if name not in declared]
+    if unknown and not chosen.is_function:
+        raise ValueError(f"unknown output {unknown[0]!r} (the script's outputs: "
+                         f"{', '.join(declared) or 'none'})")
+
+
+def _plan(chosen: targets.Target, params: dict[str, Any], mode: str, nominal: dict[str, Any],
+          outputs: list[str] | None, stop_after_outputs: bool
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Every point before anything runs: its key (the swept values), what its run is
+    given, and its computation identity. ValueError for any bad parameter."""
+    keys = points(chosen, params, mode, nominal)
+    for parameter in chosen.discovered.parameters:
+        if (parameter.required and parameter.source != "argparse"
+                and parameter.name not in params and parameter.name not in nominal):
+            raise ValueError(f"parameter {parameter.name!r} is required: sweep it, or give "
+                             f"its value in nominal={{{parameter.name!r}: ...}}")
+    givens = [{**nominal, **key} for key in keys]
+    resolved = [chosen.resolve(given) for given in givens]  # unknown or bad: ValueError
+    computations = [chosen.computation(
+        # a run cut short after some outputs is another computation
+        {**values, "<stop after>": sorted(outputs)} if stop_after_outputs and outputs
+        else values) for values in resolved]
+    # A function is called with every parameter, so its run records them all; a script
+    # resolves the values it is given itself (and records them all).
+    return keys, resolved if chosen.is_function else givens, computations
+
+
+def _execute(tasks: list[Task], specification: Callable[[Task], dict[str, Any]],
+             executor: Any, jobs: int, run_here: Callable[..., Any]
+             ) -> Iterator[tuple[Task, tuple[dict[str, Any] | None, str | None]]]:
+    """Run the tasks with the executor chosen; yield (task, (outputs, error)) as each run
+    ends. `run_here(spec, inline=...)`: one run in this process (thread, inline)."""
+    if executor == "inline":
+        for task in tasks:
+            yield task, contextvars.copy_context().run(run_here, specification(task),
+                                                       inline=True)
+        return
+    zygote = pool = None
+    if isinstance(executor, concurrent.futures.Executor):
+        def submit(task: Task) -> concurrent.futures.Future:
+            return executor.submit(launch, specification(task))
+    elif executor == "thread":
+        pool = concurrent.futures.ThreadPoolExecutor(jobs, "recipe-sweep")
+
+        def submit(task: Task) -> concurrent.futures.Future:
+            return pool.submit(contextvars.copy_context().run, run_here,
+                               specification(task), inline=False)
+    else:
+        from .zygote import Zygote
+
+        pool = concurrent.futures.ThreadPoolExecutor(jobs, "recipe-sweep")
+        zygote = Zygote()
+
+        def submit(task: Task) -> concurrent.futures.Future:
+            return pool.submit(launch, specification(task), zygote.run)
+    try:
+        futures = {submit(task): task for task in tasks}
+        for future in concurrent.futures.as_completed(futures):
+            try:
+                answer = future.result()
+            except Exception as exc:  # the executor itself failed (a lost worker)
+                answer = (None, f"{type(exc).__name__}: {exc}")
+            yield futures[future], answer
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if zygote is not None:
+            zygote.close()
 
 
 def _save(store: Any, document: dict[str, Any], slots: list[Outcome | None]) -> None:
@@ -326,7 +346,7 @@ class _Merger:
                           "`recipe db repair` or the next run brings them into the store")
 
 
-def _run_here(target: targets.Target, spec: dict[str, Any], settings: config.Config,
+def _run_here(target: targets.Target, spec: dict[str, Any], *, settings: config.Config,
               own_modules: frozenset[str], inline: bool
               ) -> tuple[dict[str, Any] | None, str | None]:
     """One run in this process, in a context of its own (see recorder.start_in_context)."""
