@@ -604,6 +604,72 @@ class _ProgressBar:
             click.echo(err=True)
 
 
+@cli.command("gui")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on; another than this machine's loopback shows your "
+                   "runs to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8321, show_default=True,
+              help="Port to serve on (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+def gui(host: str, port: int, no_browser: bool) -> int:
+    """Browse, search, compare and annotate runs in a web browser.
+
+    Serves the viewer on http://127.0.0.1:8321/ (or --port) until Ctrl-C, and opens it
+    in your browser. Every page has a JSON twin: add .json to its path.
+
+    \b
+    Example:
+      recipe gui
+      recipe gui --port 0 --no-browser      # any free port; the URL is printed
+    """
+    from werkzeug.serving import make_server
+
+    settings = _store_settings()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback:
+        messages.warn(f"serving on {host}: anyone who can reach this address can read your "
+                      "runs and annotate them")
+    try:
+        server = make_server(host, port, _app_for(settings, host, loopback), threaded=True)
+    except OSError as exc:
+        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{server.server_port}/"
+    click.echo(f"recipe gui: serving {settings.home} on {url} (Ctrl-C stops)", err=True)
+    click.echo(url)
+    sys.stdout.flush()
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _app_for(settings: config.Config, host: str, loopback: bool) -> Any:
+    """The app; on loopback it answers only Host headers that name loopback, so that a web
+    page elsewhere cannot reach it through DNS rebinding."""
+    from recipe_gui import create_app
+
+    return create_app({"RECIPE_SETTINGS": settings,
+                       "ALLOWED_HOSTS": {"127.0.0.1", "localhost", "::1"} if loopback
+                       else None})
+
+
+def _store_settings() -> config.Config:
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    messages.set_quiet(settings.quiet)
+    return settings
+
+
 def _is_assignment(word: str) -> bool:
     name, sep, _value = word.partition("=")
     return bool(sep) and name.isidentifier()

@@ -159,3 +159,103 @@ def runs_of(store: Any, sweep: str | None = None) -> list[dict[str, Any]]:
     found = [run for run in store.summaries() if run["id"] in order]
     found.sort(key=lambda run: order[run["id"]])
     return found
+
+
+class RunFilter:
+    """What the GUI's runs list (and any caller) may ask for: a search term with the
+    semantics of `recipe search`, a script, a status, a tag, a start-date range
+    (ISO dates or times, `until` inclusive of its whole day when only a date)."""
+
+    def __init__(self, *, term: str = "", script: str = "", status: str = "", tag: str = "",
+                 since: str = "", until: str = "", algorithms: Iterable[str] = ()) -> None:
+        self.search = Search(term, algorithms=algorithms) if term else None
+        self.script, self.status, self.tag = script, status, tag
+        self.since = since
+        self.until = until + "T99" if until and "T" not in until else until
+
+    @property
+    def empty(self) -> bool:
+        return not (self.search or self.script or self.status or self.tag)
+
+    def needles(self) -> list[str] | None:
+        return self.search.needles() if self.search else None
+
+    def keep(self, run: dict[str, Any]) -> bool:
+        return ((self.search is None or self.search.matches(run) or run["id"].startswith(
+                    self.search.term.lower()))
+                and bool(filter_runs([run], script=self.script or None,
+                                     status=self.status or None, tag=self.tag or None)))
+
+
+def related_runs(store: Any, run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """For each content hash the run read or wrote, the other runs that read or wrote the
+    same content, oldest first, each as {id, script, start, status, kind, path}: one hop
+    of lineage up (who wrote what it read) and down (who read what it wrote)."""
+    digests = {event["hash"] for event in events(run) if event.get("hash")}
+    if not digests:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {digest: [] for digest in digests}
+    for other in store.summaries(sorted(digests)):
+        if other["id"] == run["id"]:
+            continue
+        for kind in ("inputs", "outputs"):
+            for event in other.get(kind) or ():
+                if event.get("hash") in digests:
+                    found[event["hash"]].append({
+                        "id": other["id"], "script": other.get("script"),
+                        "start": other.get("start"), "status": other.get("status"),
+                        "kind": "read" if kind == "inputs" else "wrote",
+                        "path": event.get("path")})
+    for entries in found.values():
+        entries.sort(key=lambda entry: entry.get("start") or "")
+    return {digest: entries for digest, entries in found.items() if entries}
+
+
+def file_history(store: Any, *, path: str = "", digest: str = "") -> list[dict[str, Any]]:
+    """Every run that read or wrote the file at `path` (or any file with content `digest`),
+    oldest first: {run: summary, kind: read/wrote, event, inputs: what that run read}."""
+    needle = json.dumps(path or digest, ensure_ascii=False)[1:-1]
+    history = []
+    for run in store.summaries([needle]):
+        for kind in ("inputs", "outputs"):
+            for event in run.get(kind) or ():
+                if (path and event.get("path") == path) or (digest and
+                                                            event.get("hash") == digest):
+                    history.append({"run": run, "kind": "read" if kind == "inputs" else "wrote",
+                                    "event": event, "inputs": run.get("inputs") or []})
+    history.sort(key=lambda entry: entry["run"].get("start") or "")
+    return history
+
+
+def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Side by side what the runs record: sections of rows {name, values (one per run,
+    None where a run has none), differs}. Files are keyed by path, valued by hash."""
+    def files(run: dict[str, Any], kind: str) -> dict[str, str]:
+        return {event.get("path"): event.get("hash") for event in run.get(kind) or ()}
+
+    def git(run: dict[str, Any]) -> dict[str, Any]:
+        found = run.get("git") or {}
+        return {"commit": found.get("commit"), "branch": found.get("branch"),
+                "dirty": found.get("dirty"), "diff": found.get("diff")}
+
+    sources = {
+        "run": lambda r: {k: r.get(k) for k in ("script", "status", "start", "duration",
+                                                "exit_code", "python", "hostname", "label")},
+        "parameters": lambda r: r.get("params") or {},
+        "results": lambda r: r.get("results") or {},
+        "inputs": lambda r: files(r, "inputs"),
+        "outputs": lambda r: files(r, "outputs"),
+        "libraries": lambda r: r.get("libraries") or {},
+        "git": git,
+    }
+    sections = []
+    for title, source in sources.items():
+        tables = [source(run) for run in runs]
+        names = list(dict.fromkeys(name for table in tables for name in table))
+        rows = []
+        for name in names:
+            values = [table.get(name) for table in tables]
+            rows.append({"name": name, "values": values,
+                         "differs": any(value != values[0] for value in values[1:])})
+        sections.append({"title": title, "rows": rows})
+    return sections

@@ -337,6 +337,42 @@ class Store:
         rows.sort(key=lambda row: row.get("start") or "", reverse=True)
         return rows
 
+    def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
+             = None, needles: list[str] | None = None, since: str = "", until: str = ""
+             ) -> tuple[list[dict[str, Any]], int]:
+        """Summaries `offset` to `offset + limit` of the runs, newest first, that `keep`
+        accepts and that started in [since, until] (ISO strings, "" for open); and how many
+        there are in all. Without `keep` and `needles` only the newest shards are read (the
+        catalog knows each one's time span and size): the first page of 100,000 runs reads
+        the head and one or two indexes. `needles` as for `summaries`."""
+        def wanted(row: dict[str, Any]) -> bool:
+            start = row.get("start") or ""
+            return (start >= since and (not until or start <= until)
+                    and (keep is None or keep(row)))
+
+        with self._reading() as head:
+            rows = [summary(doc) for doc in head.table(RUNS).all()]
+            rows.extend(summary(record) for record in self._spooled({r["id"] for r in rows}))
+            rows = [row for row in map(with_live_status, rows) if wanted(row)]
+            shards = [row for row in self._catalog(head)
+                      if row["last_start"] >= since and (not until or row["first_start"] <= until)]
+            shards.sort(key=lambda row: row["last_start"], reverse=True)
+            counting_only = keep is None and needles is None and not since and not until
+            total = len(rows) + sum(row["count"] for row in shards) if counting_only else None
+            need = offset + limit
+            newest_first = {"key": lambda row: row.get("start") or "", "reverse": True}
+            rows.sort(**newest_first)
+            for shard in shards:
+                if (counting_only and len(rows) >= need
+                        and (rows[need - 1].get("start") or "") >= shard["last_start"]):
+                    break  # no run in this shard or any later one is new enough for the page
+                rows.extend(row for row in self._read_index(shard["shard"], needles)
+                            if wanted(row))
+                if counting_only:
+                    rows.sort(**newest_first)
+            rows.sort(**newest_first)
+        return rows[offset:need], total if total is not None else len(rows)
+
     def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
         """The newest completed run (its summary) of each of `computations`, among the
         runs of `script` (a path, which prefilters the sealed shards)."""
@@ -355,6 +391,22 @@ class Store:
         os.makedirs(self.sweep_dir, exist_ok=True)
         spool.atomic_write_json(os.path.join(self.sweep_dir, f"{sweep['id']}.json"), sweep,
                                 durable=False)
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep, newest first, without its list of runs."""
+        names = os.listdir(self.sweep_dir) if os.path.isdir(self.sweep_dir) else []
+        found = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                try:
+                    with open(os.path.join(self.sweep_dir, name), encoding="utf-8") as handle:
+                        document = json.load(handle)
+                except (OSError, ValueError):
+                    continue  # `sweep(id)` reports a damaged one
+                document["run_count"] = len(document.pop("runs", ()))
+                found.append(document)
+        found.sort(key=lambda document: document.get("start") or "", reverse=True)
+        return found
 
     def sweep(self, prefix: str) -> dict[str, Any]:
         """The sweep whose id starts with `prefix` (UnknownRun if none or several)."""

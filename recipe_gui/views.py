@@ -1,0 +1,334 @@
+"""The pages, each an HTML view and its JSON twin built from the same data."""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from recipe import query
+from recipe.recorder import now
+from recipe.store import Store, StoreError, UnknownRun, summary
+
+blueprint = Blueprint("gui", __name__)
+
+SORTS = {"start": "start", "duration": "duration", "script": "script", "status": "status"}
+MAX_PAGE_SIZE = 500
+
+
+def store() -> Store:
+    if "store" not in g:
+        g.store = Store(current_app.config["RECIPE_SETTINGS"])
+    return g.store
+
+
+def wants_json() -> bool:
+    if request.path.endswith(".json"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > \
+        request.accept_mimetypes["text/html"]
+
+
+def respond(template: str, data: dict[str, Any], **context: Any) -> Any:
+    """The page, or its JSON twin: `data` is all the page shows."""
+    if wants_json():
+        return jsonify(data)
+    return render_template(template, **data, **context)
+
+
+def resolve(prefix: str) -> str:
+    try:
+        return store().resolve(prefix)
+    except UnknownRun as exc:
+        abort(404, str(exc))
+
+
+# -- the runs list ---------------------------------------------------------------------------
+
+def _int(name: str, default: int, lowest: int, highest: int) -> int:
+    try:
+        return min(max(int(request.args.get(name, default)), lowest), highest)
+    except ValueError:
+        abort(400, f"{name} must be a whole number")
+
+
+@blueprint.route("/")
+@blueprint.route("/runs.json", endpoint="runs_json")
+def runs() -> Any:
+    args = {name: request.args.get(name, "").strip()
+            for name in ("q", "script", "status", "tag", "since", "until")}
+    sort = request.args.get("sort", "start")
+    if sort not in SORTS:
+        abort(400, f"sort must be one of {', '.join(SORTS)}")
+    descending = request.args.get("order", "desc") != "asc"
+    per_page = _int("per_page", current_app.config["PAGE_SIZE"], 1, MAX_PAGE_SIZE)
+    page = _int("page", 1, 1, 10**9)
+    algorithms = store().hash_algorithms() if args["q"] else ()
+    chosen = query.RunFilter(term=args["q"], script=args["script"], status=args["status"],
+                             tag=args["tag"], since=args["since"], until=args["until"],
+                             algorithms=algorithms)
+    keep = None if chosen.empty else chosen.keep
+    offset = (page - 1) * per_page
+    if sort == "start" and descending:
+        rows, total = store().page(offset, per_page, keep=keep, needles=chosen.needles(),
+                                   since=chosen.since, until=chosen.until)
+    else:  # another order needs every matching run
+        rows, total = store().page(0, 10**12, keep=keep, needles=chosen.needles(),
+                                   since=chosen.since, until=chosen.until)
+        rows.sort(key=lambda row: _sort_key(row.get(SORTS[sort])), reverse=descending)
+        rows = rows[offset:offset + per_page]
+    data = {"runs": rows, "total": total, "page": page, "per_page": per_page,
+            "pages": max(1, math.ceil(total / per_page)), "sort": sort,
+            "order": "desc" if descending else "asc", "query": args}
+    return respond("runs.html", data, statuses=["completed", "failed", "interrupted",
+                                                "running", "lost"])
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """None last in either direction is not possible with one key; None first, then the
+    values, numbers and text apart."""
+    if value is None:
+        return (0, "")
+    return (1, value) if isinstance(value, (int, float)) else (2, str(value))
+
+
+# -- one run ---------------------------------------------------------------------------------
+
+@blueprint.route("/run/<run_id>")
+@blueprint.route("/run/<run_id>.json", endpoint="run_json")
+def run(run_id: str) -> Any:
+    full_id = resolve(run_id)
+    record = store().get(full_id)
+    related = query.related_runs(store(), record)
+    return respond("run.html", {"run": record, "related": related})
+
+
+@blueprint.route("/run/<run_id>/download")
+def download(run_id: str) -> Response:
+    record = store().get(resolve(run_id))
+    response = jsonify(record)
+    response.headers["Content-Disposition"] = f'attachment; filename="run-{record["id"]}.json"'
+    return response
+
+
+@blueprint.route("/run/<run_id>/annotate", methods=["POST"])
+def annotate(run_id: str) -> Any:
+    full_id = resolve(run_id)
+    text = request.form.get("text", "").strip()
+    if not text:
+        abort(400, "a note needs some text")
+    store().annotate(full_id, {"kind": "note", "text": text, "time": now()})
+    return redirect(url_for("gui.run", run_id=full_id), code=303)
+
+
+@blueprint.route("/run/<run_id>/tag", methods=["POST"])
+def tag(run_id: str) -> Any:
+    full_id = resolve(run_id)
+    tags = [word for word in request.form.get("tags", "").replace(",", " ").split() if word]
+    if not tags:
+        abort(400, "give one or more tags, separated by spaces or commas")
+    store().annotate(full_id, {"kind": "tags", "tags": tags})
+    return redirect(url_for("gui.run", run_id=full_id), code=303)
+
+
+# -- comparing runs --------------------------------------------------------------------------
+
+@blueprint.route("/compare")
+@blueprint.route("/compare.json", endpoint="compare_json")
+def compare() -> Any:
+    wanted = [word for value in request.args.getlist("id") for word in value.split(",")
+              if word.strip()]
+    if len(wanted) < 2:
+        abort(400, "pick two or more runs to compare (the checkboxes of the runs list)")
+    ids = list(dict.fromkeys(resolve(prefix.strip()) for prefix in wanted))
+    by_id = {record["id"]: record for record in store().records(ids)}
+    records = [by_id[run_id] for run_id in ids]
+    return respond("compare.html", {"runs": [summary(r) for r in records],
+                                    "sections": query.compare(records)})
+
+
+# -- a file's history ------------------------------------------------------------------------
+
+@blueprint.route("/file")
+@blueprint.route("/file.json", endpoint="file_history_json")
+def file_history() -> Any:
+    path = request.args.get("path", "").strip()
+    digest = request.args.get("hash", "").strip().lower()
+    if not path and not digest:
+        abort(400, "give a file: ?path=/absolute/path or ?hash=HEX")
+    history = query.file_history(store(), path=path, digest=digest)
+    return respond("file.html", {"path": path, "hash": digest, "history": history})
+
+
+# -- sweeps ----------------------------------------------------------------------------------
+
+@blueprint.route("/sweeps")
+@blueprint.route("/sweeps.json", endpoint="sweeps_json")
+def sweeps() -> Any:
+    return respond("sweeps.html", {"sweeps": store().sweeps()})
+
+
+@blueprint.route("/sweep/<sweep_id>")
+@blueprint.route("/sweep/<sweep_id>.json", endpoint="sweep_json")
+def sweep(sweep_id: str) -> Any:
+    try:
+        document = store().sweep(sweep_id)
+    except UnknownRun as exc:
+        abort(404, str(exc))
+    rows = query.runs_of(store(), document["id"])
+    params = list(document.get("params") or {})
+    results = list(dict.fromkeys(
+        name for row in rows for name, value in (row.get("results") or {}).items()
+        if _number(value) is not None))
+    x = request.args.get("x") or (params[0] if params else "")
+    y = request.args.get("y") or (results[0] if results else "")
+    chart = _chart(rows, x, y) if x and y else None
+    return respond("sweep.html", {"sweep": document, "runs": rows, "params": params,
+                                  "results": results, "x": x, "y": y, "chart": chart})
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _chart(rows: list[dict[str, Any]], x: str, y: str) -> dict[str, Any] | None:
+    """Coordinates for an SVG plot of result `y` against parameter `x` (server-side: the
+    viewer must work offline, with no JavaScript library to fetch)."""
+    points = []
+    for row in rows:
+        params, results = row.get("params") or {}, row.get("results") or {}
+        if x in params and _number(results.get(y)) is not None:
+            points.append((params[x], _number(results[y]), row["id"]))
+    if not points:
+        return None
+    numeric = all(_number(px) is not None for px, _, _ in points)
+    if numeric:
+        points.sort(key=lambda point: point[0])
+        xs = [float(px) for px, _, _ in points]
+    else:
+        labels = list(dict.fromkeys(str(px) for px, _, _ in points))
+        xs = [float(labels.index(str(px))) for px, _, _ in points]
+    ys = [py for _, py, _ in points]
+    width, height, margin = 640, 320, 56
+
+    def scale(value: float, low: float, high: float, size: float) -> float:
+        return size / 2 if high == low else (value - low) / (high - low) * size
+
+    inner_w, inner_h = width - 2 * margin, height - 2 * margin
+    placed = [{"cx": round(margin + scale(px, min(xs), max(xs), inner_w), 1),
+               "cy": round(height - margin - scale(py, min(ys), max(ys), inner_h), 1),
+               "label": f"{x}={raw} {y}={py:g}", "id": run_id}
+              for px, py, (raw, _, run_id) in zip(xs, ys, points, strict=True)]
+    return {"width": width, "height": height, "margin": margin, "points": placed,
+            "line": " ".join(f"{p['cx']},{p['cy']}" for p in placed) if numeric else "",
+            "x_low": points[0][0] if numeric else "", "x_high": points[-1][0] if numeric
+            else "", "y_low": f"{min(ys):g}", "y_high": f"{max(ys):g}", "x": x, "y": y}
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+@blueprint.app_errorhandler(StoreError)
+def store_error(exc: StoreError) -> Any:
+    return _error_page(503, "The store cannot be read", str(exc))
+
+
+@blueprint.app_errorhandler(400)
+@blueprint.app_errorhandler(403)
+@blueprint.app_errorhandler(404)
+@blueprint.app_errorhandler(405)
+def http_error(exc: Any) -> Any:
+    return _error_page(exc.code, exc.name, exc.description)
+
+
+def _error_page(status: int, title: str, message: str) -> Any:
+    if wants_json():
+        return jsonify({"error": title, "message": message}), status
+    return render_template("error.html", title=title, message=message), status
+
+
+# -- template helpers ------------------------------------------------------------------------
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters.update(short=lambda text: (text or "")[:8], ago=_ago,
+                                 duration=_duration, basename=_basename,
+                                 diff_lines=_diff_lines)
+    app.jinja_env.globals.update(page_url=_page_url, json_url=_json_url)
+
+
+def _ago(timestamp: str | None) -> str:
+    if not timestamp:
+        return "-"
+    try:
+        then = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    seconds = (datetime.now(timezone.utc) - then).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def _basename(path: str | None) -> str:
+    return os.path.basename(path or "") or (path or "")
+
+
+def _diff_lines(diff: str | None) -> list[tuple[str, str]]:
+    """(css class, line) for a unified diff: added, removed, hunk and file lines coloured."""
+    lines = []
+    for line in (diff or "").splitlines():
+        if line.startswith(("+++", "---", "diff ", "index ")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        else:
+            kind = ""
+        lines.append((kind, line))
+    return lines
+
+
+def _page_url(**changes: Any) -> str:
+    """This list's URL with some query arguments changed (a stable, shareable link)."""
+    args = {key: value for key, value in request.args.items() if value}
+    args.update({key: value for key, value in changes.items()})
+    args = {key: value for key, value in args.items() if value not in ("", None)}
+    return url_for("gui.runs", **args)
+
+
+def _json_url() -> str:
+    """This page's JSON twin."""
+    path = "/runs" if request.path == "/" else request.path.rstrip("/")
+    query_string = request.query_string.decode()
+    return f"{path}.json" + (f"?{query_string}" if query_string else "")
