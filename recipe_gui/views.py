@@ -237,10 +237,17 @@ def _chart(rows: list[dict[str, Any]], x: str, y: str) -> dict[str, Any] | None:
                "cy": round(height - margin - scale(py, min(ys), max(ys), inner_h), 1),
                "label": f"{x}={raw} {y}={py:g}", "id": run_id}
               for px, py, (raw, _, run_id) in zip(xs, ys, points, strict=True)]
+    if numeric:  # the ends of the axis
+        ticks = [(placed[0]["cx"], points[0][0], "start"), (placed[-1]["cx"], points[-1][0],
+                                                            "end")]
+    else:  # every category under its points
+        ticks = list({str(raw): (point["cx"], raw, "middle")
+                      for point, (raw, _, _) in zip(placed, points, strict=True)}.values())
     return {"width": width, "height": height, "margin": margin, "points": placed,
             "line": " ".join(f"{p['cx']},{p['cy']}" for p in placed) if numeric else "",
-            "x_low": points[0][0] if numeric else "", "x_high": points[-1][0] if numeric
-            else "", "y_low": f"{min(ys):g}", "y_high": f"{max(ys):g}", "x": x, "y": y}
+            "x_ticks": [{"x": tx, "label": str(label), "anchor": anchor}
+                        for tx, label, anchor in ticks],
+            "y_low": f"{min(ys):g}", "y_high": f"{max(ys):g}", "x": x, "y": y}
 
 
 # -- errors ----------------------------------------------------------------------------------
