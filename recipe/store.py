@@ -133,6 +133,7 @@ class Store:
         self.sweep_dir = stem + ".sweeps"
         self.lock_path = stem + ".lock"
         self.backup_dir = os.path.join(self.home, "backups")
+        self.warnings: list[str] = []  # what readers went without (a damaged head)
 
     # -- locking -------------------------------------------------------------------------
 
@@ -309,6 +310,7 @@ class Store:
                     return
             except StoreDamaged as exc:
                 messages.warn(str(exc))
+                self.warnings.append(str(exc))
             # The head is unreadable: show the runs in the spool, and say so (above).
             yield TinyDB(storage=MemoryStorage)
 

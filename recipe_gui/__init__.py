@@ -16,7 +16,7 @@ import hmac
 import os
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask, abort, g, request
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -48,8 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
+        store = g.get("store")
         return {"csrf_token": app.config["CSRF_TOKEN"],
-                "recipe_home": app.config["RECIPE_SETTINGS"].home}
+                "recipe_home": app.config["RECIPE_SETTINGS"].home,
+                "store_warnings": list(dict.fromkeys(store.warnings)) if store else []}
 
     from . import views
 
