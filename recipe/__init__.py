@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
-           "MissingParameter", "run", "sweep", "runs"]
+           "MissingParameter", "run", "sweep", "runs", "lineage"]
 
 _WRITING_MODES = set("wax+")
 
@@ -191,6 +191,19 @@ def runs(*, script: str | None = None, status: str | None = None, tag: str | Non
                           **{k: v for k, v in (r.get("results") or {}).items()
                              if isinstance(v, (bool, int, float, str)) or v is None}}
                          for r in records])
+
+
+def lineage(path: str | os.PathLike, *, direction: str = "up", depth: int | None = None
+            ) -> dict[str, Any]:
+    """Where a file came from (`direction="up"`) or what was made from it ("down"), as
+    `recipe lineage` shows it: {path, hash, runs: [{id, script, start, status, relation,
+    files: [...]}]}. `path` may also be a content hash. ValueError if no run touched it."""
+    from . import config, graph
+    from .store import Store
+
+    if direction not in (graph.UP, graph.DOWN):
+        raise ValueError(f"direction must be 'up' or 'down', not {direction!r}")
+    return graph.lineage(Store(config.load()), os.fspath(path), direction, depth)
 
 
 def _imported_by_main_script() -> bool:

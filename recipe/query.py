@@ -259,3 +259,25 @@ def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                          "differs": any(value != values[0] for value in values[1:])})
         sections.append({"title": title, "rows": rows})
     return sections
+
+
+def code_difference(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """How the code of two runs differs: the script's content hash if it changed, the
+    commits if they differ, then a unified diff of their recorded git diffs (uncommitted
+    changes). Empty when nothing says the code differed."""
+    import difflib
+
+    git_a, git_b = first.get("git") or {}, second.get("git") or {}
+    lines = []
+    script_a, script_b = first.get("script_hash"), second.get("script_hash")
+    if script_a and script_b and script_a != script_b:
+        lines.append(f"script content {script_a[:12]} -> {script_b[:12]}")
+    if git_a.get("commit") != git_b.get("commit"):
+        lines.append(f"commit {git_a.get('commit') or '(none)'} -> "
+                     f"{git_b.get('commit') or '(none)'}")
+    diff_a = (git_a.get("diff") or "").splitlines(keepends=True)
+    diff_b = (git_b.get("diff") or "").splitlines(keepends=True)
+    lines.extend(line.rstrip("\n") for line in difflib.unified_diff(
+        diff_a, diff_b, f"uncommitted changes of run {first['id'][:8]}",
+        f"uncommitted changes of run {second['id'][:8]}"))
+    return "\n".join(lines)

@@ -195,13 +195,27 @@ class Run:
             messages.warn(f"cannot write to {self.config.home} ({exc}); "
                           "this run is kept in memory and saved at its end if possible")
         if not worker:
+            self._note_script_hash()
             return
         self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN,),
                                         name="recipe-recorder", daemon=True)
         self._worker.start()
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
+    def _note_script_hash(self) -> None:
+        """The script's content as it started: `recipe status` tells a changed script."""
+        script = self.record["script"]
+        if os.path.isabs(script):
+            try:
+                digest, _size = self.hasher.hash(script)
+            except OSError:
+                return
+            with self._lock:
+                self.record["script_hash"] = digest
+                self.record["script_hash_algorithm"] = self.hasher.algorithm
+
     def _work(self, read_git: bool) -> None:
+        self._note_script_hash()
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info

@@ -41,7 +41,7 @@ MIN_PREFIX = 6
 # What listing, `latest` and `search` read; `show` and `export` read the whole record.
 SUMMARY_FIELDS = ("id", "script", "command", "cwd", "start", "end", "duration", "status",
                   "exit_code", "hostname", "pid", "label", "tags", "params", "results",
-                  "computation", "sweep")
+                  "computation", "sweep", "script_hash", "script_hash_algorithm")
 SUMMARY_FILE_FIELDS = ("path", "hash", "hash_algorithm")
 
 

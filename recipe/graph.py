@@ -1,0 +1,304 @@
+"""Lineage across runs: where a file came from, what depends on it, and whether it is stale.
+
+A file version is a path with a content hash. Runs connect them: a run read some versions
+and wrote others. Going up from a file: the runs that wrote its content, the versions they
+read, the runs that wrote those, and so on; going down: the runs that read it, what they
+wrote, who read that. Files are matched by content hash first (a renamed or copied file is
+still found), by path where the content is unknown. An input is only explained by a run
+that started before the run that read it, and an output only feeds runs that started after.
+
+One index over every run's summary (a few hundred bytes each) answers the whole walk in
+memory: the store is read once, however deep the chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+
+from .hashing import FileHasher
+
+UP, DOWN = "up", "down"
+
+
+class Graph:
+    """Which runs read and wrote which content, indexed both ways."""
+
+    def __init__(self, runs: list[dict[str, Any]]) -> None:
+        self.runs = {run["id"]: run for run in runs}
+        self._by = {(kind, key): defaultdict(list) for kind in ("inputs", "outputs")
+                    for key in ("hash", "path")}
+        for run in runs:
+            for kind in ("inputs", "outputs"):
+                for event in run.get(kind) or ():
+                    for key in ("hash", "path"):
+                        if event.get(key):
+                            self._by[kind, key][event[key]].append(run)
+
+    @classmethod
+    def from_store(cls, store: Any) -> Graph:
+        return cls(store.summaries())
+
+    def algorithms(self) -> set[str]:
+        return {event.get("hash_algorithm") for run in self.runs.values()
+                for kind in ("inputs", "outputs") for event in run.get(kind) or ()
+                if event.get("hash_algorithm")}
+
+    def runs_with(self, kind: str, version: dict[str, Any]) -> list[dict[str, Any]]:
+        """Runs whose `kind` ("inputs"/"outputs") include this content (or path, where the
+        content is unknown), oldest first."""
+        key = "hash" if version.get("hash") else "path"
+        found = {run["id"]: run for run in self._by[kind, key].get(version.get(key), ())}
+        return sorted(found.values(), key=lambda run: run.get("start") or "")
+
+    def versions_of(self, path: str) -> list[dict[str, Any]]:
+        """Every recorded version of `path`, newest first, as {path, hash, hash_algorithm}."""
+        seen: dict[str, dict[str, Any]] = {}
+        for kind in ("outputs", "inputs"):
+            for run in self._by[kind, "path"].get(path, ()):
+                for event in run.get(kind) or ():
+                    if event.get("path") == path and event.get("hash"):
+                        known = seen.get(event["hash"])
+                        when = run.get("start") or ""
+                        if known is None or when > known["when"]:
+                            seen[event["hash"]] = {"path": path, "hash": event["hash"],
+                                                   "hash_algorithm": event.get("hash_algorithm"),
+                                                   "when": when}
+        return sorted(seen.values(), key=lambda version: version["when"], reverse=True)
+
+    def start(self, term: str) -> dict[str, Any]:
+        """The file version a lineage starts from: an existing file (hashed now), a path
+        (its newest recorded version), or a hash or hash prefix of 8+ hex digits.
+        ValueError when nothing recorded matches."""
+        path = os.path.abspath(term)
+        if os.path.isfile(path):
+            for algorithm in sorted(self.algorithms()) or ["xxh3_128"]:
+                try:
+                    digest, _size = FileHasher(algorithm).hash(path)
+                except (OSError, KeyError):
+                    continue
+                version = {"path": path, "hash": digest, "hash_algorithm": algorithm}
+                if self.runs_with("outputs", version) or self.runs_with("inputs", version):
+                    return version
+        versions = self.versions_of(path)
+        if versions:
+            return versions[0]
+        if len(term) >= 8 and all(c in "0123456789abcdefABCDEF" for c in term):
+            prefix = term.lower()
+            digests = {digest for kind in ("inputs", "outputs")
+                       for digest in self._by[kind, "hash"] if digest.startswith(prefix)}
+            if len(digests) == 1:
+                digest = digests.pop()
+                paths = [event["path"] for kind in ("outputs", "inputs")
+                         for run in self._by[kind, "hash"][digest]
+                         for event in run.get(kind) or () if event.get("hash") == digest]
+                return {"path": paths[0] if paths else None, "hash": digest}
+            if digests:
+                raise ValueError(f"hash prefix {term} is ambiguous ({len(digests)} contents)")
+        if os.path.isfile(path):
+            return {"path": path, "hash": None}  # on disk, never recorded: by path only
+        raise ValueError(f"no recorded run read or wrote {term!r}")
+
+    def walk(self, version: dict[str, Any], direction: str, depth: int | None = None
+             ) -> dict[str, Any]:
+        """The lineage tree from `version`: {path, hash, runs: [{id, script, start, status,
+        relation, files: [...]}]}. A run met twice is listed again with `seen: true` and
+        not expanded; `depth` counts runs from the start."""
+        expanded: set[str] = set()
+
+        def file_node(file: dict[str, Any], before: str | None, after: str | None,
+                      level: int) -> dict[str, Any]:
+            node = {"path": file.get("path"), "hash": file.get("hash"), "runs": []}
+            if depth is not None and level >= depth:
+                return node
+            kind = "outputs" if direction == UP else "inputs"
+            for run in self.runs_with(kind, file):
+                start = run.get("start") or ""
+                if (before is not None and start >= before) or (after is not None and
+                                                                 start <= after):
+                    continue
+                node["runs"].append(run_node(run, level + 1))
+            return node
+
+        def run_node(run: dict[str, Any], level: int) -> dict[str, Any]:
+            node = {"id": run["id"], "script": run.get("script"), "start": run.get("start"),
+                    "status": run.get("status"),
+                    "relation": "wrote" if direction == UP else "read", "files": []}
+            if run["id"] in expanded:
+                node["seen"] = True
+                return node
+            expanded.add(run["id"])
+            start = run.get("start") or ""
+            for event in run.get("inputs" if direction == UP else "outputs") or ():
+                node["files"].append(file_node(event, start if direction == UP else None,
+                                               start if direction == DOWN else None, level))
+            return node
+
+        return file_node(version, None, None, 0)
+
+
+def lineage(store: Any, term: str, direction: str = UP, depth: int | None = None
+            ) -> dict[str, Any]:
+    """`recipe lineage`'s tree for a path, file or hash (ValueError if nothing matches)."""
+    graph = Graph.from_store(store)
+    return graph.walk(graph.start(term), direction, depth)
+
+
+def to_text(tree: dict[str, Any], direction: str) -> list[str]:
+    """An indented tree: files with their hash, runs with id, script, time and status."""
+    lines: list[str] = []
+
+    def label(file: dict[str, Any]) -> str:
+        digest = (file.get("hash") or "")[:12]
+        return f"{file.get('path') or '(unknown path)'}" + (f"  [{digest}]" if digest else "")
+
+    def file_lines(file: dict[str, Any], prefix: str) -> None:
+        for index, run in enumerate(file["runs"]):
+            last = index == len(file["runs"]) - 1
+            branch, below = ("└─ ", "   ") if last else ("├─ ", "│  ")
+            when = (run.get("start") or "")[:19].replace("T", " ")
+            verb = "written by" if direction == UP else "read by"
+            lines.append(f"{prefix}{branch}{verb} {run['id'][:8]}  "
+                         f"{os.path.basename(run.get('script') or '')}  {when}  "
+                         f"{run.get('status')}" + ("  (shown above)" if run.get("seen") else ""))
+            for position, child in enumerate(run["files"]):
+                child_last = position == len(run["files"]) - 1
+                twig, deeper = ("└─ ", "   ") if child_last else ("├─ ", "│  ")
+                verb = "read" if direction == UP else "wrote"
+                lines.append(f"{prefix}{below}{twig}{verb} {label(child)}")
+                file_lines(child, prefix + below + deeper)
+
+    lines.append(label(tree))
+    file_lines(tree, "")
+    if not tree["runs"]:
+        lines.append("  (no recorded run " + ("wrote this content)" if direction == UP
+                                             else "read this content)"))
+    return lines
+
+
+def to_dot(tree: dict[str, Any], direction: str) -> str:
+    """Graphviz: files as notes, runs as boxes, arrows in the direction data flowed."""
+    nodes: dict[str, str] = {}
+    edges: set[tuple[str, str]] = set()
+
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def file_id(file: dict[str, Any]) -> str:
+        key = f"file:{file.get('hash') or file.get('path')}"
+        nodes.setdefault(key, f"{quote(key)} [shape=note, label="
+                              f"{quote(os.path.basename(file.get('path') or '?'))}];")
+        return key
+
+    def run_id(run: dict[str, Any]) -> str:
+        key = f"run:{run['id']}"
+        name = f"{os.path.basename(run.get('script') or '')} {run['id'][:8]}"
+        nodes.setdefault(key, f"{quote(key)} [shape=box, label={quote(name)}];")
+        return key
+
+    def visit(file: dict[str, Any]) -> None:
+        this = file_id(file)
+        for run in file["runs"]:
+            that = run_id(run)
+            edges.add((that, this) if direction == UP else (this, that))
+            for child in run["files"]:
+                other = file_id(child)
+                edges.add((other, that) if direction == UP else (that, other))
+                visit(child)
+
+    visit(tree)
+    body = [f"  {line}" for line in nodes.values()]
+    body += [f"  {quote(a)} -> {quote(b)};" for a, b in sorted(edges)]
+    return "digraph lineage {\n  rankdir=LR;\n" + "\n".join(body) + "\n}\n"
+
+
+class Checker:
+    """Is a file still what its run wrote, and is that run's work still current?"""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.hashers: dict[str, FileHasher] = {}
+        self._verdicts: dict[str, str | None] = {}
+
+    def now(self, path: str, algorithm: str | None) -> str | None:
+        """The content hash of `path` on disk now, None if it is gone."""
+        algorithm = algorithm or "xxh3_128"
+        hasher = self.hashers.setdefault(algorithm, FileHasher(algorithm))
+        try:
+            return hasher.hash(path)[0]
+        except OSError:
+            return None
+
+    def stale(self, run: dict[str, Any], trail: frozenset[str] = frozenset()) -> str | None:
+        """Why the run's outputs are out of date, or None: an input that changed or went
+        away, an input made by a run that is itself stale, or a changed script."""
+        if run["id"] in self._verdicts:
+            return self._verdicts[run["id"]]
+        if run["id"] in trail:  # a cycle: judged where it started
+            return None
+        reason = None
+        script, recorded = run.get("script") or "", run.get("script_hash")
+        if recorded and os.path.isabs(script):
+            current = self.now(script, run.get("script_hash_algorithm"))
+            if current != recorded:
+                reason = f"its script {os.path.basename(script)} " + \
+                         ("is gone" if current is None else "changed") + \
+                         f" since run {run['id'][:8]}"
+        for event in run.get("inputs") or ():
+            if reason:
+                break
+            path = event.get("path") or ""
+            current = self.now(path, event.get("hash_algorithm"))
+            if current is None:
+                reason = f"its input {path} is gone"
+            elif event.get("hash") and current != event["hash"]:
+                reason = f"its input {path} changed since run {run['id'][:8]} read it"
+            else:
+                start = run.get("start") or ""
+                makers = [maker for maker in self.graph.runs_with("outputs", event)
+                          if (maker.get("start") or "") < start]
+                if makers:
+                    upstream = self.stale(makers[-1], trail | {run["id"]})
+                    if upstream:
+                        reason = f"its input {path} comes from run {makers[-1]['id'][:8]}, " \
+                                 f"whose {upstream.removeprefix('its ')}"
+        self._verdicts[run["id"]] = reason
+        return reason
+
+    def check(self, path: str) -> dict[str, Any]:
+        """{path, state: ok/modified/missing/stale/unknown, reason, run} for one file."""
+        writers = [run for run in self.graph.runs_with("outputs", {"path": path})]
+        if not writers:
+            return {"path": path, "state": "unknown", "run": None,
+                    "reason": "no recorded run wrote this file"}
+        run = writers[-1]
+        event = next(e for e in reversed(run.get("outputs") or ()) if e.get("path") == path)
+        current = self.now(path, event.get("hash_algorithm"))
+        base = {"path": path, "run": run["id"]}
+        if current is None:
+            return {**base, "state": "missing",
+                    "reason": f"gone since run {run['id'][:8]} wrote it"}
+        if event.get("hash") and current != event["hash"]:
+            return {**base, "state": "modified",
+                    "reason": f"changed on disk since run {run['id'][:8]} wrote it"}
+        reason = self.stale(run)
+        if reason:
+            return {**base, "state": "stale", "reason": reason}
+        return {**base, "state": "ok",
+                "reason": f"as run {run['id'][:8]} ({os.path.basename(run.get('script') or '')})"
+                          " wrote it"}
+
+
+def latest_outputs(graph: Graph, directory: str) -> list[str]:
+    """Every output of the newest run of each script under `directory`."""
+    newest: dict[str, dict[str, Any]] = {}
+    prefix = os.path.join(os.path.abspath(directory), "")
+    for run in graph.runs.values():
+        script = run.get("script") or ""
+        if script.startswith(prefix) and (script not in newest or (run.get("start") or "")
+                                          > (newest[script].get("start") or "")):
+            newest[script] = run
+    return list(dict.fromkeys(event["path"] for script in sorted(newest)
+                              for event in newest[script].get("outputs") or ()
+                              if event.get("path")))
