@@ -21,7 +21,7 @@ from flask import (
     url_for,
 )
 
-from recipe import query
+from recipe import graph, query
 from recipe.recorder import now
 from recipe.store import Store, StoreError, UnknownRun, summary
 
@@ -29,6 +29,7 @@ blueprint = Blueprint("gui", __name__)
 
 SORTS = {"start": "start", "duration": "duration", "script": "script", "status": "status"}
 MAX_PAGE_SIZE = 500
+LINEAGE_DEPTH = 4  # runs each way on a file's page; `recipe lineage` goes all the way
 
 
 def store() -> Store:
@@ -173,7 +174,14 @@ def file_history() -> Any:
     if not path and not digest:
         abort(400, "give a file: ?path=/absolute/path or ?hash=HEX")
     history = query.file_history(store(), path=path, digest=digest)
-    return respond("file.html", {"path": path, "hash": digest, "history": history})
+    trees = {}
+    if history:  # where it came from and what was made from it, a few runs each way
+        runs = graph.Graph.from_store(store())
+        version = {"path": path or None, "hash": digest or history[-1]["event"].get("hash")}
+        trees = {direction: runs.walk(version, direction, LINEAGE_DEPTH)
+                 for direction in (graph.UP, graph.DOWN)}
+    return respond("file.html", {"path": path, "hash": digest, "history": history,
+                                 "lineage": trees})
 
 
 # -- sweeps ----------------------------------------------------------------------------------
