@@ -355,18 +355,33 @@ def tag(run_id: str, tags: tuple[str, ...]) -> int:
 
 @cli.command()
 @click.argument("run_ids", metavar="[ID]...", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
-              help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file instead of standard output.")
-def export(run_ids: tuple[str, ...], fmt: str, output: str | None) -> int:
-    """Export all runs (or the given ones) as a JSON array, newest first.
+@click.option("--format", "fmt", type=click.Choice(["json", "prov-json", "prov-n", "ro-crate"]),
+              default="json", show_default=True,
+              help="json: recipe's records; prov-json, prov-n: W3C PROV; ro-crate: an "
+                   "RO-Crate (Process Run Crate) directory, given with -o.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Write to this file instead of standard output (for ro-crate: this "
+                   "directory, new, empty or an earlier crate).")
+@click.option("--include-files", is_flag=True,
+              help="ro-crate: copy into the crate every file still on disk with the content "
+                   "the run saw.")
+def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files: bool) -> int:
+    """Export all runs (or the given ones): as recipe's JSON array, newest first, as W3C
+    PROV (PROV-JSON or PROV-N), or as an RO-Crate directory.
 
     \b
     Example:
       recipe export -o runs.json
       recipe export 1a2b3c 4d5e6f
+      recipe export --format prov-n
+      recipe export --format ro-crate -o crate/ --include-files
     """
+    if include_files and fmt != "ro-crate":
+        raise click.UsageError("--include-files goes with --format ro-crate")
+    if fmt == "ro-crate" and output is None:
+        raise click.UsageError("--format ro-crate writes a directory: name it with -o DIR")
+    if fmt != "ro-crate" and output is not None and os.path.isdir(output):
+        raise click.UsageError(f"{output} is a directory: -o takes a file for --format {fmt}")
     store = _store()
     if run_ids:
         known = [row["id"] for row in store.summaries()]
@@ -374,13 +389,34 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None) -> int:
         runs = store.records(ids)
     else:
         runs = store.records()
-    if output is None:
-        _emit_json(runs)
-    else:
-        from .spool import atomic_write_json
+    if fmt == "json":
+        if output is None:
+            _emit_json(runs)
+        else:
+            from .spool import atomic_write_json
 
-        atomic_write_json(os.path.abspath(output), runs, indent=2)
-        messages.info(f"exported {len(runs)} run(s) to {output}")
+            atomic_write_json(os.path.abspath(output), runs, indent=2)
+            messages.info(f"exported {len(runs)} run(s) to {output}")
+        return 0
+
+    from . import exports
+
+    if fmt == "ro-crate":
+        try:
+            exports.write_ro_crate(runs, output, include_files=include_files)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the RO-Crate in {output}: {exc}") from None
+        messages.info(f"exported {len(runs)} run(s) as an RO-Crate in {output}")
+        return 0
+    text = exports.to_prov_json(runs) if fmt == "prov-json" else exports.to_prov_n(runs)
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+        messages.info(f"exported {len(runs)} run(s) as {fmt} to {output}")
     return 0
 
 
