@@ -813,9 +813,10 @@ def diff_command(first: str, second: str, as_json: bool) -> int:
                f"{records[0].get('start')}")
     click.echo(f"+++ run {records[1]['id'][:8]}  {records[1].get('script')}  "
                f"{records[1].get('start')}")
+    noise = {("run", "start"), ("run", "duration"), ("git", "diff")}  # shown elsewhere
     for section in sections:
         differing = [row for row in section["rows"] if row["differs"]
-                     and not (section["title"] == "git" and row["name"] == "diff")]
+                     and (section["title"], row["name"]) not in noise]
         if not differing:
             continue
         click.echo(f"{section['title']}:")

@@ -84,6 +84,8 @@ class Graph:
         versions = self.versions_of(path)
         if versions:
             return versions[0]
+        if self._by["outputs", "path"].get(path) or self._by["inputs", "path"].get(path):
+            return {"path": path, "hash": None}  # recorded without its content: by path
         if len(term) >= 8 and all(c in "0123456789abcdefABCDEF" for c in term):
             prefix = term.lower()
             digests = {digest for kind in ("inputs", "outputs")
@@ -96,46 +98,73 @@ class Graph:
                 return {"path": paths[0] if paths else None, "hash": digest}
             if digests:
                 raise ValueError(f"hash prefix {term} is ambiguous ({len(digests)} contents)")
-        if os.path.isfile(path):
-            return {"path": path, "hash": None}  # on disk, never recorded: by path only
         raise ValueError(f"no recorded run read or wrote {term!r}")
 
     def walk(self, version: dict[str, Any], direction: str, depth: int | None = None
              ) -> dict[str, Any]:
         """The lineage tree from `version`: {path, hash, runs: [{id, script, start, status,
         relation, files: [...]}]}. A run met twice is listed again with `seen: true` and
-        not expanded; `depth` counts runs from the start."""
-        expanded: set[str] = set()
+        not expanded; `depth` counts runs from the start, and a file where it cut the
+        walk short has `more: true`. Each run is expanded where it is nearest the start,
+        so a depth limit never hides a run within it."""
+        kind = "outputs" if direction == UP else "inputs"
 
-        def file_node(file: dict[str, Any], before: str | None, after: str | None,
-                      level: int) -> dict[str, Any]:
-            node = {"path": file.get("path"), "hash": file.get("hash"), "runs": []}
-            if depth is not None and level >= depth:
-                return node
-            kind = "outputs" if direction == UP else "inputs"
+        def neighbours(file: dict[str, Any], reader_start: str | None
+                       ) -> list[dict[str, Any]]:
+            """The runs that wrote (up) or read (down) the file, on the right side of the
+            time of the run it was reached from."""
+            found = []
             for run in self.runs_with(kind, file):
                 start = run.get("start") or ""
-                if (before is not None and start >= before) or (after is not None and
-                                                                 start <= after):
-                    continue
-                node["runs"].append(run_node(run, level + 1))
+                if reader_start is None or (start < reader_start if direction == UP
+                                            else start > reader_start):
+                    found.append(run)
+            return found
+
+        def files_of(run: dict[str, Any]) -> list[dict[str, Any]]:
+            return list(run.get("inputs" if direction == UP else "outputs") or ())
+
+        nearest: dict[str, int] = {}  # run id: fewest runs from the start (breadth first)
+        frontier = [(version, None)]
+        level = 0
+        while frontier and (depth is None or level < depth):
+            level += 1
+            following = []
+            for file, reader_start in frontier:
+                for run in neighbours(file, reader_start):
+                    if run["id"] not in nearest:
+                        nearest[run["id"]] = level
+                        following.extend((child, run.get("start") or "")
+                                         for child in files_of(run))
+            frontier = following
+
+        expanded: set[str] = set()
+
+        def file_node(file: dict[str, Any], reader_start: str | None, level: int
+                      ) -> dict[str, Any]:
+            node: dict[str, Any] = {"path": file.get("path"), "hash": file.get("hash"),
+                                    "runs": []}
+            found = neighbours(file, reader_start)
+            if depth is not None and level >= depth:
+                if found:
+                    node["more"] = True
+                return node
+            node["runs"] = [run_node(run, level + 1) for run in found]
             return node
 
         def run_node(run: dict[str, Any], level: int) -> dict[str, Any]:
             node = {"id": run["id"], "script": run.get("script"), "start": run.get("start"),
                     "status": run.get("status"),
                     "relation": "wrote" if direction == UP else "read", "files": []}
-            if run["id"] in expanded:
+            if run["id"] in expanded or nearest.get(run["id"], level) < level:
                 node["seen"] = True
                 return node
             expanded.add(run["id"])
-            start = run.get("start") or ""
-            for event in run.get("inputs" if direction == UP else "outputs") or ():
-                node["files"].append(file_node(event, start if direction == UP else None,
-                                               start if direction == DOWN else None, level))
+            node["files"] = [file_node(child, run.get("start") or "", level)
+                             for child in files_of(run)]
             return node
 
-        return file_node(version, None, None, 0)
+        return file_node(version, None, 0)
 
 
 def lineage(store: Any, term: str, direction: str = UP, depth: int | None = None
@@ -166,7 +195,8 @@ def to_text(tree: dict[str, Any], direction: str) -> list[str]:
                 child_last = position == len(run["files"]) - 1
                 twig, deeper = ("└─ ", "   ") if child_last else ("├─ ", "│  ")
                 verb = "read" if direction == UP else "wrote"
-                lines.append(f"{prefix}{below}{twig}{verb} {label(child)}")
+                lines.append(f"{prefix}{below}{twig}{verb} {label(child)}"
+                             + ("  (more beyond --depth)" if child.get("more") else ""))
                 file_lines(child, prefix + below + deeper)
 
     lines.append(label(tree))
@@ -222,13 +252,17 @@ class Checker:
         self._verdicts: dict[str, str | None] = {}
 
     def now(self, path: str, algorithm: str | None) -> str | None:
-        """The content hash of `path` on disk now, None if it is gone."""
+        """The content hash of `path` on disk now, None if it is gone, "" if this recipe
+        cannot compute that algorithm (a store written by another version)."""
         algorithm = algorithm or "xxh3_128"
-        hasher = self.hashers.setdefault(algorithm, FileHasher(algorithm))
         try:
+            hasher = self.hashers.get(algorithm) or FileHasher(algorithm)
+            self.hashers[algorithm] = hasher
             return hasher.hash(path)[0]
         except OSError:
             return None
+        except (KeyError, ValueError):
+            return ""
 
     def stale(self, run: dict[str, Any], trail: frozenset[str] = frozenset()) -> str | None:
         """Why the run's outputs are out of date, or None: an input that changed or went
@@ -241,7 +275,7 @@ class Checker:
         script, recorded = run.get("script") or "", run.get("script_hash")
         if recorded and os.path.isabs(script):
             current = self.now(script, run.get("script_hash_algorithm"))
-            if current != recorded:
+            if current != recorded and current != "":
                 reason = f"its script {os.path.basename(script)} " + \
                          ("is gone" if current is None else "changed") + \
                          f" since run {run['id'][:8]}"
@@ -251,9 +285,9 @@ class Checker:
             path = event.get("path") or ""
             current = self.now(path, event.get("hash_algorithm"))
             if current is None:
-                reason = f"its input {path} is gone"
-            elif event.get("hash") and current != event["hash"]:
-                reason = f"its input {path} changed since run {run['id'][:8]} read it"
+                reason = f"its input {shown(path)} is gone"
+            elif event.get("hash") and current not in (event["hash"], ""):
+                reason = f"its input {shown(path)} changed since run {run['id'][:8]} read it"
             else:
                 start = run.get("start") or ""
                 makers = [maker for maker in self.graph.runs_with("outputs", event)
@@ -261,21 +295,37 @@ class Checker:
                 if makers:
                     upstream = self.stale(makers[-1], trail | {run["id"]})
                     if upstream:
-                        reason = f"its input {path} comes from run {makers[-1]['id'][:8]}, " \
-                                 f"whose {upstream.removeprefix('its ')}"
+                        reason = f"its input {shown(path)} comes from run " \
+                                 f"{makers[-1]['id'][:8]}, whose " \
+                                 f"{upstream.removeprefix('its ')}"
         self._verdicts[run["id"]] = reason
         return reason
 
     def check(self, path: str) -> dict[str, Any]:
-        """{path, state: ok/modified/missing/stale/unknown, reason, run} for one file."""
-        writers = [run for run in self.graph.runs_with("outputs", {"path": path})]
+        """{path, state: ok/modified/missing/stale/unknown, reason, run} for one file: the
+        newest run that wrote this path decides, else (a renamed or copied file) the newest
+        that wrote its content."""
+        writers = self.graph.runs_with("outputs", {"path": path})
+        key = "path"
+        if not writers:
+            for algorithm in sorted(self.graph.algorithms()):
+                digest = self.now(path, algorithm)
+                if digest:
+                    writers = self.graph.runs_with("outputs", {"hash": digest})
+                    if writers:
+                        key, path_or_hash = "hash", digest
+                        break
         if not writers:
             return {"path": path, "state": "unknown", "run": None,
                     "reason": "no recorded run wrote this file"}
         run = writers[-1]
-        event = next(e for e in reversed(run.get("outputs") or ()) if e.get("path") == path)
+        wanted = path if key == "path" else path_or_hash
+        event = next(e for e in reversed(run.get("outputs") or ()) if e.get(key) == wanted)
         current = self.now(path, event.get("hash_algorithm"))
         base = {"path": path, "run": run["id"]}
+        if current == "":
+            return {**base, "state": "unknown", "reason": "hashed with "
+                    f"{event.get('hash_algorithm')}, which this recipe cannot compute"}
         if current is None:
             return {**base, "state": "missing",
                     "reason": f"gone since run {run['id'][:8]} wrote it"}
@@ -285,13 +335,21 @@ class Checker:
         reason = self.stale(run)
         if reason:
             return {**base, "state": "stale", "reason": reason}
+        written = "" if key == "path" else f" as {shown(event.get('path') or '')}"
         return {**base, "state": "ok",
                 "reason": f"as run {run['id'][:8]} ({os.path.basename(run.get('script') or '')})"
-                          " wrote it"}
+                          f" wrote it{written}"}
+
+
+def shown(path: str) -> str:
+    """A path as the user would type it here: relative under the working directory."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def latest_outputs(graph: Graph, directory: str) -> list[str]:
-    """Every output of the newest run of each script under `directory`."""
+    """Every output of the newest run of each script under `directory`, in the order the
+    runs started (a pipeline reads top to bottom)."""
     newest: dict[str, dict[str, Any]] = {}
     prefix = os.path.join(os.path.abspath(directory), "")
     for run in graph.runs.values():
@@ -299,6 +357,6 @@ def latest_outputs(graph: Graph, directory: str) -> list[str]:
         if script.startswith(prefix) and (script not in newest or (run.get("start") or "")
                                           > (newest[script].get("start") or "")):
             newest[script] = run
-    return list(dict.fromkeys(event["path"] for script in sorted(newest)
-                              for event in newest[script].get("outputs") or ()
-                              if event.get("path")))
+    in_order = sorted(newest.values(), key=lambda run: run.get("start") or "")  # pipeline order
+    return list(dict.fromkeys(event["path"] for run in in_order
+                              for event in run.get("outputs") or () if event.get("path")))
