@@ -231,9 +231,6 @@ def test_browse_search_annotate_compare_in_chromium(ws: Workspace, server: str,
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, shot
 
 
-@pytest.mark.xfail(strict=True, reason="`python train.py` (import recipe, module-level `lr = 0.1`) "
-                   "records params {} and label '', while `recipe run train.py` records "
-                   "{'lr': 0.1}: the compare page shows lr '–' for the plain run")
 def test_compare_shows_the_parameters_of_a_plain_run(server: str,
                                                      recorded: dict[str, dict[str, Any]]
                                                      ) -> None:

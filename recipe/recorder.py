@@ -214,8 +214,27 @@ class Run:
                 self.record["script_hash"] = digest
                 self.record["script_hash_algorithm"] = self.hasher.algorithm
 
+    def _note_parameters(self) -> None:
+        """A plain `python script.py` run records its module-level literal parameters
+        (`lr = 0.1`) at their values, as `recipe run` does; recipe.Param calls record
+        themselves, and argparse options are only known to the script."""
+        script = self.record["script"]
+        if self.record["params"] or not os.path.isabs(script):
+            return
+        try:
+            from .params import discover
+
+            found = discover(script)
+        except Exception:  # never-raise guard: a script recipe cannot read has no params
+            return
+        if found.parameters and found.parameters[0].source == "global":
+            for parameter in found.parameters:
+                if parameter.name not in self.record["params"]:
+                    self.set_param(parameter.name, parameter.default)
+
     def _work(self, read_git: bool) -> None:
         self._note_script_hash()
+        self._note_parameters()
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info

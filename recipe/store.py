@@ -304,11 +304,15 @@ class Store:
         except (StoreLocked, StoreDamaged, OSError):
             pass
         with self._locked(exclusive=False, timeout=30.0):
+            opened = False
             try:
                 with self._db(self.db_path) as head:
+                    opened = True
                     yield head
                     return
             except StoreDamaged as exc:
+                if opened:  # a damaged shard, met by the caller: theirs to report
+                    raise
                 messages.warn(str(exc))
                 self.warnings.append(str(exc))
             # The head is unreadable: show the runs in the spool, and say so (above).

@@ -96,7 +96,8 @@ def runs() -> Any:
         rows = rows[offset:offset + per_page]
     data = {"runs": rows, "total": total, "page": page, "per_page": per_page,
             "pages": max(1, math.ceil(total / per_page)), "sort": sort,
-            "order": "desc" if descending else "asc", "query": args}
+            "order": "desc" if descending else "asc", "query": args,
+            "warnings": list(dict.fromkeys(store().warnings))}
     return respond("runs.html", data, statuses=["completed", "failed", "interrupted",
                                                 "running", "lost"])
 
@@ -158,6 +159,8 @@ def compare() -> Any:
     if len(wanted) < 2:
         abort(400, "pick two or more runs to compare (the checkboxes of the runs list)")
     ids = list(dict.fromkeys(resolve(prefix.strip()) for prefix in wanted))
+    if len(ids) < 2:
+        abort(400, "pick two or more different runs to compare")
     by_id = {record["id"]: record for record in store().records(ids)}
     records = [by_id[run_id] for run_id in ids]
     return respond("compare.html", {"runs": [summary(r) for r in records],
