@@ -6,6 +6,7 @@
     python bench/run.py store          # 4. 100,000 runs: same run cost, CLI answers < 1 s
     python bench/run.py concurrency    # 5. 8 x 50 concurrent runs: none lost
     python bench/run.py sweep          # 6. sweep cost per run; 1,000 runs, then cached
+    python bench/run.py gui            # 7. 100,000 runs: `recipe gui` pages < 300 ms
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -740,6 +741,152 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+# -- 7. the web viewer ---------------------------------------------------------------------
+
+GUI_TARGET_MS = 300.0
+
+
+def _proc_status(pid: int) -> dict[str, int]:
+    """The memory lines of /proc/<pid>/status (VmRSS, VmHWM, ...), in bytes."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            name, _, rest = line.partition(":")
+            if name.startswith("Vm") and rest.strip().endswith("kB"):
+                values[name] = int(rest.split()[0]) * 1024
+    return values
+
+
+def _start_gui(home: Path, root: Path) -> tuple[subprocess.Popen, str, Path]:
+    """`recipe gui --no-browser --port 0` serving `home`; (process, URL, its stderr log).
+    stderr (werkzeug logs every request there) goes to a file, so that it never blocks."""
+    log = root / "gui-stderr.log"
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen(recipe_command() + ["gui", "--no-browser", "--port", "0"],
+                                env=clean_env(RECIPE_HOME=str(home)), cwd=root,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=stderr)
+    watchdog = threading.Timer(60.0, proc.kill)  # no URL within a minute: give up
+    watchdog.start()
+    try:
+        url = proc.stdout.readline().decode().strip()
+    finally:
+        watchdog.cancel()
+    if not url.startswith("http://"):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"recipe gui printed no URL ({url!r}):\n"
+                           f"{log.read_text(errors='replace')}")
+    return proc, url.rstrip("/"), log
+
+
+def gui(args: argparse.Namespace) -> dict[str, Any]:
+    import urllib.parse
+    import urllib.request
+
+    # Loopback, never through a proxy that the environment may name.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def get(url: str) -> bytes:
+        with opener.open(url, timeout=120) as response:
+            return response.read()
+
+    results: dict[str, Any] = {"runs": args.runs, "reps": args.reps}
+    with temp_dir("gui") as root:
+        home = root / "home"
+        print(f"building a store of {args.runs:,} runs ...", flush=True)
+        built = build_store(home, args.runs)
+        results["build_s"] = built["seconds"]
+        results["bytes_on_disk"] = du_bytes(home)
+        print(f"built in {built['seconds']:.1f} s; {results['bytes_on_disk'] / 1e6:.0f} MB on "
+              f"disk", flush=True)
+        existing = input_name(args.runs // 2, 0)  # a run in the middle: in a sealed shard
+        missing = "no_such_file.csv"
+        started = time.perf_counter()
+        server, base, log = _start_gui(home, root)
+        try:
+            results["server_start_s"] = time.perf_counter() - started
+            memory_start = _proc_status(server.pid)
+            newest = json.loads(get(f"{base}/runs.json"))
+            newest_id = newest["runs"][0]["id"]
+            # The searches find what they should (also their warm-up requests).
+            found = json.loads(get(f"{base}/runs.json?q={urllib.parse.quote(existing)}"))
+            nothing = json.loads(get(f"{base}/runs.json?q={urllib.parse.quote(missing)}"))
+            if (newest["total"] != args.runs or found["total"] != 1
+                    or nothing["total"] != 0):
+                raise RuntimeError(f"unexpected totals: list {newest['total']}, "
+                                   f"search {existing} {found['total']}, "
+                                   f"search {missing} {nothing['total']}")
+            cases = {
+                "(a) / first page (HTML)": "/",
+                "(b) /runs.json first page": "/runs.json",
+                f"(c) /?q={existing} (1 match)": f"/?q={urllib.parse.quote(existing)}",
+                f"(d) /?q={missing} (no match)": f"/?q={urllib.parse.quote(missing)}",
+                "(e) /run/<newest id> (HTML)": f"/run/{newest_id}",
+                "(f) /?page=50 (HTML)": "/?page=50",
+            }
+            targeted = {"(a) / first page (HTML)", f"(c) /?q={existing} (1 match)"}
+            sizes = {name: len(get(base + path)) for name, path in cases.items()}  # warm-up
+            memory_warm = _proc_status(server.pid)
+            times: dict[str, list[float]] = {name: [] for name in cases}
+            rss_rounds: list[int] = []
+            names = list(cases)
+            for rep in range(args.reps):  # the requests interleaved, the order rotated
+                shift = rep % len(names)
+                for name in names[shift:] + names[:shift]:
+                    start = time.perf_counter()
+                    body = get(base + cases[name])
+                    times[name].append(time.perf_counter() - start)
+                    if len(body) != sizes[name]:
+                        raise RuntimeError(f"{name}: {len(body)} bytes, then {sizes[name]}")
+                rss_rounds.append(_proc_status(server.pid)["VmRSS"])  # bounded, or growing?
+            memory_end = _proc_status(server.pid)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        errors = [line for line in log.read_text(errors="replace").splitlines()
+                  if "Traceback" in line or '" 500 ' in line]
+        if errors:
+            raise RuntimeError("the server reported errors:\n" + "\n".join(errors[:10]))
+    rows, results["requests"], ok = [], {}, True
+    for name in names:
+        value = median(times[name])
+        p25, p75 = spread(times[name])
+        passed = value * 1000 < GUI_TARGET_MS if name in targeted else None
+        ok = ok and passed is not False
+        results["requests"][name] = {"path": cases[name], "median_s": value,
+                                     "p25_s": p25, "p75_s": p75, "bytes": sizes[name],
+                                     "samples_s": times[name], "pass": passed}
+        rows.append((name, ms(value), f"{ms(p25)}-{ms(p75)}", f"{sizes[name] / 1000:.1f} kB",
+                     f"< {GUI_TARGET_MS:g} ms" if passed is not None else "-",
+                     verdict(passed) if passed is not None else "info"))
+    mib = 1 << 20
+    results["memory_bytes"] = {"rss_before_first_request": memory_start.get("VmRSS"),
+                               "rss_after_warmup": memory_warm.get("VmRSS"),
+                               "rss_after_all": memory_end.get("VmRSS"),
+                               "peak_rss_hwm": memory_end.get("VmHWM"),
+                               "rss_after_each_round": rss_rounds}
+    results["pass"] = ok
+    print_table(f"7. `recipe gui` with {args.runs:,} runs: HTTP GET on loopback, wall ms, "
+                f"median of {args.reps}", ("request", "median", "p25-p75", "response",
+                                           "target", "verdict"), rows)
+    print_table("7. the server's memory (/proc/<pid>/status)", ("measure", "value"), [
+        ("server start to URL printed", f"{ms(results['server_start_s'])} ms"),
+        ("VmRSS before the first request", f"{memory_start['VmRSS'] / mib:.1f} MiB"),
+        ("VmRSS after one request of each", f"{memory_warm['VmRSS'] / mib:.1f} MiB"),
+        (f"VmRSS after all {len(names) * (args.reps + 1) + 3} requests",
+         f"{memory_end['VmRSS'] / mib:.1f} MiB"),
+        ("VmRSS after each round of the 6 requests",
+         " ".join(f"{value / mib:.0f}" for value in rss_rounds) + " MiB"),
+        ("peak RSS (VmHWM)", f"{memory_end['VmHWM'] / mib:.1f} MiB"),
+        ("verdict ((a) and (c) < 300 ms)", verdict(ok))])
+    return results
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -772,6 +919,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=60, help="runs of the process sweeps")
     p.add_argument("--in-process-runs", type=int, default=300)
     p.add_argument("--bare-reps", type=int, default=30)
+    p = items.add_parser("gui", help="7. the web viewer over a store of many runs")
+    p.add_argument("--runs", type=int, default=100_000)
+    p.add_argument("--reps", type=int, default=15, help="repetitions of each request")
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -779,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()))
     print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
-                 "concurrency": concurrency, "sweep": sweep}
+                 "concurrency": concurrency, "sweep": sweep, "gui": gui}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache
