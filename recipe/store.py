@@ -333,7 +333,7 @@ class Store:
         """Every run's summary, newest first. With `needles` (see query.Search.needles),
         sealed shards whose index contains none of them are skipped: a prefilter, so the
         caller still tests each row, and `recipe search` need not decode 100,000 runs."""
-        with self._reading() as head:
+        with self._reading() as head, _no_garbage_collection():
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             for row in self._catalog(head):
                 rows.extend(self._read_index(row["shard"], needles))
@@ -356,7 +356,7 @@ class Store:
             return (start >= since and (not until or start <= until)
                     and (keep is None or keep(row)))
 
-        with self._reading() as head:
+        with self._reading() as head, _no_garbage_collection():
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             rows.extend(summary(record) for record in self._spooled({r["id"] for r in rows}))
             rows = [row for row in map(with_live_status, rows) if wanted(row)]
@@ -462,12 +462,14 @@ class Store:
     def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
         wanted = set(run_ids) if run_ids is not None else None
-        with self._reading() as head:
+        # A few ids prefilter the indexes by their raw text, as a search term does.
+        needles = sorted(wanted) if wanted is not None and len(wanted) <= 64 else None
+        with self._reading() as head, _no_garbage_collection():
             found = [dict(doc) for doc in head.table(RUNS).all()
                      if wanted is None or doc["id"] in wanted]
             for row in self._catalog(head):
                 if wanted is not None:
-                    ids = {s["id"] for s in self._read_index(row["shard"])}
+                    ids = {s["id"] for s in self._read_index(row["shard"], needles)}
                     if not ids & wanted:
                         continue
                 found.extend(r for r in self._records_of_shard(row["shard"])
@@ -490,8 +492,8 @@ class Store:
         if len(prefix) < MIN_PREFIX:
             raise UnknownRun(f"run id prefix {prefix!r} is too short: give at least "
                              f"{MIN_PREFIX} characters")
-        if ids is None:
-            ids = [row["id"] for row in self.summaries()]
+        if ids is None:  # the prefix prefilters the shard indexes, as a search term does
+            ids = [row["id"] for row in self.summaries([prefix])]
         matches = [run_id for run_id in ids if run_id.startswith(prefix)]
         if not matches:
             raise UnknownRun(f"no run has an id starting with {prefix!r}")
