@@ -63,7 +63,7 @@ class Search:
         if self.pattern is not None:
             return None
         texts = [self.term.lower() if self.by_id else self.term]
-        if self.hex_prefix is not None and self.hex_prefix != self.term:
+        if self.hex_prefix is not None and self.hex_prefix not in texts:
             texts.append(self.hex_prefix)  # ids and hashes are stored in lower case
         texts += [digest for _algorithm, digest in self.hashes]
         return [json.dumps(text, ensure_ascii=False)[1:-1] for text in texts]

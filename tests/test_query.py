@@ -159,6 +159,7 @@ def test_search_returns_the_run_objects_themselves() -> None:
     ("graph.png", {}, ["graph.png"]),
     ('odd"name', {}, ['odd\\"name']),  # as the JSON text of an index spells it
     ("ABCDEF12", {"by_id": True}, ["abcdef12"]),
+    ("ABCDEF12", {}, ["ABCDEF12", "abcdef12"]),  # a path, or a hash typed in upper case
     (r"gr.ph", {"regex": True}, None),
 ])
 def test_needles_are_what_a_matching_run_must_contain(term: str, options: dict,
