@@ -7,6 +7,7 @@
     python bench/run.py concurrency    # 5. 8 x 50 concurrent runs: none lost
     python bench/run.py sweep          # 6. sweep cost per run; 1,000 runs, then cached
     python bench/run.py gui            # 7. 100,000 runs: `recipe gui` pages < 300 ms
+    python bench/run.py lineage        # 8. 100,000 runs in chains 50 deep: lineage < 1 s
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -887,6 +888,78 @@ def gui(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+# -- 8. lineage ----------------------------------------------------------------------------
+
+LINEAGE_TARGET_S = 1.0
+
+LINEAGE_DRIVER = """\
+import json, sys, time
+import recipe
+
+term, direction, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+walls = []
+for _ in range(reps):
+    start = time.perf_counter()
+    tree = recipe.lineage(term, direction=direction)
+    walls.append(time.perf_counter() - start)
+depth, node = 0, tree
+while node["runs"]:
+    depth += 1
+    files = node["runs"][0]["files"]
+    node = files[0] if files else {"runs": []}
+print(json.dumps({"walls": walls, "depth": depth}))
+"""
+
+
+def lineage(args: argparse.Namespace) -> dict[str, Any]:
+    """`recipe lineage` up from the last file of a chain and down from the first, the
+    whole command timed (start-up included), and the walk alone in one process."""
+    with temp_dir("lineage") as root:
+        home = root / "home"
+        print(f"building a store of {args.runs:,} runs in chains of {args.chain} ...",
+              flush=True)
+        built = build_store(home, args.runs, chain=args.chain)
+        env = clean_env(RECIPE_HOME=str(home), RECIPE_QUIET="1")
+        # The newest complete chain: its last run's first output, its first run's input.
+        first = (args.runs // args.chain - 1) * args.chain
+        last_output = f"/home/ana/projects/churn/results/run_{first + args.chain - 1:06d}/model.npy"
+        first_input = f"/home/ana/projects/churn/data/raw/{input_name(first, 0)}"
+        (root / "driver.py").write_text(LINEAGE_DRIVER)
+        figures: dict[str, Any] = {"runs": args.runs, "chain": args.chain,
+                                   "store_build_s": built["seconds"]}
+        for name, term, direction in (("up", last_output, "up"), ("down", first_input, "down")):
+            walls = []
+            for _ in range(args.reps):
+                elapsed, result = timed(recipe_command() + ["lineage", term, f"--{direction}",
+                                                            "--json"], env=env, cwd=root)
+                walls.append(elapsed)
+            tree = json.loads(result.stdout)
+            runs_in_tree = json.dumps(tree).count('"relation"')
+            inside = subprocess.run([PYTHON, "driver.py", term, direction, str(args.reps)],
+                                    env=env, cwd=root, capture_output=True, text=True,
+                                    check=True)
+            walk = json.loads(inside.stdout)
+            figures[name] = {"command_s": median(walls), "spread": spread(walls),
+                             "in_process_s": median(walk["walls"]), "depth": walk["depth"],
+                             "runs_in_tree": runs_in_tree}
+    ok = all(figures[name]["command_s"] < LINEAGE_TARGET_S and figures[name]["depth"]
+             == args.chain for name in ("up", "down"))
+    figures["pass"] = ok
+    print_table(f"8. recipe lineage, {args.runs:,} runs in chains {args.chain} deep "
+                f"(median of {args.reps})", ("measure", "value"), [
+        *[(f"recipe lineage --{name} (the whole command)",
+           f"{ms(figures[name]['command_s'])} ms (p25-p75 "
+           f"{ms(figures[name]['spread'][0])}-{ms(figures[name]['spread'][1])}; target < "
+           f"{LINEAGE_TARGET_S * 1000:.0f} ms)") for name in ("up", "down")],
+        *[(f"recipe.lineage(direction={name!r}) in one process",
+           f"{ms(figures[name]['in_process_s'])} ms") for name in ("up", "down")],
+        *[(f"runs in the {name} tree / its depth",
+           f"{figures[name]['runs_in_tree']} / {figures[name]['depth']}")
+          for name in ("up", "down")],
+        ("verdict", verdict(ok))])
+    return figures
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -922,6 +995,10 @@ def main(argv: list[str] | None = None) -> int:
     p = items.add_parser("gui", help="7. the web viewer over a store of many runs")
     p.add_argument("--runs", type=int, default=100_000)
     p.add_argument("--reps", type=int, default=15, help="repetitions of each request")
+    p = items.add_parser("lineage", help="8. recipe lineage on chains 50 deep in 100,000 runs")
+    p.add_argument("--runs", type=int, default=100_000)
+    p.add_argument("--chain", type=int, default=50)
+    p.add_argument("--reps", type=int, default=7)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -929,7 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
     print("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()))
     print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
-                 "concurrency": concurrency, "sweep": sweep, "gui": gui}
+                 "concurrency": concurrency, "sweep": sweep, "gui": gui,
+                 "lineage": lineage}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

@@ -43,8 +43,10 @@ def input_name(index: int, which: int) -> str:
     return f"sample_{index:06d}_{'ab'[which]}.csv"
 
 
-def make_run(index: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(record, file events) of the index-th run, started 5 minutes after the previous one."""
+def make_run(index: int, rng: random.Random, upstream: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(record, file events) of the index-th run, started 5 minutes after the previous one.
+    With `upstream` (an output event of an earlier run) its first input is that file."""
     run_id = f"{rng.getrandbits(128):032x}"
     name = SCRIPTS[index % len(SCRIPTS)]
     script = f"/home/ana/projects/churn/scripts/{name}.py"
@@ -96,12 +98,16 @@ def make_run(index: int, rng: random.Random) -> tuple[dict[str, Any], list[dict[
                        "hash_algorithm": "xxh3_128", "size": rng.randrange(1_000, 50_000_000),
                        "function": "numpy.load" if kind == "input" else "numpy.save",
                        "time": (start + timedelta(seconds=offset)).isoformat()})
+    if upstream is not None:
+        events[0].update(path=upstream["path"], hash=upstream["hash"])
     return record, events
 
 
 def build_store(home: Path, runs: int, *, batch: int = 200, seed: int = 1,
-                progress: bool = True) -> dict[str, Any]:
-    """Fill the store at `home` with `runs` generated runs; returns timing and facts."""
+                progress: bool = True, chain: int | None = None) -> dict[str, Any]:
+    """Fill the store at `home` with `runs` generated runs; returns timing and facts.
+    With `chain`, runs come in chains of that length: each run of a chain reads the
+    first output of the run before it (lineage `chain` runs deep)."""
     previous = os.environ.get("RECIPE_HOME")
     os.environ["RECIPE_HOME"] = str(home)
     try:
@@ -112,8 +118,12 @@ def build_store(home: Path, runs: int, *, batch: int = 200, seed: int = 1,
         rng = random.Random(seed)
         started = time.perf_counter()
         last_report = started
+        upstream = None
         for index in range(runs):
-            record, events = make_run(index, rng)
+            if chain and index % chain == 0:
+                upstream = None
+            record, events = make_run(index, rng, upstream if chain else None)
+            upstream = next(e for e in events if e["kind"] == "output")
             journal = spool.Journal(store.home, record["id"])
             journal.write_record(record)
             journal.append_events(events)
