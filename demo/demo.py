@@ -1,4 +1,5 @@
-"""The one-minute tour: a real analysis script recorded, then found again with the CLI.
+"""The one-minute tour: a real analysis recorded, found again, traced, swept and checked
+with the CLI.
 
 Runs in a temporary directory with its own store, so your ~/.recipe stays untouched.
 """
@@ -26,6 +27,18 @@ ANALYSIS = """\
     """
 
 
+TREND = """\
+    import recipe
+    import numpy as np
+
+    degree = 1
+    t = np.load("t.npy")
+    coefficients = np.polyfit(np.arange(len(t)), t, degree)
+    np.savetxt("trend.txt", coefficients)
+    recipe.Output(float(coefficients[-2]), name="slope")
+    """
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="recipe-demo-") as directory:
         root = Path(directory)
@@ -34,6 +47,7 @@ def main() -> int:
             "year,temperature\n" + "".join(f"{y},{14 + (y - 2000) * 0.02:.2f}\n"
                                            for y in range(2000, 2025)))
         (root / "analysis.py").write_text(textwrap.dedent(ANALYSIS))
+        (root / "trend.py").write_text(textwrap.dedent(TREND))
 
         def step(title: str, *command: str) -> None:
             print(f"\n$ {' '.join(command)}    # {title}", flush=True)
@@ -47,6 +61,20 @@ def main() -> int:
         step("everything, as JSON", "recipe", "export", "-o", "runs.json")
         lines = (root / "runs.json").read_text().splitlines()
         print("\n".join(lines[:12] + [f"  ... ({len(lines) - 12} more lines in runs.json)"]))
+
+        trend = textwrap.indent(textwrap.dedent(TREND), "    ")
+        print(f"\ntrend.py reads what analysis.py wrote:\n{trend}")
+        step("a second script, recorded too", sys.executable, "trend.py")
+        step("where did trend.txt come from?", "recipe", "lineage", "trend.txt")
+        step("try other degrees, two at a time", "recipe", "sweep", "trend.py",
+             "-p", "degree=1,2,3", "-j", "2")
+        step("again: nothing is computed twice", "recipe", "sweep", "trend.py",
+             "-p", "degree=1,2,3")
+        with open(root / "data.csv", "a") as data:
+            data.write("2025,14.60\n")
+        step("data.csv changed: what is out of date?", "recipe", "status")
+        print("\nBrowse it all in a web browser with `recipe gui` (here: RECIPE_HOME="
+              f"{root / 'store'} recipe gui, while this directory exists).")
     return 0
 
 

@@ -88,11 +88,9 @@ def discover(path: str) -> Discovery:
 def discover_in(tree: ast.Module, path: str) -> Discovery:
     """Parameters and outputs of a script already parsed (`path` only for messages)."""
     params, outputs = _annotations(tree, path)
-    if params or outputs:
-        result = Discovery(params, outputs)
-    else:
-        found = _globals(tree) or _argparse(tree, path)
-        result = Discovery(found, [])
+    # Without recipe.Param calls (recipe.Output calls alone do not count), the parameters
+    # are the module-level literals, else the argparse options.
+    result = Discovery(params or _globals(tree) or _argparse(tree, path), outputs)
     _check_unique(result, path)
     return result
 

@@ -139,6 +139,8 @@ class Run:
         self._forked_child = False
         self._record_changed = False  # params or results set since the last save
         self._label_given = False
+        # (script source, parameter names) of a plain run, for its computation identity
+        self._identity_source: tuple[bytes, set[str]] | None = None
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -217,20 +219,28 @@ class Run:
     def _note_parameters(self) -> None:
         """A plain `python script.py` run records its module-level literal parameters
         (`lr = 0.1`) at their values, as `recipe run` does; recipe.Param calls record
-        themselves, and argparse options are only known to the script."""
+        themselves, and argparse options are only known to the script. Its computation
+        identity is then set at its end, so a sweep need not compute it again."""
         script = self.record["script"]
-        if self.record["params"] or not os.path.isabs(script):
+        if self.record["params"] or "computation" in self.record or not os.path.isabs(script):
             return
         try:
-            from .params import discover
+            import ast
 
-            found = discover(script)
+            from .params import discover_in
+
+            with open(script, "rb") as handle:
+                source = handle.read()
+            found = discover_in(ast.parse(source, filename=script), script)
         except Exception:  # never-raise guard: a script recipe cannot read has no params
             return
-        if found.parameters and found.parameters[0].source == "global":
+        style = found.parameters[0].source if found.parameters else None
+        if style == "global":
             for parameter in found.parameters:
                 if parameter.name not in self.record["params"]:
                     self.set_param(parameter.name, parameter.default)
+        if style != "argparse":  # its identity is known once its parameters are
+            self._identity_source = (source, {p.name for p in found.parameters})
 
     def _work(self, read_git: bool) -> None:
         self._note_script_hash()
@@ -371,6 +381,12 @@ class Run:
             self._worker.join(timeout=2 if status == "interrupted" else 30)
         record = self.record
         with self._lock:
+            if self._identity_source is not None and "computation" not in record:
+                source, names = self._identity_source
+                if set(record["params"]) == names:
+                    from .params import computation
+
+                    record["computation"] = computation(source, record["params"])
             record["end"] = now()
             record["duration"] = round(time.monotonic() - self._started, 6)
             record["status"] = status

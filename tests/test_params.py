@@ -56,6 +56,17 @@ def test_module_level_literals_are_parameters_without_param_calls(tmp_path: Path
                            ("skip", True, "bool", "global"), ("ratio", 0.5, "float", "global")]
 
 
+def test_output_calls_alone_leave_the_module_level_literals_as_parameters(
+        tmp_path: Path) -> None:
+    path = script(tmp_path, """\
+        import recipe
+        degree = 1
+        recipe.Output(degree * 2, name="slope")
+        """)
+    assert table(path) == [("degree", 1, "int", "global")]
+    assert [o.name for o in discover(path).outputs] == ["slope"]
+
+
 def test_argparse_options_are_parameters_otherwise(tmp_path: Path) -> None:
     path = script(tmp_path, """\
         import argparse
