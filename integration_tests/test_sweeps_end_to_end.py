@@ -747,3 +747,25 @@ def test_an_extended_sweep_still_hands_back_every_output_of_its_new_runs(ws: Wor
         report([res.executed, res.cached, res[{"a": 5}]])
         """)
     assert got == [1, 2, {"double": 10, "triple": 15}]
+
+
+@pytest.mark.parametrize("style", ["Param", "global"])
+def test_a_plain_run_is_a_computation_a_sweep_does_not_repeat(ws: Workspace, style: str) -> None:
+    """`python model.py` records its parameters and identity: the sweep serves that point."""
+    ws.write("model.py", MODEL if style == "Param" else """\
+        import recipe
+        a = 1
+        b = 10
+        with open("executions.log", "a") as log:
+            log.write(f"{a} {b}\\n")
+        recipe.Output(a * b, name="out")
+        """)
+    ws.python("model.py")
+    [plain] = stored(ws, "model.py")
+    assert plain["params"] == {"a": 1, "b": 10} and plain["computation"]
+    got = drive(ws, """\
+        report(summary(recipe.sweep("model.py", {"a": [2]}, executor="inline")))
+        """)
+    assert got["states"] == ["cached", "executed"] and got["ids"][0] == plain["id"]
+    assert got["outputs"][0] == {"out": 10}
+    assert executions(ws) == ["1 10", "2 10"]

@@ -222,8 +222,8 @@ class Run:
         themselves, and argparse options are only known to the script. Its computation
         identity is then set at its end, so a sweep need not compute it again."""
         script = self.record["script"]
-        if self.record["params"] or "computation" in self.record or not os.path.isabs(script):
-            return
+        if "computation" in self.record or not os.path.isabs(script):
+            return  # started by `recipe run` or a sweep, which know its parameters
         try:
             import ast
 
