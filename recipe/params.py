@@ -12,8 +12,10 @@ One mechanism for `recipe inspect`, and later `recipe run -p` and sweeps:
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False  # typing and dataclasses cost 10 ms: a plain run's worker imports this
+if TYPE_CHECKING:
+    from typing import Any
 
 SCALARS = (bool, int, float, str, type(None))
 REQUIRED = object()  # the default of a parameter that has none
@@ -23,15 +25,35 @@ class DiscoveryError(ValueError):
     """The script's parameters cannot be read; the message says where and why."""
 
 
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    default: Any  # REQUIRED when the parameter has no default
-    type: str  # "bool", "int", "float", "str" or "any" (a None default says nothing)
-    line: int
-    source: str  # "Param", "global" or "argparse"
-    flag: str = ""  # argparse: the option string ("--lr"; a positional's name has no dash)
-    action: str | None = None  # argparse: "store_true" / "store_false"
+class _Record:
+    """A small value object: fields given in `__slots__`, compared and shown by value."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.__slots__))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Parameter(_Record):
+    """One parameter: `default` is REQUIRED when it has none; `type` is "bool", "int",
+    "float", "str" or "any" (a None default says nothing); `source` is "Param", "global",
+    "argparse" or "function"; argparse's option string in `flag` (a positional's name has
+    no dash) and "store_true"/"store_false" in `action`."""
+
+    __slots__ = ("name", "default", "type", "line", "source", "flag", "action")
+
+    def __init__(self, name: str, default: Any, type: str, line: int, source: str,  # noqa: A002
+                 flag: str = "", action: str | None = None) -> None:
+        self.name, self.default, self.type, self.line = name, default, type, line
+        self.source, self.flag, self.action = source, flag, action
 
     @property
     def required(self) -> bool:
@@ -43,16 +65,18 @@ class Parameter:
                 "source": self.source}
 
 
-@dataclass(frozen=True)
-class Outputs:
-    name: str
-    line: int
+class Outputs(_Record):
+    __slots__ = ("name", "line")
+
+    def __init__(self, name: str, line: int) -> None:
+        self.name, self.line = name, line
 
 
-@dataclass(frozen=True)
-class Discovery:
-    parameters: list[Parameter]
-    outputs: list[Outputs]
+class Discovery(_Record):
+    __slots__ = ("parameters", "outputs")
+
+    def __init__(self, parameters: list[Parameter], outputs: list[Outputs]) -> None:
+        self.parameters, self.outputs = parameters, outputs
 
 
 def computation(source: bytes, values: dict[str, Any]) -> str:
