@@ -13,34 +13,87 @@ memory: the store is read once, however deep the chain.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from typing import Any
 
 from .hashing import FileHasher
+from .store import without_garbage_collection
 
 UP, DOWN = "up", "down"
 
 
 class Graph:
-    """Which runs read and wrote which content, indexed both ways."""
+    """Which runs read and wrote which content, indexed both ways.
 
-    def __init__(self, runs: list[dict[str, Any]]) -> None:
-        self.runs = {run["id"]: run for run in runs}
-        self._by = {(kind, key): defaultdict(list) for kind in ("inputs", "outputs")
-                    for key in ("hash", "path")}
-        for run in runs:
-            for kind in ("inputs", "outputs"):
-                for event in run.get(kind) or ():
-                    for key in ("hash", "path"):
-                        if event.get(key):
-                            self._by[kind, key][event[key]].append(run)
+    Made from runs given (`Graph(runs)`, `from_store`: every run), or around a store
+    (`around`): then it learns the runs it needs as a walk asks for content, so a lineage
+    50 runs deep in 100,000 opens a few shards, not all of them."""
+
+    def __init__(self, runs: list[dict[str, Any]] = (), *, store: Any = None) -> None:
+        self.runs: dict[str, dict[str, Any]] = {}
+        self._by: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        self._store = store
+        self._lookup = store.by_content() if store is not None else None
+        self._asked: set[str] = set()
+        self._learn(list(runs))
 
     @classmethod
     def from_store(cls, store: Any) -> Graph:
         return cls(store.summaries())
 
+    @classmethod
+    def around(cls, store: Any) -> Graph:
+        return cls(store=store)
+
+    def _learn(self, runs: list[dict[str, Any]]) -> None:
+        new = [run for run in runs if run["id"] not in self.runs]
+        for run in new:
+            self.runs[run["id"]] = run
+        with without_garbage_collection():  # many new references, all kept
+            for (kind, key), index in self._by.items():
+                self._add(index, new, kind, key)
+
+    @staticmethod
+    def _add(index: dict[str, list[dict[str, Any]]], runs: Any, kind: str, key: str) -> None:
+        for run in runs:
+            for event in run.get(kind) or ():
+                value = event.get(key)
+                if value:
+                    index[value].append(run)
+
+    def _index(self, kind: str, key: str) -> dict[str, list[dict[str, Any]]]:
+        """Runs by the hash (or path) of their inputs (or outputs), built when first
+        asked for and kept up to date as runs are learnt."""
+        index = self._by.get((kind, key))
+        if index is None:
+            index = self._by[kind, key] = defaultdict(list)
+            with without_garbage_collection():
+                self._add(index, self.runs.values(), kind, key)
+        return index
+
+    def _ensure(self, version: dict[str, Any]) -> None:
+        """Around a store: learn the runs that read or wrote this content (or, where the
+        content is unknown, this path) before they are looked up."""
+        if self._store is None:
+            return
+        digest = version.get("hash")
+        if digest and digest not in self._asked:
+            self._asked.add(digest)
+            self._learn(self._lookup.runs_touching({digest}))
+        elif not digest and version.get("path"):
+            self._search(version["path"])
+
+    def _search(self, needle: str) -> None:
+        """Around a store: learn the runs whose summary holds `needle` (a path, a prefix)."""
+        if self._store is not None and needle not in self._asked:
+            self._asked.add(needle)
+            self._learn(self._store.summaries([json.dumps(needle)[1:-1]]))
+
     def algorithms(self) -> set[str]:
+        if self._store is not None:
+            return self._store.hash_algorithms()
         return {event.get("hash_algorithm") for run in self.runs.values()
                 for kind in ("inputs", "outputs") for event in run.get(kind) or ()
                 if event.get("hash_algorithm")}
@@ -48,15 +101,17 @@ class Graph:
     def runs_with(self, kind: str, version: dict[str, Any]) -> list[dict[str, Any]]:
         """Runs whose `kind` ("inputs"/"outputs") include this content (or path, where the
         content is unknown), oldest first."""
+        self._ensure(version)
         key = "hash" if version.get("hash") else "path"
-        found = {run["id"]: run for run in self._by[kind, key].get(version.get(key), ())}
+        found = {run["id"]: run for run in self._index(kind, key).get(version.get(key), ())}
         return sorted(found.values(), key=lambda run: run.get("start") or "")
 
     def versions_of(self, path: str) -> list[dict[str, Any]]:
         """Every recorded version of `path`, newest first, as {path, hash, hash_algorithm}."""
+        self._search(path)
         seen: dict[str, dict[str, Any]] = {}
         for kind in ("outputs", "inputs"):
-            for run in self._by[kind, "path"].get(path, ()):
+            for run in self._index(kind, "path").get(path, ()):
                 for event in run.get(kind) or ():
                     if event.get("path") == path and event.get("hash"):
                         known = seen.get(event["hash"])
@@ -84,16 +139,17 @@ class Graph:
         versions = self.versions_of(path)
         if versions:
             return versions[0]
-        if self._by["outputs", "path"].get(path) or self._by["inputs", "path"].get(path):
+        if self._index("outputs", "path").get(path) or self._index("inputs", "path").get(path):
             return {"path": path, "hash": None}  # recorded without its content: by path
         if len(term) >= 8 and all(c in "0123456789abcdefABCDEF" for c in term):
             prefix = term.lower()
+            self._search(prefix)
             digests = {digest for kind in ("inputs", "outputs")
-                       for digest in self._by[kind, "hash"] if digest.startswith(prefix)}
+                       for digest in self._index(kind, "hash") if digest.startswith(prefix)}
             if len(digests) == 1:
                 digest = digests.pop()
                 paths = [event["path"] for kind in ("outputs", "inputs")
-                         for run in self._by[kind, "hash"][digest]
+                         for run in self._index(kind, "hash")[digest]
                          for event in run.get(kind) or () if event.get("hash") == digest]
                 return {"path": paths[0] if paths else None, "hash": digest}
             if digests:
@@ -170,7 +226,7 @@ class Graph:
 def lineage(store: Any, term: str, direction: str = UP, depth: int | None = None
             ) -> dict[str, Any]:
     """`recipe lineage`'s tree for a path, file or hash (ValueError if nothing matches)."""
-    graph = Graph.from_store(store)
+    graph = Graph.around(store)
     return graph.walk(graph.start(term), direction, depth)
 
 

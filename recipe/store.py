@@ -134,6 +134,7 @@ class Store:
         self.lock_path = stem + ".lock"
         self.backup_dir = os.path.join(self.home, "backups")
         self.warnings: list[str] = []  # what readers went without (a damaged head)
+        self._shard_hashes: dict[int, set[str]] = {}  # sealed shards do not change files
 
     # -- locking -------------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class Store:
                 text = handle.read()
             if needles is not None and not any(needle in text for needle in needles):
                 return []
-            with _no_garbage_collection():
+            with without_garbage_collection():
                 rows = json.loads(text)
         except (OSError, ValueError) as exc:
             raise StoreDamaged(f"{path} is damaged ({exc}); run `recipe db repair`") from None
@@ -198,7 +199,32 @@ class Store:
         return rows
 
     def _write_index(self, number: int, records: list[dict[str, Any]]) -> None:
-        spool.atomic_write_json(self._index_path(number), [summary(r) for r in records])
+        rows = [summary(r) for r in records]
+        spool.atomic_write_json(self._index_path(number), rows)
+        spool.atomic_write_json(self._hashes_path(number), _content_hashes(rows))
+
+    def _hashes_path(self, number: int) -> str:
+        return os.path.join(self.shard_dir, f"{number:06d}.hashes.json")
+
+    def _hashes_of_shard(self, number: int) -> set[str]:
+        """Every content hash the shard's runs read or wrote: which shards a lineage walk
+        must open, without decoding their indexes. Made from the index (and kept) for a
+        shard sealed before these files existed."""
+        cached = self._shard_hashes.get(number)
+        if cached is not None:
+            return cached
+        path = self._hashes_path(number)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                hashes = set(json.load(handle))
+        except (OSError, ValueError, TypeError):
+            hashes = set(_content_hashes(self._read_index(number)))
+            try:
+                spool.atomic_write_json(path, sorted(hashes), durable=False)
+            except OSError:
+                pass  # a read-only store: made again next time
+        self._shard_hashes[number] = hashes
+        return hashes
 
     # -- writing -------------------------------------------------------------------------
 
@@ -333,7 +359,7 @@ class Store:
         """Every run's summary, newest first. With `needles` (see query.Search.needles),
         sealed shards whose index contains none of them are skipped: a prefilter, so the
         caller still tests each row, and `recipe search` need not decode 100,000 runs."""
-        with self._reading() as head, _no_garbage_collection():
+        with self._reading() as head, without_garbage_collection():
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             for row in self._catalog(head):
                 rows.extend(self._read_index(row["shard"], needles))
@@ -356,7 +382,7 @@ class Store:
             return (start >= since and (not until or start <= until)
                     and (keep is None or keep(row)))
 
-        with self._reading() as head, _no_garbage_collection():
+        with self._reading() as head, without_garbage_collection():
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             rows.extend(summary(record) for record in self._spooled({r["id"] for r in rows}))
             rows = [row for row in map(with_live_status, rows) if wanted(row)]
@@ -378,6 +404,10 @@ class Store:
                     rows.sort(**newest_first)
             rows.sort(**newest_first)
         return rows[offset:need], total if total is not None else len(rows)
+
+    def by_content(self) -> ContentLookup:
+        """A snapshot for many lookups of runs by content hash (one lineage walk)."""
+        return ContentLookup(self)
 
     def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
         """The newest completed run (its summary) of each of `computations`, among the
@@ -464,7 +494,7 @@ class Store:
         wanted = set(run_ids) if run_ids is not None else None
         # A few ids prefilter the indexes by their raw text, as a search term does.
         needles = sorted(wanted) if wanted is not None and len(wanted) <= 64 else None
-        with self._reading() as head, _no_garbage_collection():
+        with self._reading() as head, without_garbage_collection():
             found = [dict(doc) for doc in head.table(RUNS).all()
                      if wanted is None or doc["id"] in wanted]
             for row in self._catalog(head):
@@ -606,6 +636,40 @@ class Store:
         return {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
 
 
+class ContentLookup:
+    """The runs that read or wrote given content, level after level of a lineage walk:
+    the head and the spool are read once, and a sealed shard is decoded only when its
+    hash list holds content asked for (then kept)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        with store._reading() as head, without_garbage_collection():
+            rows = [summary(doc) for doc in head.table(RUNS).all()]
+            rows.extend(summary(record) for record in store._spooled({r["id"] for r in rows}))
+            self.loose = [with_live_status(row) for row in rows]
+            self.shards = [row["shard"] for row in store._catalog(head)]
+        self.decoded: dict[int, list[dict[str, Any]]] = {}
+
+    def runs_touching(self, digests: set[str]) -> list[dict[str, Any]]:
+        def touches(row: dict[str, Any]) -> bool:
+            return any(event.get("hash") in digests
+                       for kind in ("inputs", "outputs") for event in row.get(kind) or ())
+
+        found = [row for row in self.loose if touches(row)]
+        with without_garbage_collection():
+            for number in self.shards:
+                if not digests.isdisjoint(self.store._hashes_of_shard(number)):
+                    if number not in self.decoded:
+                        self.decoded[number] = self.store._read_index(number)
+                    found.extend(row for row in self.decoded[number] if touches(row))
+        return found
+
+
+def _content_hashes(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted({event["hash"] for row in rows for kind in ("inputs", "outputs")
+                   for event in row.get(kind) or () if event.get("hash")})
+
+
 def _catalog_row(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:
     """What the head knows of a sealed shard without reading it."""
     starts = [record.get("start") or "" for record in records] or [""]
@@ -616,7 +680,7 @@ def _catalog_row(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @contextmanager
-def _no_garbage_collection() -> Iterator[None]:
+def without_garbage_collection() -> Iterator[None]:
     """Decoding a large JSON text creates millions of objects that are all kept: the
     collector's passes over them would more than double the time."""
     enabled = gc.isenabled()

@@ -179,7 +179,7 @@ def file_history() -> Any:
     history = query.file_history(store(), path=path, digest=digest)
     trees = {}
     if history:  # where it came from and what was made from it, a few runs each way
-        runs = graph.Graph.from_store(store())
+        runs = graph.Graph.around(store())
         version = {"path": path or None, "hash": digest or history[-1]["event"].get("hash")}
         trees = {direction: runs.walk(version, direction, LINEAGE_DEPTH)
                  for direction in (graph.UP, graph.DOWN)}
