@@ -300,7 +300,7 @@ def sealed(monkeypatch: pytest.MonkeyPatch, db: Store, home: Path,
     position = 0
     for size in BATCHES:
         for record in records[position:position + size]:
-            spool_run(record, [make_event("input", f"/d/{record['id']}.csv")])
+            spool_run(record, [make_event("input", f"/d/{record['id']}.csv", record["id"])])
         assert len(db.merge_pending()) == size
         position += size
     return [r["id"] for r in sorted(records, key=lambda r: r["start"], reverse=True)]
@@ -309,8 +309,9 @@ def sealed(monkeypatch: pytest.MonkeyPatch, db: Store, home: Path,
 def test_sealing_moves_runs_into_shards_with_indexes(sealed: list[str], home: Path) -> None:
     shard_dir = home / "db.shards"
     assert sorted(os.listdir(shard_dir)) == [
-        "000001.index.json", "000001.json", "000002.index.json", "000002.json",
-        "000003.index.json", "000003.json"]
+        "000001.hashes.json", "000001.index.json", "000001.json", "000002.hashes.json",
+        "000002.index.json", "000002.json", "000003.hashes.json", "000003.index.json",
+        "000003.json"]
     head = stored_runs(home / "db.json")
     assert len(head) < 5
     with open(home / "db.json", encoding="utf-8") as handle:
@@ -323,6 +324,31 @@ def test_sealing_moves_runs_into_shards_with_indexes(sealed: list[str], home: Pa
             index = json.load(handle)
         assert sorted(row["id"] for row in index) == sorted(
             run["id"] for run in stored_runs(shard_dir / f"00000{number}.json"))
+
+
+def test_by_content_opens_only_the_shards_that_hold_the_content(
+        sealed: list[str], db: Store, home: Path, monkeypatch: pytest.MonkeyPatch,
+        settings: config.Config) -> None:
+    head = {run["id"] for run in stored_runs(home / "db.json")}
+    shard_of = {run["id"]: number for number in (1, 2, 3)
+                for run in stored_runs(home / "db.shards" / f"00000{number}.json")}
+    wanted = next(run_id for run_id in sealed if run_id not in head)
+    [record] = db.records([wanted])
+    digest = record["inputs"][0]["hash"]
+    opened: list[int] = []
+    read_index = db._read_index
+    monkeypatch.setattr(db, "_read_index",
+                        lambda number, needles=None: opened.append(number)
+                        or read_index(number, needles))
+    lookup = db.by_content()
+    assert [run["id"] for run in lookup.runs_touching({digest})] == [wanted]
+    assert opened == [shard_of[wanted]]
+    assert lookup.runs_touching({"f" * 32}) == [] and opened == [shard_of[wanted]]
+    # a shard sealed before hash lists existed gets one, made from its index
+    listed = home / "db.shards" / f"{shard_of[wanted]:06d}.hashes.json"
+    listed.unlink()
+    again = Store(settings).by_content().runs_touching({digest})
+    assert [run["id"] for run in again] == [wanted] and digest in json.loads(listed.read_text())
 
 
 def test_every_sealed_run_is_found_once(sealed: list[str], db: Store) -> None:
