@@ -171,6 +171,9 @@ Examples:
   recipe search graph.png          # which run made graph.png, from which inputs
   recipe show 1a2b3c --diff        # one run in full, with its uncommitted changes
   recipe export -o runs.json       # everything, as JSON
+  recipe lineage graph.png         # where it came from, run by run
+  recipe sweep train.py -p lr=0.01,0.1 -j 2   # many runs, none of them twice
+  recipe gui                       # browse, compare and annotate in a web browser
 
 The store is $RECIPE_HOME (default ~/.recipe); see config.example.ini for every option.""")
 @click.version_option(__version__, "-V", "--version", prog_name="recipe")
