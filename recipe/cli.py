@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from . import config, messages, query
+from .display import ago, duration
 from .recorder import __version__, now
 from .recorder import label as recorder_label
 from .store import Store, StoreError, UnknownRun
@@ -34,30 +34,6 @@ def _store() -> Store:
 
 def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _relative(timestamp: str | None) -> str:
-    if not timestamp:
-        return "-"
-    try:
-        then = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    seconds = (datetime.now(timezone.utc) - then).total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def _status(status: str) -> str:
@@ -84,7 +60,7 @@ def _provenance(runs: list[dict[str, Any]], matches: Any, most: int = 10) -> Non
     """Which run made this file, from which inputs, with which code: an aligned table of
     the runs, each followed by the files that matched and what else it read."""
     header = ("RUN", "STATUS", "STARTED", "SCRIPT", "CODE", "LABEL / TAGS")
-    rows = [(run["id"][:8], run["status"], _relative(run.get("start")), run["script"],
+    rows = [(run["id"][:8], run["status"], ago(run.get("start")), run["script"],
              _code(run), " ".join(filter(None, [run.get("label") or "",
                                                 *(f"#{t}" for t in run.get("tags") or ())])))
             for run in runs]
@@ -121,9 +97,9 @@ def _show(run: dict[str, Any], *, diff: bool) -> None:
     line("Directory", run.get("cwd"))
     line("Status", _status(run["status"])
          + (f" (exit code {run['exit_code']})" if run.get("exit_code") is not None else ""))
-    line("Started", f"{run['start']} ({_relative(run['start'])})")
+    line("Started", f"{run['start']} ({ago(run['start'])})")
     line("Ended", run.get("end") or "-")
-    line("Duration", _duration(run.get("duration")))
+    line("Duration", duration(run.get("duration")))
     line("Host", f"{run.get('user')}@{run.get('hostname')}, {run.get('platform')}, "
                  f"Python {run.get('python')}")
     if run.get("label"):
@@ -155,7 +131,7 @@ def _show(run: dict[str, Any], *, diff: bool) -> None:
                    + f" {exception['type']}: {exception['message']}")
         click.echo(exception.get("traceback") or "")
     for note in run.get("notes") or []:
-        line("Note", f"{note['text']}  ({_relative(note['time'])})")
+        line("Note", f"{note['text']}  ({ago(note['time'])})")
     if diff:
         text = (git or {}).get("diff")
         click.echo(click.style("Diff:", bold=True) + ("" if text else " none"))
@@ -275,7 +251,7 @@ def list_runs(script: str | None, status: str | None, tag: str | None, where: tu
         writer.writerow(header)
         writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
         return 0
-    shown = [[run["id"][:8], run["status"], _relative(run.get("start")),
+    shown = [[run["id"][:8], run["status"], ago(run.get("start")),
               os.path.basename(run.get("script") or ""), *map(_cell, row[4:])]
              for run, row in zip(found, rows, strict=True)]
     titles = ["RUN", "STATUS", "STARTED", "SCRIPT", *params, *results]
@@ -582,7 +558,7 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
             writer.writeheader()
             writer.writerows(rows)
     messages.info(f"{len(results)} run(s): {results.executed} executed, {results.cached} "
-                  f"cached, {results.failed} failed in {_duration(bar.elapsed())}; "
+                  f"cached, {results.failed} failed in {duration(bar.elapsed())}; "
                   f"`recipe runs --sweep {results.sweep_id[:8]}` shows them again")
     return 1 if results.failed else 0
 
@@ -626,7 +602,7 @@ class _ProgressBar:
         left = ""
         if 0 < self._ran and done < total:
             rate = self.elapsed() / self._ran
-            left = f", about {_duration(rate * (total - done))} left"
+            left = f", about {duration(rate * (total - done))} left"
         tenth = 10 * done // total
         filled = self.WIDTH * done // total
         line = (f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total} runs"

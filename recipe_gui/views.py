@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import (
@@ -21,7 +20,7 @@ from flask import (
     url_for,
 )
 
-from recipe import graph, query
+from recipe import display, graph, query
 from recipe.recorder import now
 from recipe.store import Store, StoreError, UnknownRun, summary
 
@@ -285,34 +284,11 @@ def _error_page(status: int, title: str, message: str) -> Any:
 # -- template helpers ------------------------------------------------------------------------
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(short=lambda text: (text or "")[:8], ago=_ago,
-                                 duration=_duration, basename=_basename,
+    app.jinja_env.filters.update(short=lambda text: (text or "")[:8], ago=display.ago,
+                                 duration=lambda seconds: display.duration(seconds, fine=True),
+                                 basename=_basename,
                                  diff_lines=_diff_lines)
     app.jinja_env.globals.update(page_url=_page_url, json_url=_json_url)
-
-
-def _ago(timestamp: str | None) -> str:
-    if not timestamp:
-        return "-"
-    try:
-        then = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    seconds = (datetime.now(timezone.utc) - then).total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)} {unit} ago"
-    return "just now"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 def _basename(path: str | None) -> str:
