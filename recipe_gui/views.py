@@ -208,7 +208,7 @@ def sweep(sweep_id: str) -> Any:
         if _number(value) is not None))
     x = request.args.get("x") or (params[0] if params else "")
     y = request.args.get("y") or (results[0] if results else "")
-    chart = _chart(rows, x, y) if x and y else None
+    chart = _chart(rows, x, y, [name for name in params if name != x]) if x and y else None
     return respond("sweep.html", {"sweep": document, "runs": rows, "params": params,
                                   "results": results, "x": x, "y": y, "chart": chart})
 
@@ -219,45 +219,61 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _chart(rows: list[dict[str, Any]], x: str, y: str) -> dict[str, Any] | None:
-    """Coordinates for an SVG plot of result `y` against parameter `x` (server-side: the
-    viewer must work offline, with no JavaScript library to fetch)."""
+SERIES_COLOURS = ("#2f5fd0", "#d0602f", "#1f7a3f", "#86198f", "#9a6700", "#0e7490")
+
+
+def _chart(rows: list[dict[str, Any]], x: str, y: str, others: list[str]
+           ) -> dict[str, Any] | None:
+    """Coordinates for an SVG plot of result `y` against parameter `x`, one line per
+    combination of the `others` swept parameters (server-side: the viewer must work
+    offline, with no JavaScript library to fetch)."""
     points = []
     for row in rows:
         params, results = row.get("params") or {}, row.get("results") or {}
         if x in params and _number(results.get(y)) is not None:
-            points.append((params[x], _number(results[y]), row["id"]))
+            series = " ".join(f"{name}={params.get(name)}" for name in others)
+            points.append((params[x], _number(results[y]), row["id"], series))
     if not points:
         return None
-    numeric = all(_number(px) is not None for px, _, _ in points)
+    numeric = all(_number(point[0]) is not None for point in points)
     if numeric:
         points.sort(key=lambda point: point[0])
-        xs = [float(px) for px, _, _ in points]
+        position = {point[0]: float(point[0]) for point in points}
     else:
-        labels = list(dict.fromkeys(str(px) for px, _, _ in points))
-        xs = [float(labels.index(str(px))) for px, _, _ in points]
-    ys = [py for _, py, _ in points]
-    width, height, margin = 640, 320, 56
+        labels = list(dict.fromkeys(str(point[0]) for point in points))
+        position = {point[0]: float(labels.index(str(point[0]))) for point in points}
+    xs = [position[point[0]] for point in points]
+    ys = [point[1] for point in points]
+    width, height, left, margin = 640, 320, 84, 48
 
     def scale(value: float, low: float, high: float, size: float) -> float:
         return size / 2 if high == low else (value - low) / (high - low) * size
 
-    inner_w, inner_h = width - 2 * margin, height - 2 * margin
-    placed = [{"cx": round(margin + scale(px, min(xs), max(xs), inner_w), 1),
+    inner_w, inner_h = width - left - margin, height - 2 * margin
+    names = list(dict.fromkeys(point[3] for point in points))
+    placed = [{"cx": round(left + scale(px, min(xs), max(xs), inner_w), 1),
                "cy": round(height - margin - scale(py, min(ys), max(ys), inner_h), 1),
-               "label": f"{x}={raw} {y}={py:g}", "id": run_id}
-              for px, py, (raw, _, run_id) in zip(xs, ys, points, strict=True)]
+               "label": f"{x}={raw} {series} {y}={py:.6g}".replace("  ", " "), "id": run_id,
+               "colour": SERIES_COLOURS[names.index(series) % len(SERIES_COLOURS)]}
+              for px, py, (raw, _, run_id, series) in zip(xs, ys, points, strict=True)]
+    lines = []
+    for index, name in enumerate(names):
+        mine = [p for p, point in zip(placed, points, strict=True) if point[3] == name]
+        lines.append({"name": name, "colour": SERIES_COLOURS[index % len(SERIES_COLOURS)],
+                      "points": " ".join(f"{p['cx']},{p['cy']}" for p in mine)
+                      if numeric else ""})
+    ticks = {str(raw): (left + scale(position[raw], min(xs), max(xs), inner_w), raw)
+             for raw, *_ in points}
     if numeric:  # the ends of the axis
-        ticks = [(placed[0]["cx"], points[0][0], "start"), (placed[-1]["cx"], points[-1][0],
-                                                            "end")]
-    else:  # every category under its points
-        ticks = list({str(raw): (point["cx"], raw, "middle")
-                      for point, (raw, _, _) in zip(placed, points, strict=True)}.values())
-    return {"width": width, "height": height, "margin": margin, "points": placed,
-            "line": " ".join(f"{p['cx']},{p['cy']}" for p in placed) if numeric else "",
-            "x_ticks": [{"x": tx, "label": str(label), "anchor": anchor}
-                        for tx, label, anchor in ticks],
-            "y_low": f"{min(ys):g}", "y_high": f"{max(ys):g}", "x": x, "y": y}
+        ends = [points[0][0], points[-1][0]]
+        ticks = {str(raw): (left + scale(position[raw], min(xs), max(xs), inner_w), raw)
+                 for raw in ends}
+    return {"width": width, "height": height, "left": left, "margin": margin,
+            "points": placed, "lines": lines if any(line["name"] for line in lines) or numeric
+            else [], "legend": [line for line in lines if line["name"]],
+            "x_ticks": [{"x": round(tx, 1), "label": str(label)} for tx, label in
+                        ticks.values()],
+            "y_low": f"{min(ys):.4g}", "y_high": f"{max(ys):.4g}", "x": x, "y": y}
 
 
 # -- errors ----------------------------------------------------------------------------------

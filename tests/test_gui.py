@@ -988,14 +988,35 @@ def test_a_sweep_over_words_plots_categories(make_record: Callable,
         "counts": {EXECUTED: 3, CACHED: 0, FAILED: 0}})
     data = client.get(f"/sweep/{sweep}.json").get_json()
     assert data["results"] == ["loss"]  # "note" is not a number
-    assert data["chart"]["line"] == ""
-    assert [(t["label"], t["anchor"]) for t in data["chart"]["x_ticks"]] == [
-        ("adam", "middle"), ("sgd", "middle")]
+    assert data["chart"]["lines"] == []  # categories are not joined by lines
+    assert [t["label"] for t in data["chart"]["x_ticks"]] == ["adam", "sgd"]
     page = html_of(client.get(f"/sweep/{sweep}?x=optimizer&y=loss"))
     assert page.count('<circle class="point"') == 3 and "<polyline" not in page
+
     # Asking for a result that no run has: the page, without a chart.
     page = html_of(client.get(f"/sweep/{sweep}?y=missing"))
     assert "<svg" not in page and len(row_ids_in_html(page)) == 3
+
+def test_a_grid_sweep_plots_one_line_per_value_of_the_other_parameter(
+        make_record: Callable, store_runs: Callable[..., list[str]], settings: config.Config,
+        client: FlaskClient) -> None:
+    sweep = "9e1d000000000000"
+    records = [make_record(params={"lr": lr, "layers": layers}, results={"loss": lr * layers},
+                           sweep=sweep) for layers in (1, 2) for lr in (0.1, 0.2, 0.3)]
+    store_runs(*[(record, []) for record in records])
+    Store(settings).save_sweep({
+        "id": sweep, "target": "/project/train.py", "mode": "grid",
+        "params": {"lr": [0.2, 0.3], "layers": [2]}, "nominal": {}, "executor": "process",
+        "jobs": 1, "start": records[0]["start"], "end": records[-1]["end"],
+        "status": "completed", "runs": [{"id": r["id"], "key": r["params"], "state": EXECUTED,
+                                         "error": None} for r in records],
+        "counts": {EXECUTED: 6, CACHED: 0, FAILED: 0}})
+    chart = client.get(f"/sweep/{sweep}.json").get_json()["chart"]
+    assert [line["name"] for line in chart["lines"]] == ["layers=1", "layers=2"]
+    assert all(len(line["points"].split()) == 3 for line in chart["lines"])
+    assert [line["name"] for line in chart["legend"]] == ["layers=1", "layers=2"]
+    page = html_of(client.get(f"/sweep/{sweep}"))
+    assert page.count("<polyline") == 2 and "layers=2</span>" in page
 
 
 def test_a_recorded_run_lists_its_sweep(client: FlaskClient, sweep_id: str) -> None:
