@@ -769,3 +769,25 @@ def test_a_plain_run_is_a_computation_a_sweep_does_not_repeat(ws: Workspace, sty
     assert got["states"] == ["cached", "executed"] and got["ids"][0] == plain["id"]
     assert got["outputs"][0] == {"out": 10}
     assert executions(ws) == ["1 10", "2 10"]
+
+
+def test_large_results_come_back_whole_from_every_process_executor(ws: Workspace) -> None:
+    """Outputs travel through files, never pipes: 40 MB each cannot block a run."""
+    got = drive(ws, """\
+        import concurrent.futures
+
+        answers = []
+        with concurrent.futures.ProcessPoolExecutor(2) as pool:
+            for executor in ("process", pool):
+                res = recipe.sweep(big, {"n": [5_000_001]}, executor=executor, jobs=2,
+                                   rerun=True)
+                answers.append([res.failed, res[{"n": 5_000_001}]["result"].nbytes,
+                                float(res[{"n": 5_000_001}]["result"][-1])])
+        report(answers)
+        """, functions="""\
+        import numpy as np
+
+        def big(n=5_000_000):
+            return np.arange(n, dtype=np.float64)
+        """, timeout=240)
+    assert got == [[0, 40_000_008, 5_000_000.0], [0, 40_000_008, 5_000_000.0]]
