@@ -213,7 +213,7 @@ def _check_target(chosen: targets.Target, executor: Any, passed: dict[str, Any],
         chosen.check_portable()
     if executor == "thread" and chosen.reads_argv():
         raise ValueError(f"{chosen.path} reads its parameters from sys.argv (argparse), "
-                         "which threads share: use executor='process' or 'inline'")
+                         "which threads share: use the process or inline executor")
     declared = [output.name for output in chosen.discovered.outputs]
     unknown = [name for name in outputs or () if name not in declared]
     if unknown and not chosen.is_function:

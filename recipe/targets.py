@@ -70,8 +70,8 @@ class Target:
         if self.is_function and ("<" in self.qualname or not os.path.isfile(self.path)):
             raise ValueError(f"{self.qualname} cannot be found by a fresh interpreter (a "
                              "lambda, a nested function, or code without a file): define it "
-                             "at the top level of a file, or use executor='thread' or "
-                             "'inline'")
+                             "at the top level of a file, or use the thread or inline "
+                             "executor")
 
     def where(self) -> dict[str, Any]:
         """How a fresh interpreter finds the function (see `load_function`)."""
