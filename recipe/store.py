@@ -344,6 +344,12 @@ class Store:
             # The head is unreadable: show the runs in the spool, and say so (above).
             yield TinyDB(storage=MemoryStorage)
 
+    def _loose(self, head: TinyDB) -> list[dict[str, Any]]:
+        """Summaries of the runs not in a sealed shard: the head's, then the spool's."""
+        rows = [summary(doc) for doc in head.table(RUNS).all()]
+        rows.extend(summary(record) for record in self._spooled({r["id"] for r in rows}))
+        return [with_live_status(row) for row in rows]
+
     def _spooled(self, skip: set[str]) -> list[dict[str, Any]]:
         records = []
         for run_id in spool.journals(self.home):
@@ -383,9 +389,7 @@ class Store:
                     and (keep is None or keep(row)))
 
         with self._reading() as head, without_garbage_collection():
-            rows = [summary(doc) for doc in head.table(RUNS).all()]
-            rows.extend(summary(record) for record in self._spooled({r["id"] for r in rows}))
-            rows = [row for row in map(with_live_status, rows) if wanted(row)]
+            rows = [row for row in self._loose(head) if wanted(row)]
             shards = [row for row in self._catalog(head)
                       if row["last_start"] >= since and (not until or row["first_start"] <= until)]
             shards.sort(key=lambda row: row["last_start"], reverse=True)
@@ -644,9 +648,7 @@ class ContentLookup:
     def __init__(self, store: Store) -> None:
         self.store = store
         with store._reading() as head, without_garbage_collection():
-            rows = [summary(doc) for doc in head.table(RUNS).all()]
-            rows.extend(summary(record) for record in store._spooled({r["id"] for r in rows}))
-            self.loose = [with_live_status(row) for row in rows]
+            self.loose = store._loose(head)
             self.shards = [row["shard"] for row in store._catalog(head)]
         self.decoded: dict[int, list[dict[str, Any]]] = {}
 
