@@ -49,7 +49,6 @@ def _appender(path: str) -> Any:
 
 def _run_function(spec: dict[str, Any], capture: Capture) -> int:
     from . import recorder, targets
-    from .runner import guarded
 
     own_modules = {name.partition(".")[0] for name in sys.modules}
     function = targets.load_function(spec["function"])
@@ -59,16 +58,26 @@ def _run_function(spec: dict[str, Any], capture: Capture) -> int:
     placement["fields"] = {**placement.get("fields", {}), "params": dict(spec["params"])}
     run = recorder.start(script, [f"{script}:{where['qualname']}"], own_modules=own_modules,
                          **placement)
-    status, exit_code, returned, _error = guarded(run, function, **spec["params"],
-                                                  **spec.get("passed", {}))
-    if status == "completed":
-        status, exit_code, _, _error = guarded(run, keep_outputs, run, capture, returned)
+    status, exit_code, _error = call_function(run, function, spec["params"],
+                                              spec.get("passed", {}), capture)
     if run is not None:
         run.finish(status, exit_code)
     return exit_code
 
 
-def keep_outputs(run: Any, capture: Capture, returned: Any) -> None:
+def call_function(run: Any, function: Any, params: dict[str, Any], passed: dict[str, Any],
+                  capture: Capture) -> tuple[str, int, str | None]:
+    """Call a function target as the body of `run`: what it returns becomes the run's
+    outputs. Returns (status, exit code, "Type: message" if it failed)."""
+    from .runner import guarded
+
+    status, exit_code, returned, error = guarded(run, function, **params, **passed)
+    if status == "completed":
+        status, exit_code, _, error = guarded(run, _keep_outputs, run, capture, returned)
+    return status, exit_code, error
+
+
+def _keep_outputs(run: Any, capture: Capture, returned: Any) -> None:
     from .targets import outputs_of
 
     for name, value in outputs_of(returned).items():

@@ -352,7 +352,7 @@ def _run_here(target: targets.Target, spec: dict[str, Any], *, settings: config.
     """One run in this process, in a context of its own (see recorder.start_in_context)."""
     import recipe
 
-    from .child import Capture, keep_outputs
+    from .child import Capture, call_function
     from .runner import guarded, prepare
 
     kept: dict[str, Any] = {}
@@ -367,10 +367,8 @@ def _run_here(target: targets.Target, spec: dict[str, Any], *, settings: config.
         placement["fields"] = {**placement["fields"], "params": dict(spec["params"])}
         run = recorder.start_in_context(settings, target.path, target.argv, git=git,
                                         own_modules=own_modules, **placement)
-        status, exit_code, returned, error = guarded(run, function, **spec["params"],
-                                                     **spec["passed"])
-        if status == "completed":
-            status, exit_code, _, error = guarded(run, keep_outputs, run, capture, returned)
+        status, exit_code, error = call_function(run, function, spec["params"],
+                                                 spec["passed"], capture)
     else:
         try:
             prepared = prepare(target.path, [], spec["params"], typed=True)
