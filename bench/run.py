@@ -68,6 +68,19 @@ TRIVIAL = "x = 1\n"
 RECORDED = "import recipe\n\nx = 1\n"
 
 
+def built_store(home: Path, runs: int, *, chain: int | None = None) -> dict[str, Any]:
+    """A generated store of `runs` runs at `home` (see storegen), said as it is built;
+    its build time, size on disk and number of files."""
+    print(f"building a store of {runs:,} runs"
+          + (f" in chains of {chain}" if chain else "") + " ...", flush=True)
+    built = build_store(home, runs, chain=chain)
+    facts = {"build_s": built["seconds"], "bytes_on_disk": du_bytes(home),
+             "files": sum(len(files) for _, _, files in os.walk(home))}
+    print(f"built in {facts['build_s']:.1f} s; {facts['bytes_on_disk'] / 1e6:.0f} MB on disk "
+          f"in {facts['files']} files", flush=True)
+    return facts
+
+
 # -- 1. start-up ---------------------------------------------------------------------------
 
 def make_projects(root: Path) -> dict[str, Path]:
@@ -500,13 +513,7 @@ def store(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"runs": args.runs}
     with temp_dir("store") as root:
         big = root / "store"
-        print(f"building a store of {args.runs:,} runs ...", flush=True)
-        built = build_store(big, args.runs)
-        results["build_s"] = built["seconds"]
-        results["bytes_on_disk"] = du_bytes(big)
-        results["files"] = sum(len(files) for _, _, files in os.walk(big))
-        print(f"built in {built['seconds']:.1f} s; {results['bytes_on_disk'] / 1e6:.0f} MB on "
-              f"disk in {results['files']} files", flush=True)
+        results.update(built_store(big, args.runs))
         empty = root / "empty-store"
         existing = input_name(args.runs // 2, 0)  # a run in the middle: in a sealed shard
         commands = {"recipe latest": ["latest"],
@@ -795,12 +802,7 @@ def gui(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"runs": args.runs, "reps": args.reps}
     with temp_dir("gui") as root:
         home = root / "home"
-        print(f"building a store of {args.runs:,} runs ...", flush=True)
-        built = build_store(home, args.runs)
-        results["build_s"] = built["seconds"]
-        results["bytes_on_disk"] = du_bytes(home)
-        print(f"built in {built['seconds']:.1f} s; {results['bytes_on_disk'] / 1e6:.0f} MB on "
-              f"disk", flush=True)
+        results.update(built_store(home, args.runs))
         existing = input_name(args.runs // 2, 0)  # a run in the middle: in a sealed shard
         missing = "no_such_file.csv"
         started = time.perf_counter()
@@ -916,17 +918,14 @@ def lineage(args: argparse.Namespace) -> dict[str, Any]:
     whole command timed (start-up included), and the walk alone in one process."""
     with temp_dir("lineage") as root:
         home = root / "home"
-        print(f"building a store of {args.runs:,} runs in chains of {args.chain} ...",
-              flush=True)
-        built = build_store(home, args.runs, chain=args.chain)
+        built = built_store(home, args.runs, chain=args.chain)
         env = clean_env(RECIPE_HOME=str(home), RECIPE_QUIET="1")
         # The newest complete chain: its last run's first output, its first run's input.
         first = (args.runs // args.chain - 1) * args.chain
         last_output = f"/home/ana/projects/churn/results/run_{first + args.chain - 1:06d}/model.npy"
         first_input = f"/home/ana/projects/churn/data/raw/{input_name(first, 0)}"
         (root / "driver.py").write_text(LINEAGE_DRIVER)
-        figures: dict[str, Any] = {"runs": args.runs, "chain": args.chain,
-                                   "store_build_s": built["seconds"]}
+        figures: dict[str, Any] = {"runs": args.runs, "chain": args.chain, **built}
         for name, term, direction in (("up", last_output, "up"), ("down", first_input, "down")):
             walls = []
             for _ in range(args.reps):
