@@ -34,6 +34,13 @@ def _open_without_atime(path: str) -> int:
         return os.open(path, os.O_RDONLY)
 
 
+def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
+    """Hex digest of `data`, as `hash_file` gives it for a file holding those bytes."""
+    digest = _hasher_factory(algorithm)()
+    digest.update(data)
+    return digest.hexdigest()
+
+
 def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
     """Hex digest of the file's bytes."""
     digest = _hasher_factory(algorithm)()

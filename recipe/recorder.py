@@ -197,40 +197,40 @@ class Run:
             messages.warn(f"cannot write to {self.config.home} ({exc}); "
                           "this run is kept in memory and saved at its end if possible")
         if not worker:
-            self._note_script_hash()
+            self._note_script()
             return
         self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN,),
                                         name="recipe-recorder", daemon=True)
         self._worker.start()
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
-    def _note_script_hash(self) -> None:
-        """The script's content as it started: `recipe status` tells a changed script."""
+    def _note_script(self) -> None:
+        """Read the script once, off the start-up path: its content hash as it started
+        (so `recipe status` tells a changed script), and for a plain `python script.py`
+        run its module-level literal parameters (`lr = 0.1`) at their values, as `recipe
+        run` records them; recipe.Param calls record themselves, and argparse options are
+        only known to the script. Its computation identity is then set at its end, so a
+        sweep need not compute it again."""
         script = self.record["script"]
-        if os.path.isabs(script):
-            try:
-                digest, _size = self.hasher.hash(script)
-            except OSError:
-                return
-            with self._lock:
-                self.record["script_hash"] = digest
-                self.record["script_hash_algorithm"] = self.hasher.algorithm
+        if not os.path.isabs(script):
+            return
+        try:
+            with open(script, "rb") as handle:
+                source = handle.read()
+        except OSError:
+            return
+        from .hashing import hash_bytes
 
-    def _note_parameters(self) -> None:
-        """A plain `python script.py` run records its module-level literal parameters
-        (`lr = 0.1`) at their values, as `recipe run` does; recipe.Param calls record
-        themselves, and argparse options are only known to the script. Its computation
-        identity is then set at its end, so a sweep need not compute it again."""
-        script = self.record["script"]
-        if "computation" in self.record or not os.path.isabs(script):
+        with self._lock:
+            self.record["script_hash"] = hash_bytes(source, self.hasher.algorithm)
+            self.record["script_hash_algorithm"] = self.hasher.algorithm
+        if "computation" in self.record:
             return  # started by `recipe run` or a sweep, which know its parameters
         try:
             import ast
 
             from .params import discover_in
 
-            with open(script, "rb") as handle:
-                source = handle.read()
             found = discover_in(ast.parse(source, filename=script), script)
         except Exception:  # never-raise guard: a script recipe cannot read has no params
             return
@@ -243,8 +243,7 @@ class Run:
             self._identity_source = (source, {p.name for p in found.parameters})
 
     def _work(self, read_git: bool) -> None:
-        self._note_script_hash()
-        self._note_parameters()
+        self._note_script()
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
