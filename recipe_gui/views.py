@@ -26,7 +26,7 @@ from recipe.store import Store, StoreError, UnknownRun, summary
 
 blueprint = Blueprint("gui", __name__)
 
-SORTS = {"start": "start", "duration": "duration", "script": "script", "status": "status"}
+SORTS = ("start", "duration", "script", "status")  # columns the runs list sorts by
 MAX_PAGE_SIZE = 500
 LINEAGE_DEPTH = 4  # runs each way on a file's page; `recipe lineage` goes all the way
 
@@ -91,7 +91,7 @@ def runs() -> Any:
     else:  # another order needs every matching run
         rows, total = store().page(0, 10**12, keep=keep, needles=chosen.needles(),
                                    since=chosen.since, until=chosen.until)
-        rows.sort(key=lambda row: _sort_key(row.get(SORTS[sort])), reverse=descending)
+        rows.sort(key=lambda row: _sort_key(row.get(sort)), reverse=descending)
         rows = rows[offset:offset + per_page]
     data = {"runs": rows, "total": total, "page": page, "per_page": per_page,
             "pages": max(1, math.ceil(total / per_page)), "sort": sort,
@@ -102,8 +102,7 @@ def runs() -> Any:
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
-    """None last in either direction is not possible with one key; None first, then the
-    values, numbers and text apart."""
+    """Missing values first, then numbers, then text: a column may hold all three."""
     if value is None:
         return (0, "")
     return (1, value) if isinstance(value, (int, float)) else (2, str(value))
