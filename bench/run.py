@@ -344,7 +344,7 @@ CALLS_SCRIPT = '''\
 import json, os, sys, time
 import recipe  # records, unless RECIPE_DISABLE=1 (the bare baseline)
 import numpy as np
-from recipe import recorder
+from recipe.record import recorder
 
 reps, calls, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 array = np.arange(16, dtype=np.float64)  # a tiny array: 256 B of data, a 384 B file
@@ -454,7 +454,7 @@ def _plain_read(path: Path, block: int) -> None:
 
 
 def hashing(args: argparse.Namespace) -> dict[str, Any]:
-    from recipe.hashing import BLOCK_SIZE, hash_file
+    from recipe.record.hashing import BLOCK_SIZE, hash_file
 
     xxhsum = shutil.which("xxhsum")
     if xxhsum is None:

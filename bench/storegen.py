@@ -111,10 +111,11 @@ def build_store(home: Path, runs: int, *, batch: int = 200, seed: int = 1,
     previous = os.environ.get("RECIPE_HOME")
     os.environ["RECIPE_HOME"] = str(home)
     try:
-        from recipe import config, spool
-        from recipe.store import Store
+        from recipe import config
+        from recipe.record import journal as spool
+        from recipe.store import open_store
 
-        store = Store(config.load())
+        store = open_store(config.load())
         rng = random.Random(seed)
         started = time.perf_counter()
         last_report = started

@@ -11,7 +11,7 @@ import time
 import pytest
 from recipe_workspace import Workspace
 
-from recipe.spool import Journal
+from recipe.record.journal import Journal
 
 PIPELINE = {
     "prepare.py": """\

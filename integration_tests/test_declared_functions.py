@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 from recipe_workspace import Workspace
 
-from recipe.hashing import hash_file
-from recipe.patches import matplotlib as mpl_patches
-from recipe.patches import numpy as np_patches
-from recipe.patches import pandas as pd_patches
+from recipe.capture.patches import matplotlib as mpl_patches
+from recipe.capture.patches import numpy as np_patches
+from recipe.capture.patches import pandas as pd_patches
+from recipe.record.hashing import hash_file
 
 DECLARATIONS = [*np_patches.DECLARATIONS, *pd_patches.DECLARATIONS,
                 *mpl_patches.DECLARATIONS]

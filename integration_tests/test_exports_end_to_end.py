@@ -10,7 +10,7 @@ import pytest
 from prov.model import ProvCommunication, ProvDerivation, ProvDocument
 from recipe_workspace import Workspace
 
-from recipe import exports
+from recipe.provenance import exports
 
 pytest.importorskip("numpy")
 

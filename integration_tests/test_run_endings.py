@@ -12,7 +12,7 @@ import time
 import pytest
 from recipe_workspace import Workspace
 
-from recipe.hashing import hash_file
+from recipe.record.hashing import hash_file
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 

@@ -26,7 +26,8 @@ _WRITING_MODES = set("wax+")
 
 
 def _log(kind: str, path: Any, function: str) -> None:
-    from . import patching, recorder
+    from .capture import patching
+    from .record import recorder
 
     run = recorder.current()
     resolved = patching.path_of(path)
@@ -104,7 +105,7 @@ def Param(default: Any = _REQUIRED, *, name: str) -> Any:
         default = injected[name]
     elif default is _REQUIRED:
         raise MissingParameter(f"parameter {name!r} is required and has no default")
-    from . import recorder
+    from .record import recorder
 
     run = recorder.current()
     if run is not None:
@@ -115,7 +116,7 @@ def Param(default: Any = _REQUIRED, *, name: str) -> Any:
 def Output(value: Any, *, name: str) -> Any:
     """An output of the script: returns `value` unchanged, and records it in the run's
     `results` (JSON values as they are, anything else as a short summary)."""
-    from . import recorder
+    from .record import recorder
 
     run = recorder.current()
     if run is not None:
@@ -133,7 +134,7 @@ def run(script: str | os.PathLike, params: dict[str, Any] | None = None, *,
     `res.to_dataframe()`. Unknown parameters or outputs, and missing required parameters,
     raise ValueError before anything runs; a failing script is reported in `res.errors`.
     `stop_after_outputs=True` ends the script right after the last of `outputs`."""
-    from .execute import run_in_subprocess
+    from .execute.launch import run_in_subprocess
 
     return run_in_subprocess(os.fspath(script), params or {}, outputs=outputs,
                              stop_after_outputs=stop_after_outputs)
@@ -159,7 +160,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     "process" (a fresh interpreter per run, `jobs` at a time), "thread", "inline", or any
     concurrent.futures.Executor. A failing run is recorded as failed; the sweep goes on.
     Bad parameters raise ValueError before anything runs. See docs/sweeps.md."""
-    from .sweeps import sweep as run_sweep
+    from .execute.sweeps import sweep as run_sweep
 
     return run_sweep(target, params, mode=mode, nominal=nominal, jobs=jobs, executor=executor,
                      rerun=rerun, outputs=outputs, stop_after_outputs=stop_after_outputs)
@@ -172,10 +173,10 @@ def runs(*, script: str | None = None, status: str | None = None, tag: str | Non
     conditions like "lr>=0.1"; `sweep`: a sweep's id, its runs in the sweep's order): a
     list of run records, or with `as_dataframe=True` a pandas DataFrame with id, status,
     start, script, then one column per parameter and per scalar result."""
-    from . import config, query
-    from .store import Store
+    from . import config
+    from .store import open_store, query
 
-    store = Store(config.load())
+    store = open_store(config.load())
     found = query.filter_runs(query.runs_of(store, sweep), script=script, status=status,
                               tag=tag, where=where)
     records = store.records([run["id"] for run in found]) if found else []
@@ -198,12 +199,13 @@ def lineage(path: str | os.PathLike, *, direction: str = "up", depth: int | None
     """Where a file came from (`direction="up"`) or what was made from it ("down"), as
     `recipe lineage` shows it: {path, hash, runs: [{id, script, start, status, relation,
     files: [...]}]}. `path` may also be a content hash. ValueError if no run touched it."""
-    from . import config, graph
-    from .store import Store
+    from . import config
+    from .provenance import graph
+    from .store import open_store
 
     if direction not in (graph.UP, graph.DOWN):
         raise ValueError(f"direction must be 'up' or 'down', not {direction!r}")
-    return graph.lineage(Store(config.load()), os.fspath(path), direction, depth)
+    return graph.lineage(open_store(config.load()), os.fspath(path), direction, depth)
 
 
 def _imported_by_main_script() -> bool:
@@ -235,6 +237,6 @@ def _disabled() -> bool:
 
 
 if not _disabled() and _imported_by_main_script():
-    from . import recorder as _recorder
+    from .record import recorder as _recorder
 
     _recorder.start(*_script_path())

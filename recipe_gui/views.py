@@ -20,9 +20,11 @@ from flask import (
     url_for,
 )
 
-from recipe import display, graph, query
-from recipe.recorder import now
-from recipe.store import Store, StoreError, UnknownRun, summary
+from recipe import display
+from recipe.provenance import graph
+from recipe.record.recorder import now
+from recipe.store import Store, StoreError, UnknownRun, open_store, query
+from recipe.store.base import summary
 
 blueprint = Blueprint("gui", __name__)
 
@@ -33,7 +35,7 @@ LINEAGE_DEPTH = 4  # runs each way on a file's page; `recipe lineage` goes all t
 
 def store() -> Store:
     if "store" not in g:
-        g.store = Store(current_app.config["RECIPE_SETTINGS"])
+        g.store = open_store(current_app.config["RECIPE_SETTINGS"])
     return g.store
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from recipe import config, spool
+from recipe import config
+from recipe.record import journal as spool
 
 BASE_TIME = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 

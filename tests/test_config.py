@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recipe import config
-from recipe.store import Store
+from recipe.store import open_store
 
 
 def write_ini(path: Path, text: str) -> Path:
@@ -140,7 +140,7 @@ def test_store_path_changes_db_path(given: str, expected: str, tmp_path: Path,
     settings = config.load()
 
     assert Path(settings.db_path) == Path(expected.format(**names))
-    assert Path(Store(settings).db_path) == Path(expected.format(**names))
+    assert Path(open_store(settings).db_path) == Path(expected.format(**names))
 
 
 def test_store_path_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""recipe.environment: redaction, environment variables, git state of real repositories,
+"""recipe.record.environment: redaction, environment variables, git state of real repositories,
 library versions."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from recipe import environment
-from recipe.environment import environment_variables, git_info, redact_url
+from recipe.record import environment
+from recipe.record.environment import environment_variables, git_info, redact_url
 
 # -- redaction -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""W3C PROV and RO-Crate exports (recipe.exports), read back with the libraries other tools
-use: `prov` for PROV-JSON, `rocrate` for the crate (and roc-validator when installed)."""
+"""W3C PROV and RO-Crate exports (recipe.provenance.exports), read back with the libraries
+other tools use: `prov` for PROV-JSON, `rocrate` for the crate (and roc-validator when
+installed)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from prov.model import (
     ProvUsage,
 )
 
-from recipe import exports
-from recipe.hashing import hash_file
+from recipe.provenance import exports
+from recipe.record.hashing import hash_file
 
 BASE_TIME = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 H_RAW, H_MODEL, H_METRICS = "a1" * 16, "b2" * 16, "c3" * 16

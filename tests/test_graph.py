@@ -1,4 +1,4 @@
-"""recipe.graph: lineage walks over hand-built run summaries, and the Checker behind
+"""recipe.provenance.graph: lineage walks over hand-built run summaries, and the Checker behind
 `recipe status` over real files in tmp_path. Also query.code_difference (`recipe diff`)."""
 
 from __future__ import annotations
@@ -11,10 +11,20 @@ from typing import Any
 import pytest
 
 import recipe
-from recipe import config, query
-from recipe.graph import DOWN, UP, Checker, Graph, latest_outputs, lineage, shown, to_dot, to_text
-from recipe.hashing import FileHasher
-from recipe.store import Store
+from recipe import config
+from recipe.provenance.graph import (
+    DOWN,
+    UP,
+    Checker,
+    Graph,
+    latest_outputs,
+    lineage,
+    shown,
+    to_dot,
+    to_text,
+)
+from recipe.record.hashing import FileHasher
+from recipe.store import open_store, query
 
 Run = dict[str, Any]
 
@@ -433,7 +443,7 @@ def test_lineage_and_recipe_lineage_read_the_store(
         record["start"] = run["start"]
         spool_run(record, [make_event(kind[:-1], event["path"], event["hash"])
                            for kind in ("inputs", "outputs") for event in run[kind]])
-    tree = lineage(Store(config.load()), "/p/graph.png")
+    tree = lineage(open_store(config.load()), "/p/graph.png")
     assert run_ids(tree) == ["cccc03", "bbbb02", "aaaa01"]
     assert recipe.lineage("/p/graph.png") == tree
     assert run_ids(recipe.lineage(Path("/p/raw.txt"), direction="down", depth=2)) == [

@@ -26,11 +26,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from recipe import config, spool
+from recipe import config
 from recipe.cli import main as recipe_main
-from recipe.execute import CACHED, EXECUTED, FAILED
-from recipe.hashing import hash_file
-from recipe.store import Store
+from recipe.execute.results import CACHED, EXECUTED, FAILED
+from recipe.record import journal as spool
+from recipe.record.hashing import hash_file
+from recipe.store import Store, open_store
 from recipe_gui import create_app
 
 Record = dict[str, Any]
@@ -87,7 +88,7 @@ def store_runs(spool_run: Callable[..., str], settings: config.Config
 
     def add(*runs: tuple[Record, list[Record]]) -> list[str]:
         written = [spool_run(record, events) for record, events in runs]
-        Store(settings).merge_pending()
+        open_store(settings).merge_pending()
         return written
 
     return add
@@ -162,7 +163,7 @@ def sweep_id(make_record: Callable[..., Record], store_runs: Callable[..., list[
     store_runs(*[(record, []) for record in records])
     states = [CACHED if owner != sweep else (FAILED if status == "failed" else EXECUTED)
               for _, _, owner, status in points]
-    Store(settings).save_sweep({
+    open_store(settings).save_sweep({
         "id": sweep, "target": "/project/train.py", "mode": "independent",
         "params": {"lr": [0.01, 0.5, 1.0, 2.0]}, "nominal": {}, "executor": "inline",
         "jobs": 1, "start": records[0]["start"], "end": records[-1]["end"],
@@ -447,7 +448,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
         storegen().build_store(root / "home", BIG, progress=False)
         built = time.perf_counter() - started
         settings = config.load()
-        everything = Store(settings).summaries()
+        everything = open_store(settings).summaries()
         assert len(everything) == BIG
         yield SimpleNamespace(settings=settings, runs=everything, seconds=built)
 
@@ -572,7 +573,7 @@ def evil(make_record: Callable[..., Record], make_event: Callable[..., Record],
                                  function=XSS)]),
                (plain, [make_event("input", path, digest)]))
     sweep = "e7115eed00000000"
-    Store(settings).save_sweep({
+    open_store(settings).save_sweep({
         "id": sweep, "target": f"/project/{XSS}.py", "mode": XSS, "params": {XSS: [ATTR]},
         "nominal": {}, "executor": ATTR, "jobs": 1, "start": bad["start"], "end": None,
         "status": ATTR, "runs": [{"id": bad["id"], "key": {XSS: ATTR}, "state": EXECUTED,
@@ -637,7 +638,7 @@ def test_a_note_and_tags_with_the_token_are_stored(client: FlaskClient,
     assert "<p>baseline for the paper</p>" in page and 'href="/?tag=fig3"' in page
     assert ids(client.get("/runs.json?tag=fig3").get_json()["runs"]) == [small.train_1]
     # The store holds it: a new app (another process) reads it back.
-    assert Store(config.load()).get(small.train_1)["notes"][0]["text"] == \
+    assert open_store(config.load()).get(small.train_1)["notes"][0]["text"] == \
         "baseline for the paper"
 
 
@@ -786,7 +787,7 @@ def sealed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sealed_store(sealed_template: Path, home: Path, settings: config.Config) -> Store:
     """A copy of the 450-run store in this test's RECIPE_HOME, to damage at will."""
     shutil.copytree(sealed_template, home)
-    store = Store(settings)
+    store = open_store(settings)
     assert store.check() == []
     return store
 
@@ -979,7 +980,7 @@ def test_a_sweep_over_words_plots_categories(make_record: Callable,
                            sweep=sweep)
                for name, loss in (("adam", 0.2), ("sgd", 0.5), ("adam", 0.25))]
     store_runs(*[(record, []) for record in records])
-    Store(settings).save_sweep({
+    open_store(settings).save_sweep({
         "id": sweep, "target": "/project/train.py", "mode": "grid",
         "params": {"optimizer": ["adam", "sgd"]}, "nominal": {}, "executor": "process",
         "jobs": 2, "start": records[0]["start"], "end": records[-1]["end"],
@@ -1004,7 +1005,7 @@ def test_a_grid_sweep_plots_one_line_per_value_of_the_other_parameter(
     records = [make_record(params={"lr": lr, "layers": layers}, results={"loss": lr * layers},
                            sweep=sweep) for layers in (1, 2) for lr in (0.1, 0.2, 0.3)]
     store_runs(*[(record, []) for record in records])
-    Store(settings).save_sweep({
+    open_store(settings).save_sweep({
         "id": sweep, "target": "/project/train.py", "mode": "grid",
         "params": {"lr": [0.2, 0.3], "layers": [2]}, "nominal": {}, "executor": "process",
         "jobs": 1, "start": records[0]["start"], "end": records[-1]["end"],

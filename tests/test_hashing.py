@@ -1,4 +1,5 @@
-"""recipe.hashing: digests equal the reference implementations; the cache skips unchanged files."""
+"""recipe.record.hashing: digests equal the reference implementations; the cache skips
+unchanged files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from recipe.hashing import BLOCK_SIZE, FileHasher, hash_file
+from recipe.record.hashing import BLOCK_SIZE, FileHasher, hash_file
 
 REFERENCE = {
     "xxh3_128": lambda data: xxhash.xxh3_128(data).hexdigest(),

@@ -1,4 +1,5 @@
-"""recipe._hooks.when_imported: hooks run once a real module (written to tmp_path) is imported."""
+"""recipe.capture.hooks.when_imported: hooks run once a real module (written to tmp_path)
+is imported."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from recipe import _hooks
-from recipe._hooks import when_imported
+from recipe.capture import hooks as _hooks
+from recipe.capture.hooks import when_imported
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""recipe.params.discover: parameters and outputs read from a script's source."""
+"""recipe.execute.params.discover: parameters and outputs read from a script's source."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe.params import REQUIRED, DiscoveryError, coerce, discover, resolve
+from recipe.execute.params import REQUIRED, DiscoveryError, coerce, discover, resolve
 
 
 def script(tmp_path: Path, text: str) -> str:

@@ -1,4 +1,4 @@
-"""recipe.patching: path_of, and apply/remove on a real module imported from a file."""
+"""recipe.capture.patching: path_of, and apply/remove on a real module imported from a file."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from recipe import patching
-from recipe.patching import Input, Output
+from recipe.capture import patching
+from recipe.capture.patching import Input, Output
 
 LIBRARY = '''
 import io

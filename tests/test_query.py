@@ -1,4 +1,4 @@
-"""recipe.query.search: by path, basename, regex, id prefix and content hash."""
+"""recipe.store.query.search: by path, basename, regex, id prefix and content hash."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import xxhash
 
-from recipe import query
-from recipe.hashing import hash_file
-from recipe.query import search
+from recipe.record.hashing import hash_file
+from recipe.store import query
+from recipe.store.query import search
 
 Run = dict[str, Any]
 

@@ -1,4 +1,5 @@
-"""recipe.store: merging the spool, reading back, sealed shards, updates, check and repair."""
+"""recipe.store.tinydb: merging the spool, reading back, sealed shards, updates, check and
+repair."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from typing import Any
 
 import pytest
 
-from recipe import config, spool, store
-from recipe.store import Store, StoreDamaged, UnknownRun
+from recipe import config
+from recipe.record import journal as spool
+from recipe.store import Store, StoreDamaged, UnknownRun, open_store
+from recipe.store import tinydb as store
+from recipe.store.base import SUMMARY_FIELDS
 
 Record = dict[str, Any]
 
@@ -42,7 +46,7 @@ def spool_files(home: Path) -> list[str]:
 
 @pytest.fixture
 def db(settings: config.Config) -> Store:
-    return Store(settings)
+    return open_store(settings)
 
 
 @pytest.fixture
@@ -173,7 +177,7 @@ def test_summaries_are_newest_first_and_include_running_spooled_runs(
     assert rows[0]["status"] == "running"
     assert rows[0]["inputs"] == [{"path": "/d/in.csv", "hash": "0" * 32,
                                   "hash_algorithm": "xxh3_128"}]
-    assert set(rows[1]) == {*store.SUMMARY_FIELDS, "inputs", "outputs", "git", "note_count"}
+    assert set(rows[1]) == {*SUMMARY_FIELDS, "inputs", "outputs", "git", "note_count"}
 
 
 def test_summaries_of_an_empty_store_are_empty(db: Store) -> None:
@@ -347,7 +351,7 @@ def test_by_content_opens_only_the_shards_that_hold_the_content(
     # a shard sealed before hash lists existed gets one, made from its index
     listed = home / "db.shards" / f"{shard_of[wanted]:06d}.hashes.json"
     listed.unlink()
-    again = Store(settings).by_content().runs_touching({digest})
+    again = open_store(settings).by_content().runs_touching({digest})
     assert [run["id"] for run in again] == [wanted] and digest in json.loads(listed.read_text())
 
 
@@ -642,7 +646,7 @@ WORKERS, RUNS_PER_WORKER = 4, 25
 def _write_and_merge(worker: int) -> None:
     """In a fresh process: spool runs one by one and merge after each, as recorders do."""
     settings = config.load()
-    db = Store(settings)
+    db = open_store(settings)
     base = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for number in range(RUNS_PER_WORKER):
         run_id = f"{worker:08x}{number:024x}"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from recipe import targets
-from recipe.execute import CACHED, EXECUTED, Outcome, Results
-from recipe.params import REQUIRED, computation
-from recipe.sweeps import points
+from recipe.execute import targets
+from recipe.execute.params import REQUIRED, computation
+from recipe.execute.results import CACHED, EXECUTED, Outcome, Results
+from recipe.execute.sweeps import points
 
 
 def script(tmp_path: Path, text: str, name: str = "model.py") -> Path:

@@ -1,4 +1,4 @@
-"""`python -m recipe.merge RUN_ID`: bring finished runs from the spool into the store.
+"""`python -m recipe.store.merge RUN_ID`: bring finished runs from the spool into the store.
 
 Started detached by a recorded script at its end (see Run._store), so that the script
 neither imports TinyDB nor waits for the store lock; it then refreshes the cache of
@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 import sys
 
-from . import config, messages
+from .. import config, messages
 
 
 def merge_into_store(settings: config.Config, run_id: str) -> None:
     """Merge every finished run waiting in the spool; on failure one warning line that
     names `run_id`, whose record stays in the spool until a later merge or repair."""
     try:
-        from .store import Store
+        from . import open_store
 
-        Store(settings).merge_pending(timeout=30.0)
+        open_store(settings).merge_pending(timeout=30.0)
     except Exception as exc:  # never-raise guard: the script's end must stay normal
         reason = str(exc) or type(exc).__name__
         messages.warn(f"run {run_id[:8]} kept aside in the spool of {settings.home} ({reason}); "
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 2)
     os.close(devnull)
     try:  # after a `pip install`, the scan the script was spared (environment.py)
-        from .environment import build_distributions_cache
+        from ..record.environment import build_distributions_cache
 
         build_distributions_cache(os.path.join(settings.home, "cache"))
     except Exception:  # never-raise guard: a cache only saves time

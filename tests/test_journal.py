@@ -1,4 +1,5 @@
-"""recipe.spool: atomic JSON files, per-run journals, and reading them back after a crash."""
+"""recipe.record.journal: atomic JSON files, per-run journals, and reading them back after
+a crash."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from recipe import spool
+from recipe.record import journal as spool
 
 
 def test_atomic_write_json_writes_readable_json(tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ def build_distributions_cache(cache_dir: str) -> None:
     mapping = {module: [[dist, versions[dist]] for dist in dict.fromkeys(dists) if dist in versions]
                for module, dists in metadata.packages_distributions().items()}
     try:
-        from .spool import atomic_write_json
+        from .journal import atomic_write_json
 
         os.makedirs(cache_dir, exist_ok=True)
         atomic_write_json(path, {"stamps": stamps, "modules": mapping}, durable=False)

@@ -18,8 +18,8 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from .hashing import FileHasher
-from .store import without_garbage_collection
+from ..record.hashing import FileHasher
+from ..store.base import without_garbage_collection
 
 UP, DOWN = "up", "down"
 

@@ -14,8 +14,8 @@ import traceback
 import types
 from typing import Any
 
+from ..record import recorder
 from . import params as discovery_module
-from . import recorder
 
 
 class ScriptNotFound(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from . import messages
+from .. import messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 # Modules whose patch declarations live in recipe.patches: import name -> patch module.
 # Static, so registering hooks imports neither the library nor any patch code.
 PATCH_MODULES = {
-    "numpy": "recipe.patches.numpy",
-    "pandas": "recipe.patches.pandas",
-    "matplotlib": "recipe.patches.matplotlib",
+    "numpy": "recipe.capture.patches.numpy",
+    "pandas": "recipe.capture.patches.pandas",
+    "matplotlib": "recipe.capture.patches.matplotlib",
 }
 
 _pending: dict[str, list[Hook]] = {}

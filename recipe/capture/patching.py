@@ -178,7 +178,7 @@ def _report_internal_error(function_name: str, exc: Exception) -> None:
     if function_name in _reported:
         return
     _reported.add(function_name)
-    from . import messages
+    from .. import messages
 
     messages.warn(f"could not log a call of {function_name} ({type(exc).__name__}: {exc})")
 

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 
-from . import __version__, _hooks, config, messages, patching, spool
+from .. import __version__, config, messages
+from ..capture import hooks, patching
+from . import journal
 from .hashing import FileHasher
 
 TYPE_CHECKING = False
@@ -129,7 +131,7 @@ class Run:
         self.id = run_id or os.urandom(16).hex()
         self.store_at_end = store_at_end
         self.hasher = FileHasher(settings.hash_algorithm)
-        self.journal = spool.Journal(settings.home, self.id)
+        self.journal = journal.Journal(settings.home, self.id)
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -229,7 +231,7 @@ class Run:
         try:
             import ast
 
-            from .params import discover_in
+            from ..execute.params import discover_in
 
             found = discover_in(ast.parse(source, filename=script), script)
         except Exception:  # never-raise guard: a script recipe cannot read has no params
@@ -343,7 +345,7 @@ class Run:
 
     def add_tags(self, tags: list[str]) -> None:
         with self._lock:
-            spool.annotate(self.record, {"kind": "tags", "tags": tags})
+            journal.annotate(self.record, {"kind": "tags", "tags": tags})
             self._record_changed = True
 
     def set_result(self, name: str, value: Any) -> None:
@@ -383,7 +385,7 @@ class Run:
             if self._identity_source is not None and "computation" not in record:
                 source, names = self._identity_source
                 if set(record["params"]) == names:
-                    from .params import computation
+                    from ..execute.params import computation
 
                     record["computation"] = computation(source, record["params"])
             record["end"] = now()
@@ -411,13 +413,13 @@ class Run:
         self._store(saved)
 
     def patched_libraries(self) -> set[str]:
-        return {name for name in _hooks.PATCH_MODULES if name in sys.modules}
+        return {name for name in hooks.PATCH_MODULES if name in sys.modules}
 
     def _store(self, saved: bool) -> None:
         """Bring the finished record from the spool into the TinyDB store.
 
         In a process that has not imported TinyDB (a plain script), a detached
-        `python -m recipe.merge` does it: importing TinyDB costs ~20 ms, two thirds of the
+        `python -m recipe.store.merge` does it: importing TinyDB costs ~20 ms, two thirds of the
         start-up budget, and the script need not wait for the store lock. The merger
         inherits stderr, so a store problem still reaches the user as one warning line."""
         if not saved:
@@ -429,7 +431,7 @@ class Run:
         messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
         if "tinydb" not in sys.modules and _spawn_merger(self.id):
             return
-        from .merge import merge_into_store
+        from ..store.merge import merge_into_store
 
         merge_into_store(self.config, self.id)
 
@@ -444,14 +446,15 @@ def child_environment() -> dict[str, str]:
 
 
 def _spawn_merger(run_id: str) -> bool:
-    """Start `python -m recipe.merge RUN_ID` detached; False if it cannot be started."""
+    """Start `python -m recipe.store.merge RUN_ID` detached; False if it cannot be started."""
     if not sys.executable:
         return False
     env = child_environment()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            os.posix_spawn(sys.executable, [sys.executable, "-m", "recipe.merge", run_id], env,
+            os.posix_spawn(sys.executable,
+                           [sys.executable, "-m", "recipe.store.merge", run_id], env,
                            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
                                          (os.POSIX_SPAWN_DUP2, devnull, 1)],
                            setsid=True)  # its own session: a Ctrl-C meant for us spares it
@@ -485,7 +488,8 @@ def _preload_ending_modules(cache_dir: str) -> None:
     KeyboardInterrupt only if no `exec` of a source string happens afterwards, and imports
     that build namedtuples or dataclasses do exactly that."""
     try:
-        from . import environment, merge  # noqa: F401
+        from ..store import merge  # noqa: F401
+        from . import environment
 
         if environment.cached_distributions(cache_dir) is None:
             import importlib.metadata  # noqa: F401 - library_versions will need it
@@ -570,7 +574,7 @@ def start(script: str, argv: list[str], *,
     _current = run
     _install_endings(run)
     patching.set_sink(log_to_current)
-    _hooks.install(settings.disabled_libraries)
+    hooks.install(settings.disabled_libraries)
     return run
 
 
@@ -583,5 +587,5 @@ def start_in_context(settings: config.Config, script: str, argv: list[str], *, g
     run.start(git=git, worker=False)
     _context_run.set(run)
     patching.set_sink(log_to_current)
-    _hooks.install(settings.disabled_libraries)
+    hooks.install(settings.disabled_libraries)
     return run

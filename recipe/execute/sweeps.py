@@ -25,8 +25,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import config, messages, recorder, targets
-from .execute import CACHED, EXECUTED, FAILED, Outcome, Results, launch
+from .. import config, messages
+from ..record import recorder
+from . import targets
+from .launch import launch
+from .results import CACHED, EXECUTED, FAILED, Outcome, Results
 
 MODES = ("independent", "grid")
 EXECUTORS = ("process", "thread", "inline")
@@ -112,10 +115,10 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
     keys, givens, computations = _plan(chosen, params, mode, nominal, outputs,
                                        stop_after_outputs)
 
-    from .store import Store
+    from ..store import open_store
 
     settings = config.load()
-    store = Store(settings)
+    store = open_store(settings)
     results = Results(os.urandom(8).hex())
     cached = {} if rerun else store.completed(set(computations), chosen.path)
     slots: list[Outcome | None] = [None] * len(keys)
@@ -301,7 +304,7 @@ def _git_information(settings: config.Config, path: str) -> dict[str, Any] | Non
     """Read once for every run of the sweep: they all run the same code."""
     if not settings.git_enabled:
         return None
-    from .environment import git_info
+    from ..record.environment import git_info
 
     try:
         return git_info(os.path.dirname(path) if os.path.isabs(path) else os.getcwd(),
@@ -315,7 +318,7 @@ def _git_information(settings: config.Config, path: str) -> dict[str, Any] | Non
 def _cache_distributions(settings: config.Config) -> None:
     """Once per sweep, so that no run scans every installed package for its versions
     (a plain run leaves that to its merger, which sweeps do without)."""
-    from .environment import build_distributions_cache
+    from ..record.environment import build_distributions_cache
 
     try:
         build_distributions_cache(os.path.join(settings.home, "cache"))
@@ -336,7 +339,7 @@ class _Merger:
             self.now()
 
     def now(self) -> None:
-        from .store import StoreError
+        from ..store import StoreError
 
         self.last = time.monotonic()
         try:

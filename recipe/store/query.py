@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .hashing import hash_file
+from ..record.hashing import hash_file
 
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
 
@@ -100,7 +100,7 @@ class Condition:
     typed like a `-p` value of unknown type (int, float, bool word, else string)."""
 
     def __init__(self, expression: str) -> None:
-        from .params import coerce
+        from ..execute.params import coerce
 
         for operator in _OPERATORS:
             name, found, value = expression.partition(operator)

@@ -6,8 +6,8 @@ each run forks a copy of its untouched self, as multiprocessing's forkserver doe
 run still has a process of its own (nothing leaks from one run to the next, a crash kills
 only that run), started in about a millisecond.
 
-Protocol, on two pipes given to `python -m recipe.zygote REQUEST_FD REPLY_FD`: the sweep
-writes "TOKEN SPEC_PATH\\n" (a spec as for `python -m recipe.child`); the zygote answers
+Protocol, on two pipes given to `python -m recipe.execute.zygote REQUEST_FD REPLY_FD`: the sweep
+writes "TOKEN SPEC_PATH\\n" (a spec as for `python -m recipe.execute.child`); the zygote answers
 "TOKEN EXIT_STATUS\\n" when that run's process has ended (negative: killed by a signal).
 It ends when the request pipe closes and its children are done.
 """
@@ -69,7 +69,7 @@ def serve(request_fd: int, reply_fd: int) -> None:
 
 
 def _be_the_run(spec_path: str, protocol_fds: tuple[int, ...]) -> None:
-    """In the forked child: run as `python -m recipe.child SPEC_PATH` would, then exit as
+    """In the forked child: run as `python -m recipe.execute.child SPEC_PATH` would, then exit as
     an interpreter does (threads joined, atexit handlers run, streams flushed)."""
     status = 1
     try:
@@ -102,13 +102,14 @@ class Zygote:
     """The sweep's end: start the zygote, run specs through it from several threads."""
 
     def __init__(self) -> None:
-        from .recorder import child_environment
+        from ..record.recorder import child_environment
 
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "recipe.zygote", str(request_read), str(reply_write)],
+                [sys.executable, "-m", "recipe.execute.zygote", str(request_read),
+                 str(reply_write)],
                 pass_fds=(request_read, reply_write), env=child_environment())
         finally:
             os.close(request_read)

@@ -1,8 +1,8 @@
-"""`python -m recipe.child SPEC`: one run started by `recipe.run` or a sweep, in a fresh
+"""`python -m recipe.execute.child SPEC`: one run started by `recipe.run` or a sweep, in a fresh
 interpreter.
 
 SPEC is a pickle of {script | function, params, outputs, stop_after_outputs, results,
-placement?, sys_path?} (see execute.launch). Output values are appended, pickled, to the
+placement?, sys_path?} (see launch.launch). Output values are appended, pickled, to the
 `results` file as they are produced (so they survive a later crash); the run ends with
 ("__error__", "Type: message") there if it failed.
 """
@@ -48,7 +48,8 @@ def _appender(path: str) -> Any:
 
 
 def _run_function(spec: dict[str, Any], capture: Capture) -> int:
-    from . import recorder, targets
+    from ..record import recorder
+    from . import targets
 
     own_modules = {name.partition(".")[0] for name in sys.modules}
     function = targets.load_function(spec["function"])
@@ -101,7 +102,7 @@ def main(argv: list[str]) -> int:
         status = run_script(spec["script"], [], spec["params"], typed=True,
                             placement=spec.get("placement"))
     if status != 0:
-        from . import recorder
+        from ..record import recorder
 
         run = recorder.current()
         exception = (run.record.get("exception") if run is not None else None) or {}

@@ -1,4 +1,4 @@
-"""The run store: the only module that knows TinyDB. See docs/design.md for the layout.
+"""The embedded store: the only module that knows TinyDB. See docs/design.md for the layout.
 
     $RECIPE_HOME/db.json        TinyDB: table `runs` = the newest runs (the head), at most
                                 HEAD_MAX_RUNS; table `catalog` = one row per sealed shard
@@ -15,7 +15,6 @@ one rewrite of the bounded head, whatever the number of runs stored.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import os
 import re
@@ -29,38 +28,25 @@ from tinydb import Query, Storage, TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.storages import MemoryStorage
 
-from . import messages, spool
-from .config import HASH_ALGORITHMS, Config
+from .. import messages
+from ..config import HASH_ALGORITHMS, Config
+from ..record import journal
+from .base import (
+    MIN_PREFIX,
+    Store,
+    StoreDamaged,
+    StoreError,
+    StoreLocked,
+    UnknownRun,
+    summary,
+    with_live_status,
+    without_garbage_collection,
+)
 
 SCHEMA_VERSION = 1
 HEAD_MAX_RUNS = 200
 HEAD_MAX_BYTES = 4 << 20
 RUNS, CATALOG, META = "runs", "catalog", "meta"
-MIN_PREFIX = 6
-
-# What listing, `latest` and `search` read; `show` and `export` read the whole record.
-SUMMARY_FIELDS = ("id", "script", "command", "cwd", "start", "end", "duration", "status",
-                  "exit_code", "hostname", "pid", "label", "tags", "params", "results",
-                  "computation", "sweep", "script_hash", "script_hash_algorithm")
-SUMMARY_FILE_FIELDS = ("path", "hash", "hash_algorithm")
-
-
-class StoreError(Exception):
-    """A store problem reported to the user as one line; `exit_code` for the CLI."""
-
-    exit_code = 2
-
-
-class StoreDamaged(StoreError):
-    """A store file is not valid JSON (or not recipe's); `recipe db repair` salvages it."""
-
-
-class StoreLocked(StoreError):
-    """Another process held the store lock for longer than we could wait."""
-
-
-class UnknownRun(StoreError):
-    pass
 
 
 class _AtomicJSONStorage(Storage):
@@ -85,45 +71,14 @@ class _AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        spool.atomic_write_json(self.path, data)
+        journal.atomic_write_json(self.path, data)
 
     def close(self) -> None:
         pass
 
 
-def summary(record: dict[str, Any]) -> dict[str, Any]:
-    """The part of a record that listing and search need, a few hundred bytes."""
-    result = {field: record.get(field) for field in SUMMARY_FIELDS}
-    for kind in ("inputs", "outputs"):
-        result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
-                        for event in record.get(kind) or ()]
-    git = record.get("git")
-    result["git"] = {key: git.get(key) for key in ("commit", "branch", "dirty")} if git else None
-    result["note_count"] = len(record.get("notes") or ())
-    return result
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
-    """A `running` record whose process is gone from this host is `lost`."""
-    if record.get("status") == "running" and record.get("hostname") == os.uname().nodename:
-        pid = record.get("pid")
-        if isinstance(pid, int) and not _pid_alive(pid):
-            record = dict(record, status="lost")
-    return record
-
-
-class Store:
-    """The narrow interface the recorder, the CLI and the GUI use."""
+class TinyStore(Store):
+    """Runs in sharded TinyDB files: a bounded head, sealed shards with their indexes."""
 
     def __init__(self, config: Config) -> None:
         self.home = config.home
@@ -200,8 +155,8 @@ class Store:
 
     def _write_index(self, number: int, records: list[dict[str, Any]]) -> None:
         rows = [summary(r) for r in records]
-        spool.atomic_write_json(self._index_path(number), rows)
-        spool.atomic_write_json(self._hashes_path(number), _content_hashes(rows))
+        journal.atomic_write_json(self._index_path(number), rows)
+        journal.atomic_write_json(self._hashes_path(number), _content_hashes(rows))
 
     def _hashes_path(self, number: int) -> str:
         return os.path.join(self.shard_dir, f"{number:06d}.hashes.json")
@@ -220,7 +175,7 @@ class Store:
         except (OSError, ValueError, TypeError):
             hashes = set(_content_hashes(self._read_index(number)))
             try:
-                spool.atomic_write_json(path, sorted(hashes), durable=False)
+                journal.atomic_write_json(path, sorted(hashes), durable=False)
             except OSError:
                 pass  # a read-only store: made again next time
         self._shard_hashes[number] = hashes
@@ -235,9 +190,9 @@ class Store:
         spool as it was: nothing is deleted from it before the store holds it."""
         with self._locked(exclusive=True, timeout=timeout):
             records = []
-            for run_id in spool.journals(self.home):
+            for run_id in journal.journals(self.home):
                 try:
-                    record = spool.read(self.home, run_id)
+                    record = journal.read(self.home, run_id)
                 except (OSError, ValueError):
                     continue  # unreadable journal: `db check` reports it
                 record = with_live_status(record)
@@ -257,7 +212,7 @@ class Store:
                 self._seal_if_full(head)
             # Only now that the store file holds them may their journals go.
             for record in records:
-                spool.remove(self.home, record["id"])
+                journal.remove(self.home, record["id"])
             return [record["id"] for record in records]
 
     def _seal_if_full(self, head: TinyDB) -> None:
@@ -285,14 +240,14 @@ class Store:
         head.storage.write(data)
 
     def annotate(self, run_id: str, annotation: dict[str, Any]) -> None:
-        """Add a note or tags (see spool.annotate) to a stored run; to a run still in the
+        """Add a note or tags (see journal.annotate) to a stored run; to a run still in the
         spool, by appending the annotation to its journal (its recorder owns the record)."""
         def change(record: dict[str, Any]) -> None:
-            spool.annotate(record, annotation)
+            journal.annotate(record, annotation)
 
         with self._locked(exclusive=True, timeout=10.0):
-            if run_id in spool.journals(self.home):
-                spool.Journal(self.home, run_id).append_events([annotation])
+            if run_id in journal.journals(self.home):
+                journal.Journal(self.home, run_id).append_events([annotation])
                 return
             with self._db(self.db_path) as head:
                 if self._update_in(head, run_id, change):
@@ -352,11 +307,11 @@ class Store:
 
     def _spooled(self, skip: set[str]) -> list[dict[str, Any]]:
         records = []
-        for run_id in spool.journals(self.home):
+        for run_id in journal.journals(self.home):
             if run_id in skip:
                 continue
             try:
-                records.append(with_live_status(spool.read(self.home, run_id)))
+                records.append(with_live_status(journal.read(self.home, run_id)))
             except (OSError, ValueError):
                 continue
         return records
@@ -413,23 +368,11 @@ class Store:
         """A snapshot for many lookups of runs by content hash (one lineage walk)."""
         return ContentLookup(self)
 
-    def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
-        """The newest completed run (its summary) of each of `computations`, among the
-        runs of `script` (a path, which prefilters the sealed shards)."""
-        found: dict[str, dict[str, Any]] = {}
-        needle = json.dumps(script, ensure_ascii=False)[1:-1]  # as the index files spell it
-        for row in self.summaries([needle]):  # newest first
-            computation = row.get("computation")
-            if (computation in computations and computation not in found
-                    and row.get("status") == "completed"):
-                found[computation] = row
-        return found
-
     # -- sweeps: one small file each, written by the process that runs the sweep ----------
 
     def save_sweep(self, sweep: dict[str, Any]) -> None:
         os.makedirs(self.sweep_dir, exist_ok=True)
-        spool.atomic_write_json(os.path.join(self.sweep_dir, f"{sweep['id']}.json"), sweep,
+        journal.atomic_write_json(os.path.join(self.sweep_dir, f"{sweep['id']}.json"), sweep,
                                 durable=False)
 
     def sweeps(self) -> list[dict[str, Any]]:
@@ -514,29 +457,6 @@ class Store:
         found.sort(key=lambda r: r.get("start") or "", reverse=True)
         return found
 
-    def get(self, run_id: str) -> dict[str, Any]:
-        found = self.records([run_id])
-        if not found:
-            raise UnknownRun(f"no run {run_id}")
-        return found[0]
-
-    def resolve(self, prefix: str, ids: list[str] | None = None) -> str:
-        """The one run id that starts with `prefix` (at least 6 characters)."""
-        prefix = prefix.strip().lower()
-        if len(prefix) < MIN_PREFIX:
-            raise UnknownRun(f"run id prefix {prefix!r} is too short: give at least "
-                             f"{MIN_PREFIX} characters")
-        if ids is None:  # the prefix prefilters the shard indexes, as a search term does
-            ids = [row["id"] for row in self.summaries([prefix])]
-        matches = [run_id for run_id in ids if run_id.startswith(prefix)]
-        if not matches:
-            raise UnknownRun(f"no run has an id starting with {prefix!r}")
-        if len(matches) > 1:
-            raise UnknownRun(f"run id prefix {prefix!r} is ambiguous: it matches "
-                             + ", ".join(m[:12] for m in matches[:5])
-                             + (" ..." if len(matches) > 5 else ""))
-        return matches[0]
-
     # -- checking and repairing ------------------------------------------------------------
 
     def check(self) -> list[str]:
@@ -565,9 +485,9 @@ class Store:
                     problems.append(f"{len(seen) - len(set(seen))} run(s) are stored twice")
         except StoreError as exc:
             problems.append(str(exc))
-        for run_id in spool.journals(self.home):
+        for run_id in journal.journals(self.home):
             try:
-                spool.read(self.home, run_id)
+                journal.read(self.home, run_id)
             except (OSError, ValueError) as exc:
                 problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
         return problems
@@ -603,14 +523,14 @@ class Store:
                               f"{self.db_path} and a shard: kept once")
             head_data[RUNS] = {str(i): r for i, r in enumerate(head_runs, 1)}
             # ...and may have left the journals of runs that its shard already holds.
-            for run_id in set(spool.journals(self.home)) & in_shards:
-                spool.remove(self.home, run_id)
+            for run_id in set(journal.journals(self.home)) & in_shards:
+                journal.remove(self.home, run_id)
             head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
-            spool.atomic_write_json(self.db_path, head_data)
+            journal.atomic_write_json(self.db_path, head_data)
         merged = self.merge_pending(timeout=60.0)
         if merged:
-            kept = os.path.join(self.home, spool.SPOOL_DIR)
+            kept = os.path.join(self.home, journal.SPOOL_DIR)
             report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
         return report
 
@@ -645,7 +565,7 @@ class ContentLookup:
     the head and the spool are read once, and a sealed shard is decoded only when its
     hash list holds content asked for (then kept)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: TinyStore) -> None:
         self.store = store
         with store._reading() as head, without_garbage_collection():
             self.loose = store._loose(head)
@@ -679,19 +599,6 @@ def _catalog_row(number: int, records: list[dict[str, Any]]) -> dict[str, Any]:
                   for event in [*(record.get("inputs") or ()), *(record.get("outputs") or ())]}
     return {"shard": number, "count": len(records), "first_start": min(starts),
             "last_start": max(starts), "hash_algorithms": sorted(algorithms - {None})}
-
-
-@contextmanager
-def without_garbage_collection() -> Iterator[None]:
-    """Decoding a large JSON text creates millions of objects that are all kept: the
-    collector's passes over them would more than double the time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _RUN_START = re.compile(r'\{"id":\s*"[0-9a-f]{32}"')

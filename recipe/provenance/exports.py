@@ -128,7 +128,7 @@ def _user_of(record: dict[str, Any]) -> str:
 def _recipe_version_of(record: dict[str, Any]) -> str:
     if record.get("recipe_version"):
         return str(record["recipe_version"])
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -413,7 +413,7 @@ def write_ro_crate(records: list[dict[str, Any]], directory: str, *,
     The directory is created if needed. A non-empty directory that is not already an
     RO-Crate is refused (ValueError), so that an export never mixes itself into unrelated
     files; an existing crate is rewritten, copies of the same name replaced."""
-    from .spool import atomic_write_json
+    from ..record.journal import atomic_write_json
 
     directory = os.path.abspath(directory)
     metadata_path = os.path.join(directory, RO_CRATE_METADATA)
@@ -449,7 +449,7 @@ def _copy_files(records: list[dict[str, Any]], directory: str) -> dict[FileVersi
     """Copy into `directory` each file version whose bytes are still on disk, under a name
     unique in the crate; returns the relative name of each version copied. A file whose
     content changed since the run is not copied: the crate would misstate what was used."""
-    from .hashing import hash_file
+    from ..record.hashing import hash_file
 
     taken = {RO_CRATE_METADATA, "ro-crate-preview.html"}
     copies: dict[FileVersion, str] = {}

@@ -1,0 +1,11 @@
+"""How recipe sees a file: everything that notices a script's I/O lives in this wing.
+
+- `hooks`: the one place that registers import hooks (`PATCH_MODULES`: which library has
+  a declaration module), without importing any library;
+- `patching`: `Input`/`Output` declarations, the one wrapper that logs a declared call,
+  apply/remove; it knows no library and hands logged files to a sink (the recorder);
+- `patches/<library>.py`: one declaration module per library, mostly data.
+
+A new library is one `patches/<library>.py`, one line in `hooks.PATCH_MODULES`, and one
+test.
+"""

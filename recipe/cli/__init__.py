@@ -1,0 +1,72 @@
+"""The `recipe` command line: thin commands over the store and query layers, one module
+per group (finding, recording, lineage, upkeep) and their shared output in `output`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..store import StoreError
+from . import finding, lineage, recording, upkeep
+from .output import NothingFound
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="""\b
+Examples:
+  python analysis.py               # a script with `import recipe` at its top
+  recipe run other.py -- --flag    # the same for a script without the import line
+  recipe search graph.png          # which run made graph.png, from which inputs
+  recipe show 1a2b3c --diff        # one run in full, with its uncommitted changes
+  recipe export -o runs.json       # everything, as JSON
+  recipe lineage graph.png         # where it came from, run by run
+  recipe sweep train.py -p lr=0.01,0.1 -j 2   # many runs, none of them twice
+  recipe gui                       # browse, compare and annotate in a web browser
+
+The store is $RECIPE_HOME (default ~/.recipe); see config.example.ini for every option.""")
+@click.version_option(__version__, "-V", "--version", prog_name="recipe")
+def cli() -> None:
+    """recipe: which run made this file, from which inputs, with which code.
+
+    Add `import recipe` to a script (or run it with `recipe run`) and every file it
+    reads or writes with numpy, pandas or matplotlib is recorded with its content hash,
+    together with the git commit and diff, library versions and the run's outcome.
+    """
+
+
+for _command in (*finding.COMMANDS, *recording.COMMANDS, *lineage.COMMANDS, *upkeep.COMMANDS):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the exit status; errors are one line on stderr, no traceback."""
+    try:
+        result = cli.main(args=argv, prog_name="recipe", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "recipe"
+        print_error(f"{where}: {exc.format_message()} (see '{where} --help')")
+        return 2
+    except click.ClickException as exc:
+        print_error(exc.format_message())
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print_error("aborted")
+        return 130
+    except NothingFound:
+        return 1
+    except StoreError as exc:
+        print_error(str(exc))
+        return exc.exit_code
+    except BrokenPipeError:
+        # `recipe export | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
+    return result if isinstance(result, int) else 0
+
+
+def print_error(text: str) -> None:
+    click.echo(f"recipe: error: {text}", err=True)

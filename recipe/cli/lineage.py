@@ -1,0 +1,137 @@
+"""Following files across runs: lineage, status, and diff of two runs."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .. import messages
+from ..store import query
+from .output import NothingFound, cell, emit_json, open_store_or_fail, resolve_id
+
+
+@click.command("lineage")
+@click.argument("term", metavar="PATH_OR_HASH")
+@click.option("--up", "direction", flag_value="up", default=True,
+              help="Where it came from: the runs that wrote it, what they read... (default)")
+@click.option("--down", "direction", flag_value="down",
+              help="What depends on it: the runs that read it, what they wrote...")
+@click.option("--depth", type=click.IntRange(min=1), help="At most this many runs deep.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
+@click.option("--dot", "as_dot", is_flag=True, help="Print Graphviz dot (`| dot -Tsvg`).")
+def lineage_command(term: str, direction: str, depth: int | None, as_json: bool,
+                    as_dot: bool) -> int:
+    """Where a file came from (--up) or what was made from it (--down), across runs.
+
+    PATH_OR_HASH is a file (matched by its content, so a renamed copy is found too), a
+    recorded path, or a content hash (8+ hex digits). Exit status 1 when no run touched it.
+
+    \b
+    Example:
+      recipe lineage results/graph.png
+      recipe lineage data/raw.csv --down --depth 2
+      recipe lineage results/graph.png --dot | dot -Tsvg > lineage.svg
+    """
+    from ..provenance import graph
+
+    if as_json and as_dot:
+        raise click.UsageError("--json and --dot exclude each other")
+    try:
+        tree = graph.lineage(open_store_or_fail(), term, direction, depth)
+    except ValueError as exc:
+        messages.info(str(exc))
+        raise NothingFound() from None
+    if as_json:
+        emit_json(tree)
+    elif as_dot:
+        click.echo(graph.to_dot(tree, direction), nl=False)
+    else:
+        for line in graph.to_text(tree, direction):
+            click.echo(line)
+    return 0
+
+
+@click.command("status")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+def status_command(paths: tuple[str, ...], as_json: bool) -> int:
+    """Are these outputs still what their runs wrote, and still up to date?
+
+    For each file: `ok`; `modified` or `missing` (it changed on disk since its run wrote
+    it); `stale` (an input changed or is gone since, an input came from a run that is
+    itself stale, or the script changed); `unknown` (no recorded run wrote it). Without
+    PATHS: every output of the newest run of each script under this directory.
+    Exit status 1 when anything is modified, missing or stale.
+
+    \b
+    Example:
+      recipe status
+      recipe status results/graph.png results/table.csv
+    """
+    from ..provenance.graph import Checker, Graph, latest_outputs
+
+    runs = Graph.from_store(open_store_or_fail())
+    targets = [os.path.abspath(path) for path in paths] or latest_outputs(runs, os.getcwd())
+    checker = Checker(runs)
+    verdicts = [checker.check(path) for path in targets]
+    if as_json:
+        emit_json(verdicts)
+    elif not verdicts:
+        messages.info("no recorded run of a script under this directory wrote anything")
+    else:
+        colours = {"ok": "green", "modified": "red", "missing": "red", "stale": "yellow"}
+        width = max(len(os.path.relpath(v["path"])) for v in verdicts)
+        for verdict in verdicts:
+            click.echo(f"{click.style(verdict['state'].ljust(8), fg=colours.get(verdict['state']))}"
+                       f"  {os.path.relpath(verdict['path']).ljust(width)}  {verdict['reason']}")
+    bad = [v for v in verdicts if v["state"] in ("modified", "missing", "stale")]
+    if bad:
+        raise NothingFound()
+    return 0
+
+
+@click.command("diff")
+@click.argument("first", metavar="RUN_A")
+@click.argument("second", metavar="RUN_B")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff_command(first: str, second: str, as_json: bool) -> int:
+    """What differs between two runs: parameters, results, files, libraries, Python, git
+    commit, and the code (the difference between their recorded uncommitted changes).
+
+    \b
+    Example:
+      recipe diff 1a2b3c 4d5e6f
+    """
+    store = open_store_or_fail()
+    records = [store.get(resolve_id(store, prefix)) for prefix in (first, second)]
+    sections = query.compare(records)
+    code = query.code_difference(*records)
+    if as_json:
+        emit_json({"runs": [r["id"] for r in records],
+                    "sections": [{"title": s["title"],
+                                  "rows": [r for r in s["rows"] if r["differs"]]}
+                                 for s in sections],
+                    "code": code})
+        return 0
+    click.echo(f"--- run {records[0]['id'][:8]}  {records[0].get('script')}  "
+               f"{records[0].get('start')}")
+    click.echo(f"+++ run {records[1]['id'][:8]}  {records[1].get('script')}  "
+               f"{records[1].get('start')}")
+    noise = {("run", "start"), ("run", "duration"), ("git", "diff")}  # shown elsewhere
+    for section in sections:
+        differing = [row for row in section["rows"] if row["differs"]
+                     and (section["title"], row["name"]) not in noise]
+        if not differing:
+            continue
+        click.echo(f"{section['title']}:")
+        for row in differing:
+            before, after = (cell(value, 60) or "-" for value in row["values"])
+            click.echo(f"  {row['name']}: {before} -> {after}")
+    click.echo("code: " + ("the same" if not code else "differs"))
+    for line in code.splitlines():
+        click.echo("  " + line)
+    return 0
+
+
+COMMANDS = [lineage_command, status_command, diff_command]

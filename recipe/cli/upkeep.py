@@ -1,0 +1,104 @@
+"""Keeping the store well: db check, db repair; and the web viewer (gui)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .. import config, messages
+from .output import NothingFound, open_store_or_fail, settings_or_fail
+
+
+@click.group()
+def db() -> None:
+    """Check or repair the store."""
+
+
+@db.command()
+def check() -> int:
+    """Verify every store file; exit status 1 if anything is damaged."""
+    store = open_store_or_fail()
+    problems = store.check()
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        click.echo("run `recipe db repair` to salvage what can be read")
+        raise NothingFound()
+    pending = store.pending()
+    click.echo(f"store OK: {store.db_path}"
+               + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    return 0
+
+
+@db.command()
+def repair() -> int:
+    """Salvage every readable run from damaged files (a backup of each is kept) and bring
+    in the runs kept aside in the spool."""
+    store = open_store_or_fail()
+    report = store.repair()
+    for line in report:
+        messages.warn(line)  # store warnings are shown even when quiet
+    click.echo("store repaired" if report else "nothing to repair")
+    return 0
+
+
+@click.command("gui")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on; another than this machine's loopback shows your "
+                   "runs to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8321, show_default=True,
+              help="Port to serve on (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+def gui(host: str, port: int, no_browser: bool) -> int:
+    """Browse, search, compare and annotate runs in a web browser.
+
+    Serves the viewer on http://127.0.0.1:8321/ (or --port) until Ctrl-C, and opens it
+    in your browser. Every page has a JSON twin: add .json to its path.
+
+    \b
+    Example:
+      recipe gui
+      recipe gui --port 0 --no-browser      # any free port; the URL is printed
+    """
+    from werkzeug.serving import make_server
+
+    settings = settings_or_fail()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback:
+        messages.warn(f"serving on {host}: anyone who can reach this address can read your "
+                      "runs and annotate them")
+    try:
+        server = make_server(host, port, _app_for(settings, host, loopback), threaded=True)
+    except OSError as exc:
+        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{server.server_port}/"
+    click.echo(f"recipe gui: serving {settings.home} on {url} (Ctrl-C stops)", err=True)
+    click.echo(url)
+    sys.stdout.flush()
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _app_for(settings: config.Config, host: str, loopback: bool) -> Any:
+    """The app; on loopback it answers only Host headers that name loopback, so that a web
+    page elsewhere cannot reach it through DNS rebinding."""
+    from recipe_gui import create_app
+
+    return create_app({"RECIPE_SETTINGS": settings,
+                       "ALLOWED_HOSTS": {"127.0.0.1", "localhost", "::1"} if loopback
+                       else None})
+
+
+COMMANDS = [db, gui]

@@ -1,0 +1,198 @@
+"""The store's interface: what the recorder's merge, the CLI, the GUI, lineage and sweeps
+ask of a store, whichever backend holds the runs (`tinydb`, the embedded default).
+
+Also what every backend shares: the errors (one line each for the user), the summary of a
+run (what listing and search read), and the live status of a run still in the spool.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+MIN_PREFIX = 6
+
+# What listing, `latest` and `search` read; `show` and `export` read the whole record.
+SUMMARY_FIELDS = ("id", "script", "command", "cwd", "start", "end", "duration", "status",
+                  "exit_code", "hostname", "pid", "label", "tags", "params", "results",
+                  "computation", "sweep", "script_hash", "script_hash_algorithm")
+SUMMARY_FILE_FIELDS = ("path", "hash", "hash_algorithm")
+
+
+class StoreError(Exception):
+    """A store problem reported to the user as one line; `exit_code` for the CLI."""
+
+    exit_code = 2
+
+
+class StoreDamaged(StoreError):
+    """A store file is not valid JSON (or not recipe's); `recipe db repair` salvages it."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store lock for longer than we could wait."""
+
+
+class UnknownRun(StoreError):
+    pass
+
+
+def summary(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a record that listing and search need, a few hundred bytes."""
+    result = {field: record.get(field) for field in SUMMARY_FIELDS}
+    for kind in ("inputs", "outputs"):
+        result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
+                        for event in record.get(kind) or ()]
+    git = record.get("git")
+    result["git"] = {key: git.get(key) for key in ("commit", "branch", "dirty")} if git else None
+    result["note_count"] = len(record.get("notes") or ())
+    return result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
+    """A `running` record whose process is gone from this host is `lost`."""
+    if record.get("status") == "running" and record.get("hostname") == os.uname().nodename:
+        pid = record.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            record = dict(record, status="lost")
+    return record
+
+
+@contextmanager
+def without_garbage_collection() -> Iterator[None]:
+    """Decoding a large JSON text creates millions of objects that are all kept: the
+    collector's passes over them would more than double the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class Store:
+    """A store of runs. Backends implement the methods that raise NotImplementedError;
+    the others are written once here on top of them.
+
+    Run records are dicts as `recorder.Run` writes them (docs/design.md); a *summary* is
+    `summary(record)`. Reading methods see the runs still in the spool too (a running run,
+    or one kept aside), with their live status."""
+
+    home: str  # RECIPE_HOME: the spool, caches and backups live there whatever the backend
+    warnings: list[str]  # what readers went without (a damaged part), one line each
+
+    # -- writing -------------------------------------------------------------------------
+
+    def merge_pending(self, *, timeout: float = 10.0) -> list[str]:
+        """Bring every finished (or lost) run waiting in the spool into the store; return
+        the ids merged. Nothing leaves the spool before the store holds it."""
+        raise NotImplementedError
+
+    def annotate(self, run_id: str, annotation: dict[str, Any]) -> None:
+        """Add a note or tags (see journal.annotate) to a run, stored or in the spool."""
+        raise NotImplementedError
+
+    def save_sweep(self, sweep: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # -- reading -------------------------------------------------------------------------
+
+    def summaries(self, needles: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every run's summary, newest first. `needles` (query.Search.needles) is a
+        prefilter a backend may use: every run returned must still be tested."""
+        raise NotImplementedError
+
+    def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
+             = None, needles: list[str] | None = None, since: str = "", until: str = ""
+             ) -> tuple[list[dict[str, Any]], int]:
+        """Summaries `offset` to `offset + limit` of the runs, newest first, that `keep`
+        accepts and that started in [since, until]; and how many there are in all."""
+        raise NotImplementedError
+
+    def by_content(self) -> Any:
+        """A snapshot answering `runs_touching(digests)` for one lineage walk."""
+        raise NotImplementedError
+
+    def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
+        raise NotImplementedError
+
+    def latest(self) -> dict[str, Any] | None:
+        """The newest run's full record."""
+        raise NotImplementedError
+
+    def hash_algorithms(self) -> set[str]:
+        """Every hash algorithm a stored run used (for searching by a file's content)."""
+        raise NotImplementedError
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep, newest first, without its list of runs."""
+        raise NotImplementedError
+
+    def sweep(self, prefix: str) -> dict[str, Any]:
+        """The sweep whose id starts with `prefix` (UnknownRun if none or several)."""
+        raise NotImplementedError
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        found = self.records([run_id])
+        if not found:
+            raise UnknownRun(f"no run {run_id}")
+        return found[0]
+
+    def resolve(self, prefix: str, ids: list[str] | None = None) -> str:
+        """The one run id that starts with `prefix` (at least 6 characters)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < MIN_PREFIX:
+            raise UnknownRun(f"run id prefix {prefix!r} is too short: give at least "
+                             f"{MIN_PREFIX} characters")
+        if ids is None:  # the prefix prefilters the shard indexes, as a search term does
+            ids = [row["id"] for row in self.summaries([prefix])]
+        matches = [run_id for run_id in ids if run_id.startswith(prefix)]
+        if not matches:
+            raise UnknownRun(f"no run has an id starting with {prefix!r}")
+        if len(matches) > 1:
+            raise UnknownRun(f"run id prefix {prefix!r} is ambiguous: it matches "
+                             + ", ".join(m[:12] for m in matches[:5])
+                             + (" ..." if len(matches) > 5 else ""))
+        return matches[0]
+
+    def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
+        """The newest completed run (its summary) of each of `computations`, among the
+        runs of `script` (a path, which prefilters the sealed shards)."""
+        found: dict[str, dict[str, Any]] = {}
+        needle = json.dumps(script, ensure_ascii=False)[1:-1]  # as the index files spell it
+        for row in self.summaries([needle]):  # newest first
+            computation = row.get("computation")
+            if (computation in computations and computation not in found
+                    and row.get("status") == "completed"):
+                found[computation] = row
+        return found
+
+    # -- checking and repairing ------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Every problem found, one line each; an empty list means all is well."""
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        """How many finished runs wait in the spool (kept aside)."""
+        raise NotImplementedError
+
+    def repair(self) -> list[str]:
+        """Salvage what can be read, merge the spool; what was done, one line each."""
+        raise NotImplementedError
