@@ -22,7 +22,7 @@ from flask import (
 
 from recipe import display
 from recipe.provenance import graph
-from recipe.record.recorder import now
+from recipe.record.fields import now
 from recipe.store import Store, StoreError, UnknownRun, open_store, query
 from recipe.store.base import summary
 

@@ -9,7 +9,7 @@ import click
 
 from .. import messages
 from ..display import ago
-from ..record.recorder import now
+from ..record.fields import now
 from ..store import UnknownRun, query
 from .output import (
     STATUS_COLOURS,

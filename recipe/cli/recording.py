@@ -10,7 +10,7 @@ import click
 
 from .. import messages
 from ..display import duration
-from ..record.recorder import label as recorder_label
+from ..record.fields import label as recorder_label
 from .output import aligned, cell, emit_json, open_store_or_fail
 
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from ..record.recorder import child_environment
+from ..record.delivery import child_environment
 from .results import Outcome, Results
 
 
@@ -72,7 +72,7 @@ def _end_abandoned_run(spec: dict[str, Any], returncode: int, error: str) -> Non
     """Record the end of a run whose process died before it could: failed, with the
     cause, keeping whatever its journal already holds."""
     from .. import config
-    from ..record import journal, recorder
+    from ..record import fields, journal, recorder
 
     settings = config.load()
     placement = spec["placement"]
@@ -90,7 +90,7 @@ def _end_abandoned_run(spec: dict[str, Any], returncode: int, error: str) -> Non
         record = recorder.Run(settings, script, argv, run_id=run_id,
                               fields=placement.get("fields")).record
         record.update(git=placement.get("git"), params=dict(spec.get("params") or {}),
-                      label=recorder.label(spec.get("params") or {}))
+                      label=fields.label(spec.get("params") or {}))
     kind, _, message = error.partition(": ")
     from datetime import datetime, timezone
 
@@ -99,7 +99,7 @@ def _end_abandoned_run(spec: dict[str, Any], returncode: int, error: str) -> Non
         duration = round((datetime.now(timezone.utc) - started).total_seconds(), 6)
     except (KeyError, TypeError, ValueError):
         duration = None
-    record.update(end=recorder.now(), duration=duration, status="failed",
+    record.update(end=fields.now(), duration=duration, status="failed",
                   exit_code=128 - returncode if returncode < 0 else returncode,
                   exception={"type": kind, "message": message, "traceback": ""})
     journal.Journal(settings.home, run_id).write_record(record)

@@ -14,7 +14,7 @@ import traceback
 import types
 from typing import Any
 
-from ..record import recorder
+from ..record import endings, recorder
 from . import params as discovery_module
 
 
@@ -141,7 +141,7 @@ def guarded(run: recorder.Run | None, call: Any, /, *args: Any, **kwargs: Any
     except SystemExit as exc:
         if run is not None:
             run.note_exit(exc.code)
-        exit_code = recorder.exit_status(exc.code)
+        exit_code = endings.exit_status(exc.code)
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
         if exit_code == 0:

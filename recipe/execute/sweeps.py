@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import config, messages
-from ..record import recorder
+from ..record import fields, recorder
 from . import targets
 from .launch import launch
 from .results import CACHED, EXECUTED, FAILED, Outcome, Results
@@ -129,7 +129,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
             row = cached[computation]
             # What the store holds: values JSON could not hold are only text summaries.
             stored = {name: value for name, value in (row.get("results") or {}).items()
-                      if not recorder.is_summary(value)}
+                      if not fields.is_summary(value)}
             slots[index] = Outcome(key, stored, None, run_id=row["id"], state=CACHED)
         else:
             tasks.append(Task(index, key, given, computation))
@@ -137,7 +137,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                 "params": {name: list(values) if isinstance(values, (list, tuple, range))
                            else [values] for name, values in params.items()},
                 "nominal": nominal, "executor": executor if isinstance(executor, str)
-                else type(executor).__name__, "jobs": jobs, "start": recorder.now(),
+                else type(executor).__name__, "jobs": jobs, "start": fields.now(),
                 "end": None, "status": "running", "runs": []}
 
     shared = {"git": _git_information(settings, chosen.path), "store_at_end": False}
@@ -192,7 +192,7 @@ def sweep(target: Any, params: dict[str, Any], *, mode: str = "independent",
                 results.add(outcome)
         if status != "interrupted" and results.failed:
             status = "failed"
-        document.update(end=recorder.now(), status=status)
+        document.update(end=fields.now(), status=status)
         _save(store, document, slots)
     return results
 

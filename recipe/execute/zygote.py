@@ -102,7 +102,7 @@ class Zygote:
     """The sweep's end: start the zygote, run specs through it from several threads."""
 
     def __init__(self) -> None:
-        from ..record.recorder import child_environment
+        from ..record.delivery import child_environment
 
         request_read, self._request_write = os.pipe()
         self._reply_read, reply_write = os.pipe()

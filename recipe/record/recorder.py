@@ -1,17 +1,14 @@
-"""The run lifecycle: the start record, the event buffer, and every way a run can end.
+"""The run lifecycle: the start record, the event buffer, and the end of a run.
 
 Knows no library: patched functions reach it through `patching.set_sink(run.log)`.
 Start-up does only cheap work (one small journal write); git runs in a background thread
-that then flushes buffered file events every few seconds; the end writes the final record
-and brings it into the store, or keeps it in the spool with one warning if it cannot.
+that then flushes buffered file events every few seconds; the end (`endings` sees how the
+script ends) writes the final record, which `delivery` brings into the store, or keeps in
+the spool with one warning if it cannot.
 """
 
 from __future__ import annotations
 
-# The C module behind `signal`: the same functions without the enum conversions that make
-# `import signal` cost ~5 ms, a sixth of the start-up budget.
-import _signal as signal
-import atexit
 import contextvars
 import os
 import sys
@@ -20,7 +17,8 @@ import time
 
 from .. import __version__, config, messages
 from ..capture import hooks, patching
-from . import journal
+from . import delivery, endings, journal
+from .fields import default_tags, json_or_summary, label, now, user
 from .hashing import FileHasher
 
 TYPE_CHECKING = False
@@ -38,16 +36,6 @@ _context_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
     "recipe_run", default=None)
 
 
-def now() -> str:
-    """The current time as ISO 8601 in UTC, e.g. 2026-11-22T04:05:06.123456+00:00.
-
-    Built from `time` rather than `datetime`, which recording would otherwise import."""
-    seconds = time.time()
-    whole = int(seconds)
-    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-            + f".{int((seconds - whole) * 1e6):06d}+00:00")
-
-
 def current() -> Run | None:
     """The run that files read or written here and now belong to, if any."""
     return _context_run.get() or _current
@@ -58,64 +46,6 @@ def log_to_current(kind: str, path: str, function: str, hash_at_end: bool = Fals
     run = current()
     if run is not None:
         run.log(kind, path, function, hash_at_end)
-
-
-def _user() -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except (ImportError, KeyError):
-        return os.environ.get("USER") or os.environ.get("USERNAME") or ""
-
-
-def exit_status(code: Any) -> int:
-    """The process exit status of sys.exit(code): None is 0, an int itself, else 1."""
-    if code is None:
-        return 0
-    return code if isinstance(code, int) else 1
-
-
-def label(params: dict[str, Any]) -> str:
-    """`name=value` pairs sorted by name: floats by repr, bools yes/no, None left out."""
-    def text(value: Any) -> str:
-        if isinstance(value, bool):
-            return "yes" if value else "no"
-        return repr(value) if isinstance(value, float) else str(value)
-
-    return " ".join(f"{name}={text(value)}" for name, value in sorted(params.items())
-                    if value is not None)
-
-
-def json_or_summary(value: Any) -> Any:
-    """The value if JSON can hold it (a 0-d array as its scalar), else a short summary."""
-    import json
-
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
-    try:
-        json.dumps(value, allow_nan=True)
-        return value
-    except (TypeError, ValueError):
-        text = repr(value)
-        return f"<{type(value).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}>"
-
-
-def is_summary(value: Any) -> bool:
-    """Whether a stored result is `json_or_summary`'s text for a value JSON cannot hold."""
-    import re
-
-    return isinstance(value, str) and re.fullmatch(r"<[\w.]+: .*>", value, re.S) is not None
-
-
-def default_tags(script: str) -> list[str]:
-    """`model` for a script whose file name contains "train", else `dataset` for "prepare"."""
-    name = os.path.basename(script).lower()
-    if "train" in name:
-        return ["model"]
-    if "prepare" in name:
-        return ["dataset"]
-    return []
 
 
 class Run:
@@ -161,7 +91,7 @@ class Run:
             "exception": None,
             "hostname": uname.nodename,
             "pid": os.getpid(),
-            "user": _user(),
+            "user": user(),
             "platform": f"{uname.sysname}-{uname.release}-{uname.machine}",
             "python": "{}.{}.{}".format(*sys.version_info[:3]),
             "python_executable": sys.executable,
@@ -262,7 +192,7 @@ class Run:
                 self.record["git"] = git
                 if not self._ended:
                     self._save_record(durable=False)
-        _preload_ending_modules(os.path.join(self.config.home, "cache"))
+        endings.preload_ending_modules(os.path.join(self.config.home, "cache"))
         while not self._ended:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
@@ -357,7 +287,7 @@ class Run:
 
     def note_exit(self, code: Any) -> None:
         """Remember the argument of sys.exit()."""
-        self._exit_code = exit_status(code)
+        self._exit_code = endings.exit_status(code)
 
     def note_exception(self, exc: BaseException) -> None:
         self._exception = exc
@@ -396,7 +326,7 @@ class Run:
                 record["exception"] = {
                     "type": type(exc).__name__,
                     "message": str(exc),
-                    "traceback": _format_exception(exc),
+                    "traceback": endings.format_exception(exc),
                 }
         try:
             from .environment import library_versions, third_party_modules
@@ -410,143 +340,10 @@ class Run:
             self._log(kind, path, function, time_of_call)
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
-        self._store(saved)
+        delivery.deliver(self, saved)
 
     def patched_libraries(self) -> set[str]:
         return {name for name in hooks.PATCH_MODULES if name in sys.modules}
-
-    def _store(self, saved: bool) -> None:
-        """Bring the finished record from the spool into the TinyDB store.
-
-        In a process that has not imported TinyDB (a plain script), a detached
-        `python -m recipe.store.merge` does it: importing TinyDB costs ~20 ms, two thirds of the
-        start-up budget, and the script need not wait for the store lock. The merger
-        inherits stderr, so a store problem still reaches the user as one warning line."""
-        if not saved:
-            messages.warn(f"could not save run {self.id[:8]} under {self.config.home}: "
-                          "the disk is full or not writable")
-            return
-        if not self.store_at_end:
-            return
-        messages.info(f"recorded run {self.id[:8]} ({self.record['status']})")
-        if "tinydb" not in sys.modules and _spawn_merger(self.id):
-            return
-        from ..store.merge import merge_into_store
-
-        merge_into_store(self.config, self.id)
-
-
-def child_environment() -> dict[str, str]:
-    """os.environ for a `python -m recipe.<module>` child: this recipe first on its path,
-    however this process found it (installed, editable, or beside the script)."""
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    return env
-
-
-def _spawn_merger(run_id: str) -> bool:
-    """Start `python -m recipe.store.merge RUN_ID` detached; False if it cannot be started."""
-    if not sys.executable:
-        return False
-    env = child_environment()
-    try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-        try:
-            os.posix_spawn(sys.executable,
-                           [sys.executable, "-m", "recipe.store.merge", run_id], env,
-                           file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
-                                         (os.POSIX_SPAWN_DUP2, devnull, 1)],
-                           setsid=True)  # its own session: a Ctrl-C meant for us spares it
-        finally:
-            os.close(devnull)
-    except (OSError, AttributeError):  # AttributeError: no posix_spawn on this platform
-        return False
-    return True
-
-
-def _format_exception(exc: BaseException) -> str:
-    """The traceback as Python prints it, formatted by the interpreter's own C code:
-    importing `traceback` here would cost the KeyboardInterrupt exit status (see
-    `_preload_ending_modules`)."""
-    import io
-
-    buffer = io.StringIO()
-    saved, sys.stderr = sys.stderr, buffer
-    try:
-        sys.__excepthook__(type(exc), exc, exc.__traceback__)
-    finally:
-        sys.stderr = saved
-    return buffer.getvalue()
-
-
-def _preload_ending_modules(cache_dir: str) -> None:
-    """Import (and cache) what `finish` needs while the script still runs, off its
-    critical path.
-
-    Also a correctness matter: CPython exits with status 130 after an uncaught
-    KeyboardInterrupt only if no `exec` of a source string happens afterwards, and imports
-    that build namedtuples or dataclasses do exactly that."""
-    try:
-        from ..store import merge  # noqa: F401
-        from . import environment
-
-        if environment.cached_distributions(cache_dir) is None:
-            import importlib.metadata  # noqa: F401 - library_versions will need it
-    except Exception:  # never-raise guard: `finish` does it all again and reports
-        pass
-
-
-class _NotingExit:
-    """sys.exit / exit / quit that first tell the run the exit code they were given."""
-
-    def __init__(self, original: Any, run: Run) -> None:
-        self._original = original
-        self._run = run
-        self.__doc__ = original.__doc__
-
-    def __call__(self, code: Any = None) -> None:
-        self._run.note_exit(code)
-        self._original(code)
-
-    def __repr__(self) -> str:
-        return repr(self._original)
-
-
-def _install_endings(run: Run) -> None:
-    """Chain to whatever hooks were there before; never replace them blindly."""
-    previous_excepthook = sys.excepthook
-
-    def excepthook(kind, value, tb):  # noqa: ANN001 - sys.excepthook signature
-        run.note_exception(value)
-        previous_excepthook(kind, value, tb)
-
-    sys.excepthook = excepthook
-
-    sys.exit = _NotingExit(sys.exit, run)
-    import builtins
-
-    for name in ("exit", "quit"):  # the site module's exit(n), common in scripts
-        if hasattr(builtins, name):
-            setattr(builtins, name, _NotingExit(getattr(builtins, name), run))
-    atexit.register(run.finish)
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous == signal.SIG_IGN:
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        run.finish("interrupted", 128 + signum)
-        if callable(previous):
-            previous(signum, frame)
-            return
-        # Die of the signal as the script would have without recipe.
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def start(script: str, argv: list[str], *,
@@ -572,7 +369,7 @@ def start(script: str, argv: list[str], *,
         messages.warn(f"could not start recording ({type(exc).__name__}: {exc})")
         return None
     _current = run
-    _install_endings(run)
+    endings.install(run)
     patching.set_sink(log_to_current)
     hooks.install(settings.disabled_libraries)
     return run
