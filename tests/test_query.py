@@ -219,3 +219,43 @@ def test_filter_runs_by_script_status_tag_and_where() -> None:
     assert ids(query.filter_runs(runs, status="completed", tag="model")) == ["a"]
     assert ids(query.filter_runs(runs, where=["lr>0.2"])) == ["b"]
     assert ids(query.filter_runs(runs, where=["lr>0", "lr<0.2"])) == ["a"]
+
+
+def test_where_also_matches_results_and_a_parameter_wins_over_a_result() -> None:
+    runs = [{"id": "a", "params": {"lr": 0.1}, "results": {"score": 0.9}},
+            {"id": "b", "params": {}, "results": {"score": 0.4, "lr": 5}},
+            {"id": "c", "params": {"lr": 1}, "results": {"lr": 0.0}}]
+    assert ids(query.filter_runs(runs, where=["score>0.5"])) == ["a"]
+    assert ids(query.filter_runs(runs, where=["lr>=1"])) == ["b", "c"]
+    assert ids(query.filter_runs(runs, where=["lr<0.5"])) == ["a"]
+
+
+def test_run_query_sorts_by_field_parameter_or_result_with_missing_values_last() -> None:
+    runs = [{"id": "a", "start": "2024-01-03", "params": {"lr": 0.1}, "results": {}},
+            {"id": "b", "start": "2024-01-01", "params": {}, "results": {"lr": 0.5}},
+            {"id": "c", "start": "2024-01-02", "params": {}, "results": {}}]
+    assert ids(query.RunQuery().ordered(runs)) == ["a", "c", "b"]
+    assert ids(query.RunQuery(sort="start").ordered(runs)) == ["b", "c", "a"]
+    assert ids(query.RunQuery(sort="-lr").ordered(runs)) == ["b", "a", "c"]
+    assert ids(query.RunQuery(sort="lr", limit=1, offset=1).ordered(runs)) == ["b"]
+
+
+def test_run_query_keeps_runs_by_start_range_and_conditions() -> None:
+    runs = [{"id": "a", "start": "2024-01-03T00:00:00+00:00", "params": {"x": 1}},
+            {"id": "b", "start": "2024-01-01T00:00:00+00:00", "params": {"x": 2}}]
+    since = query.moment("2024-01-02T00:00:00+00:00")
+    assert [r["id"] for r in runs if query.RunQuery(since=since).keep(r)] == ["a"]
+    assert [r["id"] for r in runs if query.RunQuery(where=["x=2"]).keep(r)] == ["b"]
+
+
+@pytest.mark.parametrize("text", ["3d", "2w", "12h", "30min"])
+def test_moment_reads_spans_back_from_now(text: str) -> None:
+    from datetime import datetime, timezone
+
+    assert datetime.fromisoformat(query.moment(text)) < datetime.now(timezone.utc)
+
+
+def test_moment_of_a_date_with_end_of_day_is_its_last_instant() -> None:
+    assert query.moment("2024-01-02", end_of_day=True) > query.moment("2024-01-02T23:59:59")
+    with pytest.raises(ValueError, match="not a date"):
+        query.moment("yesterday")

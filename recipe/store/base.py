@@ -14,6 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .query import RunQuery
+
 MIN_PREFIX = 6
 
 # What listing, `latest` and `search` read; `show` and `export` read the whole record.
@@ -127,6 +131,16 @@ class Store:
     def by_content(self) -> Any:
         """A snapshot answering `runs_touching(digests)` for one lineage walk."""
         raise NotImplementedError
+
+    def find(self, query: RunQuery) -> list[dict[str, Any]]:
+        """The summaries of the runs `query` keeps, in its order and slice. Backends
+        answer it from an index; this version reads every summary the needles allow."""
+        return query.ordered([run for run in self.summaries(query.needles())
+                              if query.keep(run)])
+
+    def count(self, query: RunQuery) -> int:
+        """How many runs `query` keeps, its limit and offset aside."""
+        return sum(1 for run in self.summaries(query.needles()) if query.keep(run))
 
     def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Full records, newest first: all of them, or those of `run_ids` (full ids)."""

@@ -112,11 +112,16 @@ class Condition:
                          f"not {expression!r}")
 
     def holds(self, run: dict[str, Any]) -> bool:
-        """False for a run without the parameter, or whose value cannot be compared."""
-        params = run.get("params") or {}
-        if self.name not in params:
+        """False for a run with neither a parameter nor a result of that name, or whose
+        value cannot be compared. A parameter wins over a result of the same name."""
+        for section in ("params", "results"):
+            values = run.get(section) or {}
+            if self.name in values:
+                actual = values[self.name]
+                break
+        else:
             return False
-        actual, wanted = params[self.name], self.value
+        wanted = self.value
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool)
                       for v in (actual, wanted))
         if not numbers and type(actual) is not type(wanted):
@@ -150,6 +155,94 @@ def filter_runs(runs: list[dict[str, Any]], *, script: str | None = None,
             and (status is None or run.get("status") == status)
             and (tag is None or tag in (run.get("tags") or ()))
             and all(condition.holds(run) for condition in conditions)]
+
+
+_SPANS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def moment(text: str, *, end_of_day: bool = False) -> str:
+    """An ISO time to compare start times with, from what a user types: an ISO date or
+    time (a date alone with `end_of_day`: the last moment of that day), or a span back
+    from now, `30min`, `12h`, `3d`, `2w`. Raises ValueError for anything else."""
+    import re as regex
+    from datetime import datetime, timedelta, timezone
+
+    text = text.strip()
+    span = regex.fullmatch(r"(\d+(?:\.\d+)?)\s*(min|h|d|w)", text)
+    if span:
+        then = datetime.now(timezone.utc) - timedelta(
+            seconds=float(span.group(1)) * _SPANS[span.group(2)])
+        return then.isoformat()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date, a time or a span like 3d: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # as the user meant it: in local time
+    if end_of_day and "T" not in text and " " not in text:
+        parsed += timedelta(days=1, microseconds=-1)
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def _sort_value(run: dict[str, Any], field: str) -> Any:
+    """A run's value for `--sort FIELD`: a record field, else a parameter, else a result."""
+    if field in run and field not in ("params", "results"):
+        return run[field]
+    for section in ("params", "results"):
+        values = run.get(section) or {}
+        if field in values:
+            return values[field]
+    return None
+
+
+class RunQuery:
+    """What a listing asks of the store: which runs, in which order, how many.
+
+    `search` (a Search) and the filters of `filter_runs` (`script`, `status`, `tag`,
+    `where`); `since`/`until`: ISO bounds on the start time (see `moment`); `sort`: a
+    field, a parameter or a result, `-name` for descending (runs without it last);
+    `limit`/`offset`: the slice of the sorted list. `keep` is the truth every backend
+    must agree with; backends answer it without reading every run where they can."""
+
+    def __init__(self, *, search: Search | None = None, script: str | None = None,
+                 status: str | None = None, tag: str | None = None,
+                 where: Iterable[str] = (), since: str = "", until: str = "",
+                 sort: str = "-start", limit: int | None = None, offset: int = 0) -> None:
+        self.search = search
+        self.script, self.status, self.tag = script, status, tag
+        self.conditions = [Condition(expression) for expression in where]
+        self.since, self.until = since, until
+        self.descending = sort.startswith("-")
+        self.sort_field = sort.lstrip("-") or "start"
+        self.limit, self.offset = limit, offset
+
+    def needles(self) -> list[str] | None:
+        return self.search.needles() if self.search is not None else None
+
+    def keep(self, run: dict[str, Any]) -> bool:
+        start = run.get("start") or ""
+        return ((self.search is None or self.search.matches(run))
+                and start >= self.since and (not self.until or start <= self.until)
+                and bool(filter_runs([run], script=self.script, status=self.status,
+                                     tag=self.tag))
+                and all(condition.holds(run) for condition in self.conditions))
+
+    def ordered(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The runs in the asked order, then sliced by offset and limit."""
+        present = [run for run in runs if _sort_value(run, self.sort_field) is not None]
+        missing = [run for run in runs if _sort_value(run, self.sort_field) is None]
+
+        def key(run: dict[str, Any]) -> tuple[int, Any]:
+            value = _sort_value(run, self.sort_field)
+            # Numbers before text, so that a mixed column still sorts.
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return (0, value)
+            return (1, str(value))
+
+        present.sort(key=key, reverse=self.descending)
+        result = present + missing
+        end = None if self.limit is None else self.offset + self.limit
+        return result[self.offset:end]
 
 
 def runs_of(store: Any, sweep: str | None = None) -> list[dict[str, Any]]:
