@@ -117,6 +117,17 @@ def _layers(home: str) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]
     return values, sources
 
 
+def effective() -> tuple[tuple[str, str], list[tuple[str, str, str, str]]]:
+    """What `recipe config` shows: (RECIPE_HOME, where it came from), and every option as
+    (section, key, value, origin), the origin being "default", the file or the variable
+    that set it. Not validated (`load` says what is wrong); ConfigError for a bad file."""
+    home = recipe_home()
+    values, _sources = _layers(home)
+    options = [(section, key, value, origin) for section, keys in values.items()
+               for key, (value, origin) in keys.items()]
+    return (home, "RECIPE_HOME" if os.environ.get("RECIPE_HOME") else "default"), options
+
+
 def load() -> Config:
     """Read every layer and validate; raises ConfigError naming the bad option and its source."""
     home = recipe_home()

@@ -231,7 +231,9 @@ def remember_touched(cache_dir: str, root: str, paths: Iterable[str]) -> None:
     append of the new ones (O_APPEND: concurrent runs add whole lines)."""
     inside = root.rstrip(os.sep) + os.sep
     known = touched_files(cache_dir, root)
-    new = sorted({path[len(inside):] for path in paths if path.startswith(inside)} - known)
+    # The root is a real path; an event's path may pass through a symbolic link.
+    real = (path if path.startswith(inside) else os.path.realpath(path) for path in paths)
+    new = sorted({path[len(inside):] for path in real if path.startswith(inside)} - known)
     if not new:
         return
     os.makedirs(cache_dir, exist_ok=True)
@@ -243,6 +245,15 @@ def remember_touched(cache_dir: str, root: str, paths: Iterable[str]) -> None:
     finally:
         os.close(descriptor)
     known.update(new)
+
+
+def remember_written(cache_dir: str, paths: Iterable[str]) -> None:
+    """Files recipe itself wrote (`recipe export -o`) are data, like a run's outputs:
+    `remember_touched` in the repository holding each, if any."""
+    for path in paths:
+        root = _find_repository(os.path.dirname(os.path.abspath(path)))
+        if root is not None:
+            remember_touched(cache_dir, root, [os.path.abspath(path)])
 
 
 def library_versions(module_names: set[str], cache_dir: str) -> dict[str, str]:
