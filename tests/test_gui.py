@@ -724,6 +724,96 @@ def test_only_the_allowed_host_names_are_answered(settings: config.Config,
     assert make_client(settings).get("/", headers={"Host": "evil.example"}).status_code == 200
 
 
+@pytest.mark.parametrize(("bound", "allowed", "refused"), [
+    ("127.0.0.2", ["127.0.0.2:8321", "localhost:8321", "[::1]:8321"],
+     ["evil.example", "127.0.0.2.nip.io", "10.1.2.3:8321"]),
+    ("0.0.0.0", ["10.1.2.3:8321", "[fe80::1]:8321", "localhost", "lab.example:8321"],
+     ["evil.example:8321", "10.1.2.3.nip.io"]),
+    ("lab.example", ["lab.example:8321", "127.0.0.1"], ["evil.example", "lab.example.evil"]),
+])
+def test_a_server_bound_elsewhere_answers_only_its_own_names(
+        settings: config.Config, small: SimpleNamespace, bound: str, allowed: list[str],
+        refused: list[str]) -> None:
+    from recipe_gui import allowed_hosts
+
+    names = ("lab.example",) if bound == "0.0.0.0" else ()
+    client = make_client(settings, ALLOWED_HOSTS=allowed_hosts(bound, names))
+    for host in allowed:
+        assert client.get("/runs.json", headers={"Host": host}).status_code == 200, host
+    for host in refused:
+        answer = client.get("/runs.json", headers={"Host": host})
+        assert answer.status_code == 400, host
+        assert client.post(f"/run/{small.train_1}/annotate", headers={"Host": host},
+                           data={"text": "x", "csrf_token": TOKEN}).status_code == 400
+    assert notes_and_tags(client, small.train_1)[0] == []
+
+
+def test_the_gui_command_allows_the_bound_address_and_allow_host_names(
+        settings: config.Config) -> None:
+    from recipe.cli.upkeep import _app_for
+
+    app = _app_for(settings, "127.0.0.2", ("lab.example",))
+    client = app.test_client()
+    assert client.get("/", headers={"Host": "lab.example:8321"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.2:8321"}).status_code == 200
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+# -- security headers ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["/", "/runs.json", "/static/style.css", "/static/recipe.js",
+                                 "/run/ffffffffffff", "/sweeps", "/no-such-page"])
+def test_every_response_carries_the_security_headers(client: FlaskClient,
+                                                     small: SimpleNamespace, url: str) -> None:
+    with client.get(url) as answer:
+        headers = answer.headers
+    policy = dict(part.strip().split(" ", 1)
+                  for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'"
+    assert policy["style-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"  # keeps Origin for the POST check
+
+
+def test_no_template_has_inline_script_or_style(client: FlaskClient, small: SimpleNamespace,
+                                                sweep_id: str) -> None:
+    """What the CSP forbids must not be needed: no <script> body, no on* handler, no
+    style= attribute, no <style> element, on any page."""
+    for url in pages(small, sweep_id):
+        page = html_of(client.get(url))
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), url
+        assert not re.search(r"\son[a-z]+\s*=", page), url
+        assert not re.search(r"\sstyle\s*=|<style", page), url
+
+
+# -- no large file read on a GET -------------------------------------------------------------
+
+def test_a_get_never_hashes_a_large_file(client: FlaskClient, small: SimpleNamespace,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    """A cross-site page can make the browser GET /?q=<a path>: a 2 GiB file there must
+    be matched by its path only, never read."""
+    from recipe.store import query as query_module
+
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as handle:
+        handle.truncate(2 * 2**30)  # sparse: 2 GiB that take no disk space
+    hashed = []
+    real_hash_file = query_module.hash_file
+    monkeypatch.setattr(query_module, "hash_file",
+                        lambda path, algorithm: hashed.append(path) or
+                        real_hash_file(path, algorithm))
+    data = client.get("/runs.json", query_string={"q": str(huge)}).get_json()
+    assert hashed == [] and data["total"] == 0
+    assert "not searched here" in data["notices"][0]
+    assert "not searched here" in html_of(client.get("/", query_string={"q": str(huge)}))
+    # A small file is still found by its content, under any name.
+    found = client.get("/runs.json", query_string={"q": small.copy}).get_json()
+    assert hashed == [small.copy] and [run["id"] for run in found["runs"]] == [small.prepare]
+
+
 # -- nothing from disk but the app's static files ---------------------------------------------
 
 @pytest.mark.parametrize("url", [

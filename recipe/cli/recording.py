@@ -11,7 +11,7 @@ import click
 from .. import messages
 from ..display import duration
 from ..record.fields import label as recorder_label
-from .output import aligned, cell, emit_json, open_store_or_fail
+from .output import aligned, cell, emit_json, open_store_or_fail, table
 
 
 def _is_assignment(word: str) -> bool:
@@ -197,12 +197,11 @@ def _sweep_table(results: Any, swept: list[str]) -> None:
     outputs = list(dict.fromkeys(name for o in results for name, value in
                                  (o.outputs or {}).items() if is_scalar(value)))
     titles = ["RUN", "STATE", *swept, *outputs, *(["ERROR"] if results.failed else [])]
-    shown = [[(o.run_id or "")[:8], o.state, *(cell(o.key.get(name)) for name in swept),
-              *(cell(scalar((o.outputs or {}).get(name))) for name in outputs),
+    shown = [[(o.run_id or "")[:8], o.state,
+              *(cell(o.key.get(name), rounded=True) for name in swept),
+              *(cell(scalar((o.outputs or {}).get(name)), rounded=True) for name in outputs),
               *([cell(o.error or "", 60)] if results.failed else [])] for o in results]
-    widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
-    for line in [titles, *shown]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    table(titles, shown)
 
 
 class _ProgressBar:

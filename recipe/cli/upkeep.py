@@ -68,6 +68,9 @@ def gui(host: str, port: int, no_browser: bool, allowed: tuple[str, ...]) -> int
       recipe gui --port 0 --no-browser      # any free port; the URL is printed
       recipe gui --host 0.0.0.0 --allow-host lab-server.example.org
     """
+    import errno
+    import socket
+
     from werkzeug.serving import make_server
 
     settings = settings_or_fail()
@@ -75,18 +78,21 @@ def gui(host: str, port: int, no_browser: bool, allowed: tuple[str, ...]) -> int
     if not loopback:
         messages.warn(f"serving on {host}: anyone who can reach this address can read your "
                       "runs and annotate them")
+    # Bound here, not by werkzeug, which prints its own lines and exits on a port in use.
     try:
-        server = make_server(host, port, _app_for(settings, host, allowed), threaded=True)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((host, port), family=family)
     except OSError as exc:
-        import errno
-
         if exc.errno == errno.EADDRINUSE:
             raise click.UsageError(f"port {port} on {host} is in use: give another with "
                                    "--port N, or --port 0 for any free port") from None
         raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}"
                                ) from None
+    with listener:
+        server = make_server(host, port, _app_for(settings, host, allowed), threaded=True,
+                             fd=listener.fileno())
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{server.server_port}/"
+    url = f"http://{shown}:{server.socket.getsockname()[1]}/"
     click.echo(f"recipe gui: serving {settings.home} on {url} (Ctrl-C stops)", err=True)
     click.echo(url)
     sys.stdout.flush()
