@@ -244,6 +244,7 @@ def test_errors_say_recipe_error_once(ws: Workspace, args: list[str]) -> None:
     result = ws.recipe(*args, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("recipe: error: ") and result.stderr.count("recipe:") == 1
+    assert not result.stderr.startswith("recipe: error: recipe")
 
 
 def test_sweep_and_run_ids_need_the_same_prefix_length(ws: Workspace) -> None:
