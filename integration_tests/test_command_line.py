@@ -129,7 +129,7 @@ def test_lineage_and_status_take_the_listing_options(store: Workspace) -> None:
     assert [(v["state"], os.path.basename(v["path"])) for v in verdicts] == [("ok",
                                                                               "weights.npy")]
     status_csv = store.recipe("status", "--csv", "--limit", "0").stdout
-    assert status_csv == "state,path,run,start,reason\n"
+    assert status_csv == "state,path,run,reason\n"
 
 
 def test_lineage_json_of_nothing_is_an_empty_array(store: Workspace) -> None:

@@ -138,8 +138,11 @@ def status_command(paths: tuple[str, ...], listing: Listing) -> int:
     runs = Graph.from_store(open_store_or_fail())
     targets = [os.path.abspath(path) for path in paths] or latest_outputs(runs, os.getcwd())
     checker = Checker(runs)
-    verdicts = listing.select([{**verdict, "start": (runs.runs.get(verdict["run"]) or {})
-                                .get("start")} for verdict in map(checker.check, targets)])
+    # Chosen by the start of the run that wrote each file, shown as Checker says them.
+    dated = listing.select([{**verdict, "start": (runs.runs.get(verdict["run"]) or {})
+                             .get("start")} for verdict in map(checker.check, targets)])
+    verdicts = [{key: value for key, value in verdict.items() if key != "start"}
+                for verdict in dated]
 
     def text_table() -> None:
         if not verdicts:
@@ -158,7 +161,7 @@ def status_command(paths: tuple[str, ...], listing: Listing) -> int:
     return 0
 
 
-STATUS_COLUMNS = ("state", "path", "run", "start", "reason")
+STATUS_COLUMNS = ("state", "path", "run", "reason")
 
 
 @click.command("diff")
