@@ -72,7 +72,10 @@ def _is_command_line(args: Any) -> bool:
         return False
 
 
-def _argparse_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+def _parsing_the_command_line(original: Callable[..., Any],
+                               then: Callable[[Any], None] | None = None) -> Callable[..., Any]:
+    """`original` (a parse, or click's main that parses and runs) marked as the parse of
+    the command line when it is given no `args` or sys.argv[1:]; `then` sees its result."""
     def parse(self: Any, *args: Any, **kwargs: Any) -> Any:
         given = args[0] if args else kwargs.get("args")
         if _parsing.get() or not _is_command_line(given):
@@ -82,24 +85,19 @@ def _argparse_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             result = original(self, *args, **kwargs)
         finally:
             _parsing.reset(token)
-        _report(result[0])
+        if then is not None:
+            then(result)
         return result
 
     return parse
 
 
-def _click_main(original: Callable[..., Any]) -> Callable[..., Any]:
-    def main(self: Any, *args: Any, **kwargs: Any) -> Any:
-        given = args[0] if args else kwargs.get("args")
-        if _parsing.get() or not _is_command_line(given):
-            return original(self, *args, **kwargs)
-        token = _parsing.set(True)
-        try:
-            return original(self, *args, **kwargs)  # runs the command, which may exit
-        finally:
-            _parsing.reset(token)
+def _argparse_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    return _parsing_the_command_line(original, lambda result: _report(result[0]))
 
-    return main
+
+def _click_main(original: Callable[..., Any]) -> Callable[..., Any]:
+    return _parsing_the_command_line(original)  # the contexts it makes report themselves
 
 
 def _click_context(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -224,23 +224,21 @@ def annotate(run_id: str, message: str | None, remove: int | None, as_json: bool
     """
     if (message is None) == (remove is None):
         raise click.UsageError("give a note with -m TEXT, or --remove N")
-    store = open_store_or_fail()
-    full_id = resolve_id(store, run_id)
     if message is not None:
-        store.annotate(full_id, {"kind": "note", "text": message, "time": now()})
-        messages.info(f"noted on run {full_id[:8]}")
-    else:
+        return _annotate(run_id, lambda _store, _run: {"kind": "note", "text": message,
+                                                        "time": now()},
+                         lambda run: f"noted on run {run}", as_json)
+
+    def unnote(store: Any, full_id: str) -> dict[str, Any]:
         notes = store.get(full_id).get("notes") or []
         if remove > len(notes):
             raise click.UsageError(f"run {full_id[:8]} has {len(notes)} note(s), no note "
                                    f"{remove}")
         note = notes[remove - 1]
-        store.annotate(full_id, {"kind": "unnote", "text": note.get("text"),
-                                 "time": note.get("time")})
-        messages.info(f"removed note {remove} of run {full_id[:8]}")
-    if as_json:
-        emit_json(store.get(full_id))
-    return 0
+        return {"kind": "unnote", "text": note.get("text"), "time": note.get("time")}
+
+    return _annotate(run_id, unnote, lambda run: f"removed note {remove} of run {run}",
+                     as_json)
 
 
 @click.command()
@@ -254,13 +252,8 @@ def tag(run_id: str, tags: tuple[str, ...], as_json: bool) -> int:
     Example:
       recipe tag 1a2b3c paper baseline
     """
-    store = open_store_or_fail()
-    full_id = resolve_id(store, run_id)
-    store.annotate(full_id, {"kind": "tags", "tags": list(tags)})
-    messages.info(f"tagged run {full_id[:8]}: {' '.join(tags)}")
-    if as_json:
-        emit_json(store.get(full_id))
-    return 0
+    return _annotate(run_id, lambda _store, _run: {"kind": "tags", "tags": list(tags)},
+                     lambda run: f"tagged run {run}: {' '.join(tags)}", as_json)
 
 
 @click.command()
@@ -274,10 +267,18 @@ def untag(run_id: str, tags: tuple[str, ...], as_json: bool) -> int:
     Example:
       recipe untag 1a2b3c baseline
     """
+    return _annotate(run_id, lambda _store, _run: {"kind": "untag", "tags": list(tags)},
+                     lambda run: f"untagged run {run}: {' '.join(tags)}", as_json)
+
+
+def _annotate(prefix: str, annotation: Callable[[Any, str], dict[str, Any]],
+              done: Callable[[str], str], as_json: bool) -> int:
+    """Apply `annotation(store, run id)` (see journal.annotate) to the run `prefix` names,
+    say `done(its short id)`, and print the run afterwards with `as_json`."""
     store = open_store_or_fail()
-    full_id = resolve_id(store, run_id)
-    store.annotate(full_id, {"kind": "untag", "tags": list(tags)})
-    messages.info(f"untagged run {full_id[:8]}: {' '.join(tags)}")
+    full_id = resolve_id(store, prefix)
+    store.annotate(full_id, annotation(store, full_id))
+    messages.info(done(full_id[:8]))
     if as_json:
         emit_json(store.get(full_id))
     return 0
