@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -318,6 +319,25 @@ def test_untracked_data_and_figures_stay_out_of_the_diff(repo: Path, name: str,
     info = git_info(str(repo))
 
     assert name not in info["diff"] and "+VALUE = 1" in info["diff"].splitlines()
+
+
+@pytest.mark.parametrize("args", [["export", "-o", "runs.json"],
+                                  ["export", "--format", "prov-n", "-o", "runs.json"],
+                                  ["export", "--format", "prov-json", "-o", "runs.json"]])
+def test_recipes_own_exports_stay_out_of_the_diff(repo: Path, settings: config.Config,
+                                                  make_record: Callable, spool_run: Callable,
+                                                  args: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipe.cli import main
+
+    spool_run(make_record(script=str(repo / "sub" / "script.py")))
+    monkeypatch.chdir(repo)
+    assert main(args) == 0
+    (repo / "helper.py").write_text("import json  # source that reads JSON\n")
+
+    diff = git_info(str(repo))["diff"]
+
+    assert "runs.json" not in diff and "+import json  # source that reads JSON" in diff
 
 
 def test_untracked_files_a_run_touched_stay_out_of_the_diff(repo: Path, tmp_path: Path) -> None:

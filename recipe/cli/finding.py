@@ -327,7 +327,6 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
             from ..record.journal import atomic_write_json
 
             atomic_write_json(os.path.abspath(output), runs, indent=2)
-            _remember_written(store, [output])
             messages.info(f"exported {len(runs)} run(s) to {output}")
         return 0
 
@@ -340,8 +339,6 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
             raise click.UsageError(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(f"cannot write the RO-Crate in {output}: {exc}") from None
-        _remember_written(store, [os.path.join(folder, name) for folder, _dirs, names
-                                  in os.walk(output) for name in names])
         messages.info(f"exported {len(runs)} run(s) as an RO-Crate in {output}")
         return 0
     text = exports.to_prov_json(runs) if fmt == "prov-json" else exports.to_prov_n(runs)
@@ -350,19 +347,8 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
     else:
         with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
             handle.write(text if text.endswith("\n") else text + "\n")
-        _remember_written(store, [output])
         messages.info(f"exported {len(runs)} run(s) as {fmt} to {output}")
     return 0
-
-
-def _remember_written(store: Any, paths: list[str]) -> None:
-    """An export in a work tree is data: later runs leave it out of their git diff."""
-    from ..record.environment import remember_written
-
-    try:
-        remember_written(os.path.join(store.home, "cache"), paths)
-    except OSError:
-        pass  # then it may show in a later run's diff, nothing worse
 
 
 COMMANDS = [search, list_runs, latest, show, annotate, tag, untag, export]

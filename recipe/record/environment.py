@@ -22,6 +22,12 @@ _GIT_TIMEOUT = 30
 _DATA_SUFFIXES = (".csv", ".tsv", ".psv", ".dat", ".log", ".jsonl", ".ndjson", ".svg", ".eps",
                   ".ps", ".pdf", ".out")
 _BINARY_SNIFF = 8000  # bytes git itself looks at for a NUL to call a file binary
+# What recipe's own exports begin with (JSON, NDJSON, RO-Crate metadata; PROV-N) and hold
+# near their start: each run record its version, PROV and RO-Crate the namespace of
+# recipe's identifiers (provenance/exports.py).
+_EXPORT_STARTS = (b"[", b"{", b"document")
+_EXPORT_MARKS = (b'"recipe_version":', b"https://recipe.invalid/ns#")
+_EXPORT_SNIFF = 64 * 1024
 
 
 def redact_url(url: str | None, secrets: Secrets | None = None) -> str | None:
@@ -81,10 +87,11 @@ def _find_repository(directory: str) -> str | None:
 
 def _new_file_diff(root: str, name: str) -> str | None:
     """`git diff` of an untracked file against nothing, made here instead of by one more
-    git process per file; None for a binary file (a NUL early on, as git decides)."""
+    git process per file; None for a binary file (a NUL early on, as git decides) and for
+    an export of recipe's (`recipe export -o runs.json`: data about runs, not code)."""
     with open(os.path.join(root, name), "rb") as handle:
         content = handle.read()
-    if b"\0" in content[:_BINARY_SNIFF]:
+    if b"\0" in content[:_BINARY_SNIFF] or _is_export(content):
         return None
     header = f"diff --git a/{name} b/{name}\nnew file mode 100644\n"
     if not content:
@@ -94,6 +101,14 @@ def _new_file_diff(root: str, name: str) -> str | None:
     if not body.endswith("\n"):
         body += "\n\\ No newline at end of file\n"
     return header + f"--- /dev/null\n+++ b/{name}\n@@ -0,0 +1,{len(lines)} @@\n" + body
+
+
+def _is_export(content: bytes) -> bool:
+    """Whether a file is an export of recipe's (`recipe export -o runs.json`, `recipe runs
+    --json > runs.json`, PROV, RO-Crate): data about runs, never code."""
+    head = content[:_EXPORT_SNIFF]
+    return head.lstrip().startswith(_EXPORT_STARTS) and any(mark in head
+                                                            for mark in _EXPORT_MARKS)
 
 
 def _parse_status(output: str) -> tuple[str | None, str | None, bool, list[str]]:
@@ -148,7 +163,8 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
     matches a glob of `never_diff` (`.env`: their changes are never recorded, tracked or
     not). An untracked file enters it only as text source: not binary, not data by its
     suffix, not a file a run read or wrote (remembered in `cache_dir`, see
-    `remember_touched`), within `max_bytes`. Remote URLs lose their credentials.
+    `remember_touched`), not an export of recipe's, within `max_bytes`. Remote URLs lose
+    their credentials.
 
     Three git processes (status, config, diff), run at the same time."""
     top = _find_repository(directory)
@@ -215,7 +231,7 @@ _touched: dict[str, set[str]] = {}  # by cache file: what this process read or a
 
 def touched_files(cache_dir: str, root: str) -> set[str]:
     """The files under the work tree `root` (relative paths) that recorded runs read or
-    wrote, or recipe itself wrote (`recipe export -o`): data, never source for the diff."""
+    wrote: data, never source for the diff."""
     path = _touched_path(cache_dir, root)
     if path not in _touched:
         try:
@@ -245,15 +261,6 @@ def remember_touched(cache_dir: str, root: str, paths: Iterable[str]) -> None:
     finally:
         os.close(descriptor)
     known.update(new)
-
-
-def remember_written(cache_dir: str, paths: Iterable[str]) -> None:
-    """Files recipe itself wrote (`recipe export -o`) are data, like a run's outputs:
-    `remember_touched` in the repository holding each, if any."""
-    for path in paths:
-        root = _find_repository(os.path.dirname(os.path.abspath(path)))
-        if root is not None:
-            remember_touched(cache_dir, root, [os.path.abspath(path)])
 
 
 def library_versions(module_names: set[str], cache_dir: str) -> dict[str, str]:
