@@ -63,13 +63,11 @@ def _wrap(owner: type, name: str, make: Callable[[Any], Any]) -> None:
 
 
 def _is_command_line(args: Any) -> bool:
-    """Whether a parser's `args` is the script's own command line."""
+    """Whether a parser's `args` is the script's own command line (compared only when it
+    is a list or tuple: reading an iterator would take the parser's arguments away)."""
     if args is None:
         return True
-    try:
-        return list(args) == sys.argv[1:]
-    except TypeError:
-        return False
+    return isinstance(args, (list, tuple)) and list(args) == sys.argv[1:]
 
 
 def _parsing_the_command_line(original: Callable[..., Any],
