@@ -193,3 +193,19 @@ def test_the_first_run_maps_import_names_to_distribution_names(ws: Workspace) ->
 def test_default_tags_match_whole_words(ws: Workspace, name: str, tags: list[str]) -> None:
     ws.python(ws.write(name, "import recipe\n"))
     assert ws.only_run()["tags"] == tags
+
+
+def test_the_wrapped_parsers_look_like_the_originals(ws: Workspace) -> None:
+    script = ws.write("look.py", """\
+        import argparse, inspect, click
+        for function in (argparse.ArgumentParser.parse_known_args,
+                         argparse.ArgumentParser.parse_known_intermixed_args,
+                         click.Command.main, click.Command.make_context):
+            print(function.__qualname__, inspect.signature(function), function.__doc__)
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--x")
+        print(parser.parse_args(iter(["--x", "1"])))  # an iterator, read by argparse alone
+        """)
+    plain = subprocess.run([sys.executable, str(script)], cwd=ws.root, env=ws.env,
+                           capture_output=True, text=True, check=True).stdout
+    assert ws.recipe("run", str(script)).stdout == plain
