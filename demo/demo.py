@@ -1,12 +1,15 @@
 """The one-minute tour: a real analysis recorded, found again, traced, swept and checked
 with the CLI.
 
-Runs in a temporary directory with its own store, so your ~/.recipe stays untouched.
+Runs in a temporary directory with its own store, so your ~/.recipe stays untouched; the
+directory is removed at the end unless `--keep` is given (then `recipe gui` can browse it).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,8 +43,12 @@ TREND = """\
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="recipe-demo-") as directory:
-        root = Path(directory)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the demo directory and its store, to browse with recipe gui")
+    keep = parser.parse_args().keep
+    root = Path(tempfile.mkdtemp(prefix="recipe-demo-"))
+    try:
         env = dict(os.environ, RECIPE_HOME=str(root / "store"))
         (root / "data.csv").write_text(
             "year,temperature\n" + "".join(f"{y},{14 + (y - 2000) * 0.02:.2f}\n"
@@ -73,8 +80,16 @@ def main() -> int:
         with open(root / "data.csv", "a") as data:
             data.write("2025,14.60\n")
         step("data.csv changed: what is out of date?", "recipe", "status")
-        print("\nBrowse it all in a web browser with `recipe gui` (here: RECIPE_HOME="
-              f"{root / 'store'} recipe gui, while this directory exists).")
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if keep:
+        print(f"\nThe demo directory is kept. Browse its runs in a web browser with\n"
+              f"  RECIPE_HOME={root / 'store'} recipe gui\nand remove it with\n"
+              f"  rm -r {root}")
+    else:
+        print("\nThe demo directory is removed. `python demo/demo.py --keep` keeps it, to "
+              "browse its runs in a web browser with `recipe gui`.")
     return 0
 
 

@@ -11,6 +11,7 @@ import re
 import select
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,6 +221,9 @@ def test_browse_search_annotate_compare_in_chromium(ws: Workspace, server: str,
     expect(lr_row).to_contain_text("0.5")  # (0.1 for the plain run: see the xfail below)
     expect(page.locator("table.compare tr.same").first).to_be_hidden()  # only what differs
     shots.append(shoot(page, tmp_path, "compare"))
+    # The page's script is a file of the app's own (the CSP allows no inline script).
+    page.locator("#only-differences").uncheck()
+    expect(page.locator("table.compare tr.same").first).to_be_visible()
 
     # The sweeps page, empty here.
     page.locator("header nav a:text-is('Sweeps')").click()
@@ -239,3 +243,50 @@ def test_compare_shows_the_parameters_of_a_plain_run(server: str,
         sections = json.load(answer)["sections"]
     [parameters] = [section for section in sections if section["title"] == "parameters"]
     assert parameters["rows"] == [{"name": "lr", "values": [0.1, 0.5], "differs": True}]
+
+
+def test_every_answer_carries_the_security_headers(server: str) -> None:
+    for path in ("", "runs.json", "static/style.css", "no-such-page"):
+        try:
+            answer = urllib.request.urlopen(f"{server}{path}", timeout=30)
+        except urllib.error.HTTPError as error:
+            answer = error
+        with answer:
+            headers = answer.headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert (headers["X-Frame-Options"], headers["X-Content-Type-Options"],
+                headers["Referrer-Policy"]) == ("DENY", "nosniff", "same-origin")
+
+
+def test_a_sweep_chart_draws_under_the_content_security_policy(
+        tmp_path_factory: pytest.TempPathFactory, browser_page: Any) -> None:
+    """The chart's colours are SVG attributes, not style= (which the CSP refuses, and
+    the browser would report on the console, failing `browser_page`)."""
+    ws = Workspace(tmp_path_factory.mktemp("gui-sweep"))
+    ws.write("fit.py", """\
+        import recipe
+        lr = recipe.Param(0.1, name="lr")
+        layers = recipe.Param(1, name="layers")
+        recipe.Output(lr * layers, name="score")
+        """)
+    ws.recipe("sweep", "fit.py", "-p", "lr=0.2,0.3", "-p", "layers=1,2", "--grid")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recipe", "gui", "--no-browser", "--port", "0"],
+        cwd=ws.root, env=ws.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        url = process.stdout.readline().strip() if ready else ""
+        page = browser_page
+        page.goto(f"{url}sweeps")
+        page.locator("table a").first.click()
+        page.wait_for_url(re.compile(r"/sweep/"))
+        points = page.locator("figure.chart circle.point")
+        sync_api.expect(points).to_have_count(6)
+        assert len(set(points.evaluate_all(
+            "circles => circles.map(c => getComputedStyle(c).fill)"))) == 2  # one per line
+        sync_api.expect(page.locator("figcaption.legend svg.swatch")).to_have_count(2)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()

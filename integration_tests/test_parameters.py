@@ -111,7 +111,8 @@ def test_run_passes_argparse_options(ws: Workspace) -> None:
         """)
     result = ws.recipe("run", str(script), "-p", "lr=0.5", "-p", "fast=yes", "--", "x.csv")
     assert result.stdout == "{'lr': 0.5, 'fast': True, 'data': 'x.csv'}\n"
-    assert ws.only_run()["params"] == {"lr": 0.5, "fast": True}
+    # What the parser returned, the positional given after `--` too.
+    assert ws.only_run()["params"] == {"lr": 0.5, "fast": True, "data": "x.csv"}
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -141,9 +142,10 @@ def test_runs_lists_and_filters_by_parameter(ws: Workspace) -> None:
         ws.recipe("run", str(script), f"layers={layers}")
     table = ws.recipe("runs", "--script", "train.py", "--where", "layers>=64").stdout
     lines = [line.split() for line in table.splitlines()]
-    assert lines[0] == ["RUN", "STATUS", "STARTED", "SCRIPT", "layers", "lr", "fast", "tag",
-                        "score"]
-    assert [(line[5], line[-1]) for line in lines[1:]] == [("128", "256"), ("64", "128")]
+    assert lines[0] == ["RUN", "STATUS", "STARTED", "SCRIPT", "LABEL", "/", "TAGS", "layers",
+                        "lr", "fast", "tag", "score"]
+    assert [(line[5], line[6], line[-1]) for line in lines[1:]] == [
+        ("#model", "128", "256"), ("#model", "64", "128")]
     rows = ws.recipe("runs", "--where", "layers<64", "--csv").stdout.splitlines()
     assert rows[0] == "id,status,start,script,layers,lr,fast,tag,score"
     assert rows[1].endswith(",16,0.1,False,a,32") and len(rows) == 2

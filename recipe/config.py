@@ -12,11 +12,15 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "general": {"quiet": "no"},
     "store": {"path": "", "flush_interval": "2"},
     "hash": {"algorithm": "xxh3_128"},
-    "git": {"enabled": "yes", "diff": "yes", "diff_max_kb": "256"},
+    "git": {"enabled": "yes", "diff": "yes", "diff_max_kb": "256",
+            "diff_exclude": ".env, .env.*, *.env, .envrc, .netrc, .pgpass, .pypirc, "
+                            ".git-credentials, *.pem, *.key, *.p12, *.pfx, *.kdbx, id_rsa*, "
+                            "id_dsa*, id_ecdsa*, id_ed25519*, secrets.*, credentials.*"},
     "tags": {"defaults": "yes"},
     "ignore": {"paths": ""},
     "libraries": {"disabled": ""},
     "environment": {"record": "no"},
+    "secrets": {"words": "", "keep": ""},
 }
 
 _TRUE = {"1", "yes", "true", "on"}
@@ -57,10 +61,13 @@ class Config:
     git_enabled: bool
     git_diff: bool
     git_diff_max_bytes: int
+    git_diff_exclude: tuple[str, ...]
     default_tags: bool
     ignore_paths: tuple[str, ...]
     disabled_libraries: frozenset[str]
     record_environment: bool
+    secret_words: tuple[str, ...]
+    secret_keep: tuple[str, ...]
     sources: tuple[str, ...]
 
     def __init__(self, **settings: object) -> None:
@@ -108,6 +115,17 @@ def _layers(home: str) -> tuple[dict[str, dict[str, tuple[str, str]]], list[str]
     if "RECIPE_QUIET" in os.environ:
         values["general"]["quiet"] = (os.environ["RECIPE_QUIET"].strip(), "RECIPE_QUIET")
     return values, sources
+
+
+def effective() -> tuple[tuple[str, str], list[tuple[str, str, str, str]]]:
+    """What `recipe config` shows: (RECIPE_HOME, where it came from), and every option as
+    (section, key, value, origin), the origin being "default", the file or the variable
+    that set it. Not validated (`load` says what is wrong); ConfigError for a bad file."""
+    home = recipe_home()
+    values, _sources = _layers(home)
+    options = [(section, key, value, origin) for section, keys in values.items()
+               for key, (value, origin) in keys.items()]
+    return (home, "RECIPE_HOME" if os.environ.get("RECIPE_HOME") else "default"), options
 
 
 def load() -> Config:
@@ -167,9 +185,12 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         git_enabled=flag("git", "enabled"),
         git_diff=flag("git", "diff"),
         git_diff_max_bytes=int(number("git", "diff_max_kb") * 1024),
+        git_diff_exclude=listing("git", "diff_exclude"),
         default_tags=flag("tags", "defaults"),
         ignore_paths=tuple(os.path.expanduser(glob) for glob in listing("ignore", "paths")),
         disabled_libraries=frozenset(name.lower() for name in listing("libraries", "disabled")),
         record_environment=flag("environment", "record"),
+        secret_words=listing("secrets", "words"),
+        secret_keep=listing("secrets", "keep"),
         sources=sources,
     )

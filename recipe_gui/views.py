@@ -84,7 +84,8 @@ def runs() -> Any:
     algorithms = store().hash_algorithms() if args["q"] else ()
     chosen = query.RunFilter(term=args["q"], script=args["script"], status=args["status"],
                              tag=args["tag"], since=args["since"], until=args["until"],
-                             algorithms=algorithms)
+                             algorithms=algorithms,
+                             max_hash_bytes=current_app.config["MAX_HASH_BYTES"])
     keep = None if chosen.empty else chosen.keep
     offset = (page - 1) * per_page
     if sort == "start" and descending:
@@ -98,7 +99,9 @@ def runs() -> Any:
     data = {"runs": rows, "total": total, "page": page, "per_page": per_page,
             "pages": max(1, math.ceil(total / per_page)), "sort": sort,
             "order": "desc" if descending else "asc", "query": args,
-            "warnings": list(dict.fromkeys(store().warnings))}
+            "warnings": list(dict.fromkeys(store().warnings)),
+            "notices": [chosen.search.unhashed] if chosen.search and chosen.search.unhashed
+            else []}
     return respond("runs.html", data, statuses=["completed", "failed", "interrupted",
                                                 "running", "lost"])
 

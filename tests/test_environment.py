@@ -3,13 +3,16 @@ library versions."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from recipe import config
 from recipe.record import environment
 from recipe.record.environment import environment_variables, git_info, redact_url
 
@@ -43,11 +46,24 @@ def test_redact_url_hides_a_password_containing_at_signs() -> None:
     assert redact_url("https://user:p@ssw0rd@host/x") == "https://***@host/x"
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://gitlab.example/lab/repo.git?private_token=glpat-123",
+     "https://gitlab.example/lab/repo.git?private_token=***"),
+    ("https://host/repo.git?ref=main&access_token=abc", "https://host/repo.git?ref=main&access_token=***"),
+    ("https://host/repo.git?ref=main", "https://host/repo.git?ref=main"),
+])
+def test_redact_url_hides_secret_query_arguments(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
 # -- environment variables ----------------------------------------------------------------
 
-SECRETS = ["MY_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "PGPASS",
-           "GOOGLE_APPLICATION_CREDENTIALS", "lower_token"]
-PLAIN = ["RECIPE_TEST_PLAIN", "LANG_TEST_VALUE"]
+SECRETS = ["MY_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "PGPASSWORD",
+           "GOOGLE_APPLICATION_CREDENTIALS", "lower_token", "GITHUB_PAT", "MYSQL_PWD",
+           "SENTRY_DSN", "AUTH_HEADER", "npmAuthToken", "APIKEY"]
+# Words that only contain a secret word are not secret words (the contract's examples).
+PLAIN = ["RECIPE_TEST_PLAIN", "LANG_TEST_VALUE", "PATH", "GIT_AUTHOR_NAME", "MAX_TOKENS",
+         "COMPASS_HEADING", "TURKEY_COUNT"]
 
 
 def test_environment_variables_mask_secret_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,6 +77,17 @@ def test_environment_variables_mask_secret_names(monkeypatch: pytest.MonkeyPatch
     assert list(variables) == sorted(variables)
     assert set(variables) == set(os.environ)
     assert not any(f"value-of-{name}" in json.dumps(variables) for name in SECRETS)
+
+
+def test_environment_variables_lose_passwords_inside_urls(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://alice:s3cret@db.example:5432/lab")
+    monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example/simple?private_token=s3cret")
+
+    variables = environment_variables()
+
+    assert variables["DATABASE_URL"] == "postgresql://***@db.example:5432/lab"
+    assert variables["PIP_INDEX_URL"] == "https://pypi.example/simple?private_token=***"
 
 
 # -- git -----------------------------------------------------------------------------------
@@ -261,6 +288,73 @@ def test_a_large_untracked_file_is_left_out_and_flagged(repo: Path) -> None:
     assert "x" * 100 not in info["diff"]
 
 
+DEFAULT_NEVER_DIFF = tuple(
+    pattern.strip() for pattern in config.DEFAULTS["git"]["diff_exclude"].split(","))
+
+
+@pytest.mark.parametrize("name", [".env", ".env.local", "prod.env", ".envrc", ".netrc",
+                                  "server.pem", "id_ed25519", "credentials.json"])
+def test_secret_like_files_are_never_in_the_diff_tracked_or_not(repo: Path, name: str) -> None:
+    (repo / "sub" / name).write_text("API_KEY=s3cret\n")
+    untracked = git_info(str(repo), never_diff=DEFAULT_NEVER_DIFF)
+    assert untracked["dirty"] is True and "s3cret" not in untracked["diff"]
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "secret committed by mistake")
+    (repo / "sub" / name).write_text("API_KEY=changed-s3cret\n")
+    tracked = git_info(str(repo), never_diff=DEFAULT_NEVER_DIFF)
+    assert tracked["dirty"] is True and "s3cret" not in tracked["diff"]
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("figure.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ("results.csv", b"year,t\n2000,14.0\n"),
+    ("plot.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>\n"),
+    ("run.log", b"step 1\n"),
+])
+def test_untracked_data_and_figures_stay_out_of_the_diff(repo: Path, name: str,
+                                                         content: bytes) -> None:
+    (repo / name).write_bytes(content)
+    (repo / "helper.py").write_text("VALUE = 1\n")
+
+    info = git_info(str(repo))
+
+    assert name not in info["diff"] and "+VALUE = 1" in info["diff"].splitlines()
+
+
+@pytest.mark.parametrize("args", [["export", "-o", "runs.json"],
+                                  ["export", "--format", "prov-n", "-o", "runs.json"],
+                                  ["export", "--format", "prov-json", "-o", "runs.json"]])
+def test_recipes_own_exports_stay_out_of_the_diff(repo: Path, settings: config.Config,
+                                                  make_record: Callable, spool_run: Callable,
+                                                  args: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipe.cli import main
+
+    spool_run(make_record(script=str(repo / "sub" / "script.py")))
+    monkeypatch.chdir(repo)
+    assert main(args) == 0
+    (repo / "helper.py").write_text("import json  # source that reads JSON\n")
+
+    diff = git_info(str(repo))["diff"]
+
+    assert "runs.json" not in diff and "+import json  # source that reads JSON" in diff
+
+
+def test_untracked_files_a_run_touched_stay_out_of_the_diff(repo: Path, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    (repo / "sub" / "summary.json").write_text('{"mean": 1}\n')
+    (repo / "notes.txt").write_text("NOTES\n")
+    assert "summary.json" in git_info(str(repo), cache_dir=cache)["diff"]
+
+    environment.remember_touched(cache, str(repo), [str(repo / "sub" / "summary.json"),
+                                                    "/elsewhere/x.json"])
+    environment._touched.clear()  # as a later process, which reads the file again
+
+    diff = git_info(str(repo), cache_dir=cache)["diff"]
+    assert "summary.json" not in diff and "+NOTES" in diff.splitlines()
+    assert environment.touched_files(cache, str(repo)) == {"sub/summary.json"}
+
+
 def test_excluded_paths_count_neither_as_changes_nor_in_the_diff(repo: Path,
                                                                  tmp_path: Path) -> None:
     store = repo / ".recipe-home"
@@ -294,11 +388,21 @@ def test_library_versions(modules: set[str], expected: dict[str, str],
     assert environment.library_versions(modules, shared_cache) == expected
 
 
-def test_without_a_cache_only_modules_named_like_their_distribution_are_found(
-        tmp_path: Path) -> None:
-    assert environment.library_versions({"pytest", "_pytest"}, str(tmp_path)) == {
-        "pytest": pytest.__version__}
-    assert list(tmp_path.iterdir()) == []  # the scan is left to the detached merger
+def test_without_a_cache_import_names_still_find_their_distribution(tmp_path: Path) -> None:
+    assert environment.library_versions({"_pytest", "PIL", "dateutil"}, str(tmp_path)) == {
+        "pytest": pytest.__version__, "pillow": importlib.metadata.version("pillow"),
+        "python-dateutil": importlib.metadata.version("python-dateutil")}
+    assert len(list(tmp_path.iterdir())) == 1  # and the cache is made for the next runs
+
+
+def test_the_scan_finds_what_importlib_metadata_finds() -> None:
+    found = {module: sorted(dist for dist, _version in dists)
+             for module, dists in environment.scan_distributions().items()}
+    expected = {module: sorted(set(dists))
+                for module, dists in importlib.metadata.packages_distributions().items()}
+    # Python 3.11's packages_distributions misses extension modules at the top level
+    # (3.12 finds them): the scan may know more, never less.
+    assert {module: found.get(module) for module in expected} == expected
 
 
 def test_library_versions_come_from_a_cache_while_site_packages_is_unchanged(

@@ -216,7 +216,7 @@ def test_the_json_twins_have_the_shapes_the_pages_show(client: FlaskClient,
                                                        small: SimpleNamespace) -> None:
     runs = client.get("/runs.json").get_json()
     assert list(runs) == ["runs", "total", "page", "per_page", "pages", "sort", "order", "query",
-                          "warnings"]
+                          "warnings", "notices"]
     assert (runs["total"], runs["page"], runs["per_page"], runs["pages"]) == (5, 1, 50, 1)
     assert (runs["sort"], runs["order"]) == ("start", "desc")
     assert runs["query"] == dict.fromkeys(("q", "script", "status", "tag", "since", "until"),
@@ -599,7 +599,9 @@ def test_markup_from_the_store_is_escaped_on_every_page(client: FlaskClient,
         response = client.get(url, query_string=query)
         page = html_of(response)
         assert response.status_code == (404 if query.get("id") == [XSS, ATTR] else 200), url
-        assert "<script" not in page.lower() and "<img" not in page.lower(), (url, query)
+        scripts = re.findall(r"<script[^>]*>", page, re.IGNORECASE)
+        assert scripts == ['<script src="/static/recipe.js" defer>'], (url, query)  # its own
+        assert "<img" not in page.lower(), (url, query)
         assert XSS_ESCAPED in page or ATTR_ESCAPED in page, (url, query)
     run_page = html_of(client.get(f"/run/{evil.bad}"))
     assert run_page.count(XSS_ESCAPED) >= 10 and run_page.count(ATTR_ESCAPED) >= 5
@@ -720,6 +722,96 @@ def test_only_the_allowed_host_names_are_answered(settings: config.Config,
     assert notes_and_tags(client, small.train_1)[0] == []
     # Without ALLOWED_HOSTS (serving on another address by choice) any Host is answered.
     assert make_client(settings).get("/", headers={"Host": "evil.example"}).status_code == 200
+
+
+@pytest.mark.parametrize(("bound", "allowed", "refused"), [
+    ("127.0.0.2", ["127.0.0.2:8321", "localhost:8321", "[::1]:8321"],
+     ["evil.example", "127.0.0.2.nip.io", "10.1.2.3:8321"]),
+    ("0.0.0.0", ["10.1.2.3:8321", "[fe80::1]:8321", "localhost", "lab.example:8321"],
+     ["evil.example:8321", "10.1.2.3.nip.io"]),
+    ("lab.example", ["lab.example:8321", "127.0.0.1"], ["evil.example", "lab.example.evil"]),
+])
+def test_a_server_bound_elsewhere_answers_only_its_own_names(
+        settings: config.Config, small: SimpleNamespace, bound: str, allowed: list[str],
+        refused: list[str]) -> None:
+    from recipe_gui import allowed_hosts
+
+    names = ("lab.example",) if bound == "0.0.0.0" else ()
+    client = make_client(settings, ALLOWED_HOSTS=allowed_hosts(bound, names))
+    for host in allowed:
+        assert client.get("/runs.json", headers={"Host": host}).status_code == 200, host
+    for host in refused:
+        answer = client.get("/runs.json", headers={"Host": host})
+        assert answer.status_code == 400, host
+        assert client.post(f"/run/{small.train_1}/annotate", headers={"Host": host},
+                           data={"text": "x", "csrf_token": TOKEN}).status_code == 400
+    assert notes_and_tags(client, small.train_1)[0] == []
+
+
+def test_the_gui_command_allows_the_bound_address_and_allow_host_names(
+        settings: config.Config) -> None:
+    from recipe.cli.upkeep import _app_for
+
+    app = _app_for(settings, "127.0.0.2", ("lab.example",))
+    client = app.test_client()
+    assert client.get("/", headers={"Host": "lab.example:8321"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.2:8321"}).status_code == 200
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+# -- security headers ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["/", "/runs.json", "/static/style.css", "/static/recipe.js",
+                                 "/run/ffffffffffff", "/sweeps", "/no-such-page"])
+def test_every_response_carries_the_security_headers(client: FlaskClient,
+                                                     small: SimpleNamespace, url: str) -> None:
+    with client.get(url) as answer:
+        headers = answer.headers
+    policy = dict(part.strip().split(" ", 1)
+                  for part in headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'"
+    assert policy["style-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"  # keeps Origin for the POST check
+
+
+def test_no_template_has_inline_script_or_style(client: FlaskClient, small: SimpleNamespace,
+                                                sweep_id: str) -> None:
+    """What the CSP forbids must not be needed: no <script> body, no on* handler, no
+    style= attribute, no <style> element, on any page."""
+    for url in pages(small, sweep_id):
+        page = html_of(client.get(url))
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), url
+        assert not re.search(r"\son[a-z]+\s*=", page), url
+        assert not re.search(r"\sstyle\s*=|<style", page), url
+
+
+# -- no large file read on a GET -------------------------------------------------------------
+
+def test_a_get_never_hashes_a_large_file(client: FlaskClient, small: SimpleNamespace,
+                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    """A cross-site page can make the browser GET /?q=<a path>: a 2 GiB file there must
+    be matched by its path only, never read."""
+    from recipe.store import query as query_module
+
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as handle:
+        handle.truncate(2 * 2**30)  # sparse: 2 GiB that take no disk space
+    hashed = []
+    real_hash_file = query_module.hash_file
+    monkeypatch.setattr(query_module, "hash_file",
+                        lambda path, algorithm: hashed.append(path) or
+                        real_hash_file(path, algorithm))
+    data = client.get("/runs.json", query_string={"q": str(huge)}).get_json()
+    assert hashed == [] and data["total"] == 0
+    assert "not searched here" in data["notices"][0]
+    assert "not searched here" in html_of(client.get("/", query_string={"q": str(huge)}))
+    # A small file is still found by its content, under any name.
+    found = client.get("/runs.json", query_string={"q": small.copy}).get_json()
+    assert hashed == [small.copy] and [run["id"] for run in found["runs"]] == [small.prepare]
 
 
 # -- nothing from disk but the app's static files ---------------------------------------------

@@ -209,7 +209,23 @@ def test_one_finder_is_installed_however_many_hooks(write_module: Callable) -> N
     assert len(finders) == 1
 
 
-def test_install_with_every_library_disabled_registers_nothing() -> None:
-    _hooks.install(frozenset(_hooks.PATCH_MODULES))
+def test_install_with_every_library_disabled_registers_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipe.capture import arguments
+
+    monkeypatch.setattr(_hooks, "_installed", set())
+    _hooks.install(frozenset(_hooks.PATCH_MODULES) | frozenset(arguments.PARSERS))
 
     assert _hooks._pending == {}
+
+
+def test_install_watches_the_argument_parsers_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipe.capture import arguments
+
+    watched: list[str] = []
+    monkeypatch.setattr(_hooks, "_installed", set())
+    monkeypatch.setattr(_hooks, "when_imported", lambda name, hook: watched.append(name))
+    _hooks.install(frozenset(_hooks.PATCH_MODULES))
+    _hooks.install(frozenset(_hooks.PATCH_MODULES))
+
+    assert watched == ["argparse", "click"] == list(arguments.PARSERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +199,35 @@ def test_where_conditions(expression: str, params: dict, holds: bool) -> None:
     assert query.Condition(expression).holds(run_with(**params)) is holds
 
 
-@pytest.mark.parametrize("expression", ["x", "=1", "lr>", "lr"])
-def test_malformed_where_is_a_value_error(expression: str) -> None:
-    with pytest.raises(ValueError, match="NAME OP VALUE"):
+@pytest.mark.parametrize(("expression", "message"), [
+    ("x", "no operator; write NAME OP VALUE"),
+    ("lr", "no operator; write NAME OP VALUE"),
+    ("=1", "no parameter or result name before '='"),
+    (">=3", "no parameter or result name before '>='"),
+    ("lr>", "no value after '>'"),
+    ("lr>=", "no value after '>='"),
+    ("lr==0.1", "unknown operator '=='"),
+    ("lr>>1", "unknown operator '>>'"),
+    ("lr=<1", "unknown operator '=<'"),
+    ("lr<>1", "unknown operator '<>'"),
+])
+def test_malformed_where_is_a_value_error_saying_what_is_wrong(expression: str,
+                                                               message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
         query.Condition(expression)
+
+
+@pytest.mark.parametrize(("expression", "name", "operator", "value"), [
+    ("lr>=0.1", "lr", ">=", 0.1),
+    (" lr = 0.1 ", "lr", "=", 0.1),
+    ("mode=a=b", "mode", "=", "a=b"),
+    ("layers!=3", "layers", "!=", 3),
+    ("fast=yes", "fast", "=", True),
+])
+def test_well_formed_where_conditions_parse(expression: str, name: str, operator: str,
+                                            value: object) -> None:
+    condition = query.Condition(expression)
+    assert (condition.name, condition.operator, condition.value) == (name, operator, value)
 
 
 def test_filter_runs_by_script_status_tag_and_where() -> None:

@@ -119,12 +119,19 @@ _installed: set[str] = set()
 
 
 def install(disabled_libraries: frozenset[str]) -> None:
-    """Patch every supported library when it is imported (at once if it already is).
-    Once per library: a sweep starts many runs in one process."""
+    """Patch every supported library when it is imported (at once if it already is), and
+    the argument parsers (`arguments.PARSERS`). Once per library: a sweep starts many runs
+    in one process."""
+    from . import arguments
+
     for library, patch_module in PATCH_MODULES.items():
         if library not in disabled_libraries and library not in _installed:
             _installed.add(library)
             when_imported(library, _patcher(patch_module))
+    for library in arguments.PARSERS:
+        if library not in disabled_libraries and library not in _installed:
+            _installed.add(library)
+            when_imported(library, arguments.patch)
 
 
 def _patcher(patch_module: str) -> Hook:

@@ -1,9 +1,11 @@
-"""Finding runs: search, runs, latest, show, export, and annotating them (annotate, tag)."""
+"""Finding runs: search, runs, latest, show, export, and annotating them (annotate, tag,
+untag)."""
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -13,14 +15,23 @@ from ..record.fields import now
 from ..store import UnknownRun, query
 from .output import (
     STATUS_COLOURS,
+    Listing,
     NothingFound,
     cell,
+    check_prefix,
+    complete_run_id,
+    emit_csv,
     emit_json,
+    emit_ndjson,
+    full_records,
+    label_and_tags,
+    listing_options,
     open_store_or_fail,
     provenance_table,
     resolve_among,
     resolve_id,
     show_run,
+    table,
 )
 
 
@@ -28,34 +39,39 @@ from .output import (
 @click.argument("term")
 @click.option("--regex", is_flag=True, help="TERM is a regular expression matched against paths.")
 @click.option("--id", "by_id", is_flag=True, help="TERM is the start of a run id.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full runs.")
-def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
+@listing_options
+def search(term: str, regex: bool, by_id: bool, listing: Listing) -> int:
     """Find the runs that read or wrote a file.
 
     TERM matches any logged path containing it. When TERM is an existing file, runs
     that read or wrote a file with the same content match too, even under another name.
-    Newest first; exit status 1 when nothing matches.
+    Newest first; exit status 1 when nothing matches. JSON, NDJSON and CSV give the
+    runs' full records (CSV: one row per run, its parameters and results).
 
     \b
     Example:
       recipe search graph.png
-      recipe search --regex 'results/.*\\.csv$'
+      recipe search --regex 'results/.*\\.csv$' --since 2w --limit 5
+      recipe search data.csv --format ndjson | jq -r .id
     """
+    if by_id:
+        term = check_prefix(term)
     store = open_store_or_fail()
     try:
-        search = query.Search(term, algorithms=store.hash_algorithms(), regex=regex,
+        wanted = query.Search(term, algorithms=store.hash_algorithms(), regex=regex,
                               by_id=by_id)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    found = [run for run in store.summaries(search.needles()) if search.matches(run)]
-    if as_json:
-        emit_json(store.records([run["id"] for run in found]) if found else [])
-    elif found:
-        provenance_table(found, search.matches_file)
-    else:
-        messages.info(f"no run read or wrote anything matching {term!r}")
+    found = store.find(listing.query(search=wanted))
     if not found:
+        if listing.format == "json":
+            emit_json([])
+        elif listing.format == "csv":
+            emit_csv(*_run_rows([]))
+        messages.info(f"no run read or wrote anything matching {term!r}")
         raise NothingFound()
+    _emit_runs(store, listing, found,
+               lambda: provenance_table(found, wanted.matches_file))
     return 0
 
 
@@ -64,69 +80,109 @@ def search(term: str, regex: bool, by_id: bool, as_json: bool) -> int:
 @click.option("--status", type=click.Choice(list(STATUS_COLOURS)), help="Only runs ended so.")
 @click.option("--tag", help="Only runs with this tag.")
 @click.option("--where", "where", multiple=True, metavar="EXPR",
-              help="A condition on a parameter, NAME OP VALUE with OP = != < <= > >= "
-                   "(repeatable: all must hold).")
+              help="A condition on a parameter or a result, NAME OP VALUE with OP = != < <= "
+                   "> >= (repeatable: all must hold).")
 @click.option("--sweep", metavar="ID", help="Only the runs of this sweep, in its order.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full runs.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV: one row per run.")
+@listing_options
 def list_runs(script: str | None, status: str | None, tag: str | None, where: tuple[str, ...],
-              sweep: str | None, as_json: bool, as_csv: bool) -> int:
+              sweep: str | None, listing: Listing) -> int:
     """List runs with their parameters and results, newest first.
 
-    A run without the parameter a condition names never matches it. No match prints
-    an empty table (exit status 0). `--sweep ID` lists a sweep's runs as `recipe sweep`
-    did, the ones it took from earlier sweeps included.
+    A run without the parameter or result a condition names never matches it. No match
+    prints an empty table (exit status 0). Runs of several scripts are listed in one
+    table per script. Tables round numbers; JSON, NDJSON and CSV keep them whole.
+    `--sweep ID` lists a sweep's runs as `recipe sweep` did, the ones it took from
+    earlier sweeps included.
 
     \b
     Example:
-      recipe runs --script train.py --where 'layers>=64' --where 'lr<0.1'
+      recipe runs --script train.py --where 'layers>=64' --where 'score<0.1'
+      recipe runs --since 3d --sort -score --limit 10
       recipe runs --status failed --csv > failed.csv
       recipe runs --sweep 1a2b3c4d
     """
-    if as_json and as_csv:
-        raise click.UsageError("--json and --csv exclude each other")
     store = open_store_or_fail()
-    try:
-        found = query.filter_runs(query.runs_of(store, sweep), script=script, status=status,
-                                  tag=tag, where=where)
-    except UnknownRun as exc:
-        raise click.UsageError(str(exc)) from None
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    if as_json:
-        records = {r["id"]: r for r in store.records([run["id"] for run in found])} \
-            if found else {}
-        emit_json([records[run["id"]] for run in found if run["id"] in records])
-        return 0
-    params = list(dict.fromkeys(name for run in found for name in run.get("params") or {}))
-    results = list(dict.fromkeys(
-        name for run in found for name, value in (run.get("results") or {}).items()
-        if isinstance(value, (bool, int, float, str)) or value is None))
-    header = ["id", "status", "start", "script", *params, *results]
-    rows = [[run["id"], run["status"], run.get("start") or "", run.get("script") or "",
-             *((run.get("params") or {}).get(name) for name in params),
-             *((run.get("results") or {}).get(name) for name in results)] for run in found]
-    if as_csv:
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(["" if cell is None else cell for cell in row] for row in rows)
-        return 0
-    shown = [[run["id"][:8], run["status"], ago(run.get("start")),
-              os.path.basename(run.get("script") or ""), *map(cell, row[4:])]
-             for run, row in zip(found, rows, strict=True)]
-    titles = ["RUN", "STATUS", "STARTED", "SCRIPT", *params, *results]
-    widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
-    for line in [titles, *shown]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    chosen = listing.query(script=script, status=status, tag=tag, where=where)
+    if sweep is None:
+        found = store.find(chosen)
+    else:
+        try:
+            in_order = query.runs_of(store, check_prefix(sweep, "sweep"))
+        except UnknownRun as exc:
+            raise click.UsageError(str(exc)) from None
+        found = [run for run in in_order if chosen.keep(run)]
+        found = chosen.ordered(found) if listing.sort else found[:listing.limit]
+    _emit_runs(store, listing, found, lambda: _runs_tables(found))
     return 0
+
+
+def _emit_runs(store: Any, listing: Listing, found: list[dict[str, Any]],
+               table_of_runs: Callable[[], None]) -> None:
+    """Runs in the listing's format: their full records in JSON and NDJSON, one row of
+    parameters and results each in CSV."""
+    if listing.format == "json":
+        emit_json(full_records(store, found))
+    elif listing.format == "ndjson":
+        emit_ndjson(full_records(store, found))
+    elif listing.format == "csv":
+        emit_csv(*_run_rows(found))
+    else:
+        table_of_runs()
+
+
+def _columns(runs: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The parameter names and scalar result names of the runs, in order of appearance."""
+    params = list(dict.fromkeys(name for run in runs for name in run.get("params") or {}))
+    results = list(dict.fromkeys(
+        name for run in runs for name, value in (run.get("results") or {}).items()
+        if isinstance(value, (bool, int, float, str)) or value is None))
+    return params, results
+
+
+def _run_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """CSV: id, status, start, script, then a column per parameter and per result."""
+    params, results = _columns(runs)
+    return (["id", "status", "start", "script", *params, *results],
+            [[run["id"], run["status"], run.get("start") or "", run.get("script") or "",
+              *((run.get("params") or {}).get(name) for name in params),
+              *((run.get("results") or {}).get(name) for name in results)] for run in runs])
+
+
+def _runs_tables(runs: list[dict[str, Any]]) -> None:
+    """One aligned table per script (each with its own parameter columns), the scripts
+    in the order of their newest run; a heading names the script when there are several."""
+    by_script: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_script.setdefault(run.get("script") or "", []).append(run)
+    if not by_script:
+        by_script[""] = []
+    for index, (script, group) in enumerate(by_script.items()):
+        if len(by_script) > 1:
+            click.echo(("\n" if index else "") + click.style(
+                f"{os.path.basename(script)} ({len(group)} run(s), {script})", bold=True))
+        params, results = _columns(group)
+        labels = [label_and_tags(run) for run in group]
+        extra = ["LABEL / TAGS"] if any(labels) else []
+        rows = [[run["id"][:8], run["status"], ago(run.get("start")),
+                 os.path.basename(run.get("script") or ""), *([shown] if extra else []),
+                 *(cell((run.get("params") or {}).get(name), rounded=True) for name in params),
+                 *(cell((run.get("results") or {}).get(name), rounded=True)
+                   for name in results)]
+                for run, shown in zip(group, labels, strict=True)]
+        table(["RUN", "STATUS", "STARTED", "SCRIPT", *extra, *params, *results], rows,
+              status_column=1)
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the run as a JSON object.")
 def latest(as_json: bool) -> int:
-    """Show the newest run (exit status 1 when the store is empty)."""
+    """Show the newest run (exit status 1 when the store is empty).
+
+    \b
+    Example:
+      recipe latest
+      recipe latest --json | jq .outputs
+    """
     run = open_store_or_fail().latest()
     if run is None:
         messages.info("no runs recorded yet")
@@ -136,7 +192,7 @@ def latest(as_json: bool) -> int:
 
 
 @click.command()
-@click.argument("run_id", metavar="ID")
+@click.argument("run_id", metavar="ID", shell_complete=complete_run_id)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as a JSON object.")
 @click.option("--diff", is_flag=True, help="Also print the uncommitted changes (git diff).")
 def show(run_id: str, as_json: bool, diff: bool) -> int:
@@ -153,42 +209,83 @@ def show(run_id: str, as_json: bool, diff: bool) -> int:
 
 
 @click.command()
-@click.argument("run_id", metavar="ID")
-@click.option("-m", "--message", required=True, help="The note's text.")
-def annotate(run_id: str, message: str) -> int:
-    """Add a note to a run.
+@click.argument("run_id", metavar="ID", shell_complete=complete_run_id)
+@click.option("-m", "--message", help="The note's text.")
+@click.option("--remove", "remove", type=click.IntRange(min=1), metavar="N",
+              help="Remove note N instead (as numbered by `recipe show`).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run afterwards, as JSON.")
+def annotate(run_id: str, message: str | None, remove: int | None, as_json: bool) -> int:
+    """Add a note to a run, or remove one.
 
     \b
     Example:
       recipe annotate 1a2b3c -m "figure 3 of the paper"
+      recipe annotate 1a2b3c --remove 1
     """
-    store = open_store_or_fail()
-    full_id = resolve_id(store, run_id)
-    store.annotate(full_id, {"kind": "note", "text": message, "time": now()})
-    messages.info(f"noted on run {full_id[:8]}")
-    return 0
+    if (message is None) == (remove is None):
+        raise click.UsageError("give a note with -m TEXT, or --remove N")
+    if message is not None:
+        return _annotate(run_id, lambda _store, _run: {"kind": "note", "text": message,
+                                                        "time": now()},
+                         lambda run: f"noted on run {run}", as_json)
+
+    def unnote(store: Any, full_id: str) -> dict[str, Any]:
+        notes = store.get(full_id).get("notes") or []
+        if remove > len(notes):
+            raise click.UsageError(f"run {full_id[:8]} has {len(notes)} note(s), no note "
+                                   f"{remove}")
+        note = notes[remove - 1]
+        return {"kind": "unnote", "text": note.get("text"), "time": note.get("time")}
+
+    return _annotate(run_id, unnote, lambda run: f"removed note {remove} of run {run}",
+                     as_json)
 
 
 @click.command()
-@click.argument("run_id", metavar="ID")
+@click.argument("run_id", metavar="ID", shell_complete=complete_run_id)
 @click.argument("tags", nargs=-1, required=True)
-def tag(run_id: str, tags: tuple[str, ...]) -> int:
+@click.option("--json", "as_json", is_flag=True, help="Print the run afterwards, as JSON.")
+def tag(run_id: str, tags: tuple[str, ...], as_json: bool) -> int:
     """Add tags to a run.
 
     \b
     Example:
       recipe tag 1a2b3c paper baseline
     """
-    store = open_store_or_fail()
-    full_id = resolve_id(store, run_id)
+    return _annotate(run_id, lambda _store, _run: {"kind": "tags", "tags": list(tags)},
+                     lambda run: f"tagged run {run}: {' '.join(tags)}", as_json)
 
-    store.annotate(full_id, {"kind": "tags", "tags": list(tags)})
-    messages.info(f"tagged run {full_id[:8]}: {' '.join(tags)}")
+
+@click.command()
+@click.argument("run_id", metavar="ID", shell_complete=complete_run_id)
+@click.argument("tags", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the run afterwards, as JSON.")
+def untag(run_id: str, tags: tuple[str, ...], as_json: bool) -> int:
+    """Remove tags from a run (the default ones too).
+
+    \b
+    Example:
+      recipe untag 1a2b3c baseline
+    """
+    return _annotate(run_id, lambda _store, _run: {"kind": "untag", "tags": list(tags)},
+                     lambda run: f"untagged run {run}: {' '.join(tags)}", as_json)
+
+
+def _annotate(prefix: str, annotation: Callable[[Any, str], dict[str, Any]],
+              done: Callable[[str], str], as_json: bool) -> int:
+    """Apply `annotation(store, run id)` (see journal.annotate) to the run `prefix` names,
+    say `done(its short id)`, and print the run afterwards with `as_json`."""
+    store = open_store_or_fail()
+    full_id = resolve_id(store, prefix)
+    store.annotate(full_id, annotation(store, full_id))
+    messages.info(done(full_id[:8]))
+    if as_json:
+        emit_json(store.get(full_id))
     return 0
 
 
 @click.command()
-@click.argument("run_ids", metavar="[ID]...", nargs=-1)
+@click.argument("run_ids", metavar="[ID]...", nargs=-1, shell_complete=complete_run_id)
 @click.option("--format", "fmt", type=click.Choice(["json", "prov-json", "prov-n", "ro-crate"]),
               default="json", show_default=True,
               help="json: recipe's records; prov-json, prov-n: W3C PROV; ro-crate: an "
@@ -254,4 +351,4 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
     return 0
 
 
-COMMANDS = [search, list_runs, latest, show, annotate, tag, export]
+COMMANDS = [search, list_runs, latest, show, annotate, tag, untag, export]

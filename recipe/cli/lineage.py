@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
 from .. import messages
 from ..store import query
-from .output import NothingFound, cell, emit_json, open_store_or_fail, resolve_id
+from .output import (
+    Listing,
+    NothingFound,
+    cell,
+    complete_run_id,
+    emit,
+    emit_csv,
+    emit_json,
+    listing_options,
+    open_store_or_fail,
+    resolve_id,
+)
 
 
 @click.command("lineage")
@@ -18,31 +30,45 @@ from .output import NothingFound, cell, emit_json, open_store_or_fail, resolve_i
 @click.option("--down", "direction", flag_value="down",
               help="What depends on it: the runs that read it, what they wrote...")
 @click.option("--depth", type=click.IntRange(min=1), help="At most this many runs deep.")
-@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON.")
 @click.option("--dot", "as_dot", is_flag=True, help="Print Graphviz dot (`| dot -Tsvg`).")
-def lineage_command(term: str, direction: str, depth: int | None, as_json: bool,
-                    as_dot: bool) -> int:
+@listing_options
+def lineage_command(term: str, direction: str, depth: int | None, as_dot: bool,
+                    listing: Listing) -> int:
     """Where a file came from (--up) or what was made from it (--down), across runs.
 
     PATH_OR_HASH is a file (matched by its content, so a renamed copy is found too), a
-    recorded path, or a content hash (8+ hex digits). Exit status 1 when no run touched it.
+    recorded path, or a content hash (8+ hex digits). Exit status 1 when no run touched it
+    (`--json` then prints []). The table and JSON are the tree: --since/--until drop runs
+    (with what only they explain), --sort orders the runs under each file, --limit keeps
+    the first runs met. NDJSON and CSV list each run once: depth, relation, id, script.
 
     \b
     Example:
       recipe lineage results/graph.png
-      recipe lineage data/raw.csv --down --depth 2
+      recipe lineage data/raw.csv --down --depth 2 --since 1w
+      recipe lineage results/graph.png --format csv
       recipe lineage results/graph.png --dot | dot -Tsvg > lineage.svg
     """
     from ..provenance import graph
 
-    if as_json and as_dot:
-        raise click.UsageError("--json and --dot exclude each other")
+    if as_dot and listing.format != "table":
+        raise click.UsageError(f"--dot and --format {listing.format} exclude each other")
     try:
         tree = graph.lineage(open_store_or_fail(), term, direction, depth)
     except ValueError as exc:
         messages.info(str(exc))
+        if listing.format == "json":
+            emit_json([])
+        elif listing.format == "csv":
+            emit_csv(list(LINEAGE_COLUMNS), [])
         raise NothingFound() from None
-    if as_json:
+    runs = listing.select(_runs_in(tree))
+    if listing.format in ("ndjson", "csv"):
+        emit(listing, runs, list(LINEAGE_COLUMNS),
+             lambda run: [run.get(column) for column in LINEAGE_COLUMNS], lambda: None)
+        return 0
+    tree = _pruned(tree, [run["id"] for run in runs])
+    if listing.format == "json":
         emit_json(tree)
     elif as_dot:
         click.echo(graph.to_dot(tree, direction), nl=False)
@@ -52,48 +78,95 @@ def lineage_command(term: str, direction: str, depth: int | None, as_json: bool,
     return 0
 
 
+LINEAGE_COLUMNS = ("depth", "relation", "id", "script", "start", "status", "path", "hash")
+
+
+def _runs_in(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each run of a lineage tree once, in the order met (depth first), with how deep it
+    is and the file through which it was reached (`path`, `hash`)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def visit(file: dict[str, Any], depth: int) -> None:
+        for run in file["runs"]:
+            if run["id"] not in found:
+                found[run["id"]] = {"depth": depth, "relation": run.get("relation"),
+                                    **{key: run.get(key) for key in
+                                       ("id", "script", "start", "status")},
+                                    "path": file.get("path"), "hash": file.get("hash")}
+            for child in run["files"]:
+                visit(child, depth + 1)
+
+    visit(tree, 1)
+    return list(found.values())
+
+
+def _pruned(tree: dict[str, Any], kept: list[str]) -> dict[str, Any]:
+    """The tree with only the runs in `kept` (and below them), siblings in its order."""
+    order = {run_id: index for index, run_id in enumerate(kept)}
+
+    def file_node(file: dict[str, Any]) -> dict[str, Any]:
+        runs = sorted((run for run in file["runs"] if run["id"] in order),
+                      key=lambda run: order[run["id"]])
+        return {**file, "runs": [{**run, "files": [file_node(child) for child in run["files"]]}
+                                 for run in runs]}
+
+    return file_node(tree)
+
+
 @click.command("status")
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
-def status_command(paths: tuple[str, ...], as_json: bool) -> int:
+@listing_options
+def status_command(paths: tuple[str, ...], listing: Listing) -> int:
     """Are these outputs still what their runs wrote, and still up to date?
 
     For each file: `ok`; `modified` or `missing` (it changed on disk since its run wrote
     it); `stale` (an input changed or is gone since, an input came from a run that is
     itself stale, or the script changed); `unknown` (no recorded run wrote it). Without
-    PATHS: every output of the newest run of each script under this directory.
-    Exit status 1 when anything is modified, missing or stale.
+    PATHS: every output of the newest run of each script under this directory, in the
+    order the runs started. --since/--until choose by the start of the run that wrote
+    each file; --sort takes path, state, run or start. Exit status 1 when anything
+    listed is modified, missing or stale.
 
     \b
     Example:
       recipe status
       recipe status results/graph.png results/table.csv
+      recipe status --format csv --sort state
     """
     from ..provenance.graph import Checker, Graph, latest_outputs
 
     runs = Graph.from_store(open_store_or_fail())
     targets = [os.path.abspath(path) for path in paths] or latest_outputs(runs, os.getcwd())
     checker = Checker(runs)
-    verdicts = [checker.check(path) for path in targets]
-    if as_json:
-        emit_json(verdicts)
-    elif not verdicts:
-        messages.info("no recorded run of a script under this directory wrote anything")
-    else:
+    # Chosen by the start of the run that wrote each file, shown as Checker says them.
+    dated = listing.select([{**verdict, "start": (runs.runs.get(verdict["run"]) or {})
+                             .get("start")} for verdict in map(checker.check, targets)])
+    verdicts = [{key: value for key, value in verdict.items() if key != "start"}
+                for verdict in dated]
+
+    def text_table() -> None:
+        if not verdicts:
+            messages.info("no recorded run of a script under this directory wrote anything")
+            return
         colours = {"ok": "green", "modified": "red", "missing": "red", "stale": "yellow"}
         width = max(len(os.path.relpath(v["path"])) for v in verdicts)
         for verdict in verdicts:
             click.echo(f"{click.style(verdict['state'].ljust(8), fg=colours.get(verdict['state']))}"
                        f"  {os.path.relpath(verdict['path']).ljust(width)}  {verdict['reason']}")
-    bad = [v for v in verdicts if v["state"] in ("modified", "missing", "stale")]
-    if bad:
+
+    emit(listing, verdicts, list(STATUS_COLUMNS),
+         lambda verdict: [verdict.get(column) for column in STATUS_COLUMNS], text_table)
+    if any(v["state"] in ("modified", "missing", "stale") for v in verdicts):
         raise NothingFound()
     return 0
 
 
+STATUS_COLUMNS = ("state", "path", "run", "reason")
+
+
 @click.command("diff")
-@click.argument("first", metavar="RUN_A")
-@click.argument("second", metavar="RUN_B")
+@click.argument("first", metavar="RUN_A", shell_complete=complete_run_id)
+@click.argument("second", metavar="RUN_B", shell_complete=complete_run_id)
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def diff_command(first: str, second: str, as_json: bool) -> int:
     """What differs between two runs: parameters, results, files, libraries, Python, git

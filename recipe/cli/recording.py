@@ -11,7 +11,7 @@ import click
 from .. import messages
 from ..display import duration
 from ..record.fields import label as recorder_label
-from .output import aligned, cell, emit_json, open_store_or_fail
+from .output import aligned, cell, emit_json, open_store_or_fail, table
 
 
 def _is_assignment(word: str) -> bool:
@@ -26,20 +26,24 @@ def _is_assignment(word: str) -> bool:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--tag", "tags", multiple=True, help="Tag the run (repeatable).")
 @click.option("--label", help="Label the run (instead of its parameters' name=value list).")
-def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, script: str,
-        args: tuple[str, ...]) -> int:
+@click.option("--json", "as_json", is_flag=True,
+              help="After the script, print its run's record as JSON on standard output.")
+def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_json: bool,
+        script: str, args: tuple[str, ...]) -> int:
     """Run SCRIPT recorded, as if it began with `import recipe`.
 
     `-p NAME=VALUE` (or a bare NAME=VALUE before `--`) sets a parameter: a
     recipe.Param, a module-level literal assignment, or an argparse option. Values take
     the parameter's type (bools: true/false, yes/no, 1/0, on/off). Everything after `--`
-    goes to the script as its arguments. The exit status is the script's.
+    goes to the script as its arguments; what its argparse or click parser returns is
+    recorded as its parameters. The exit status is the script's.
 
     \b
     Example:
       recipe run train.py -p layers=64 -p lr=0.01 --tag baseline
       recipe run train.py layers=64 --label "wide net"
-      recipe run analysis.py -- --input data.csv
+      recipe run analysis.py -- --input data.csv --window 5
+      recipe run train.py --json -p layers=64 > run.json   # a script that prints nothing
     """
     from ..execute.runner import BadParameters, ScriptNotFound, run_script
 
@@ -64,6 +68,8 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, scrip
             tags.append(next(words, ""))
         elif word == "--label":
             label = next(words, "")
+        elif word == "--json":
+            as_json = True
         elif _is_assignment(word):
             options.append(word)
         else:
@@ -75,9 +81,18 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, scrip
             raise click.UsageError(f"-p wants NAME=VALUE, not {option!r}")
         given[name.strip()] = value
     try:
-        return run_script(script, script_args + rest, given, tags=tags, label=label)
+        status = run_script(script, script_args + rest, given, tags=tags, label=label)
     except (ScriptNotFound, BadParameters) as exc:
         raise click.UsageError(str(exc)) from None
+    if as_json:
+        from ..record import recorder
+
+        finished = recorder.current()
+        if finished is not None:
+            sys.stdout.flush()  # the script's own output first
+            store = open_store_or_fail()
+            emit_json(store.get(finished.id))
+    return status
 
 
 @click.command("sweep")
@@ -182,12 +197,11 @@ def _sweep_table(results: Any, swept: list[str]) -> None:
     outputs = list(dict.fromkeys(name for o in results for name, value in
                                  (o.outputs or {}).items() if is_scalar(value)))
     titles = ["RUN", "STATE", *swept, *outputs, *(["ERROR"] if results.failed else [])]
-    shown = [[(o.run_id or "")[:8], o.state, *(cell(o.key.get(name)) for name in swept),
-              *(cell(scalar((o.outputs or {}).get(name))) for name in outputs),
+    shown = [[(o.run_id or "")[:8], o.state,
+              *(cell(o.key.get(name), rounded=True) for name in swept),
+              *(cell(scalar((o.outputs or {}).get(name)), rounded=True) for name in outputs),
               *([cell(o.error or "", 60)] if results.failed else [])] for o in results]
-    widths = [max(len(r[i]) for r in [titles, *shown]) for i in range(len(titles))]
-    for line in [titles, *shown]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    table(titles, shown)
 
 
 class _ProgressBar:

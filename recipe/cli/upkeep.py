@@ -51,17 +51,26 @@ def repair() -> int:
 @click.option("--port", type=click.IntRange(0, 65535), default=8321, show_default=True,
               help="Port to serve on (0: any free port).")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def gui(host: str, port: int, no_browser: bool) -> int:
+@click.option("--allow-host", "allowed", multiple=True, metavar="NAME",
+              help="Also answer requests that name the server NAME (its DNS name, when "
+                   "serving on another address; repeatable).")
+def gui(host: str, port: int, no_browser: bool, allowed: tuple[str, ...]) -> int:
     """Browse, search, compare and annotate runs in a web browser.
 
     Serves the viewer on http://127.0.0.1:8321/ (or --port) until Ctrl-C, and opens it
-    in your browser. Every page has a JSON twin: add .json to its path.
+    in your browser. Every page has a JSON twin: add .json to its path. Requests must
+    name the server by the address it is bound to, a localhost name, or a name given with
+    --allow-host (a web page elsewhere cannot reach it through DNS rebinding).
 
     \b
     Example:
       recipe gui
       recipe gui --port 0 --no-browser      # any free port; the URL is printed
+      recipe gui --host 0.0.0.0 --allow-host lab-server.example.org
     """
+    import errno
+    import socket
+
     from werkzeug.serving import make_server
 
     settings = settings_or_fail()
@@ -69,12 +78,21 @@ def gui(host: str, port: int, no_browser: bool) -> int:
     if not loopback:
         messages.warn(f"serving on {host}: anyone who can reach this address can read your "
                       "runs and annotate them")
+    # Bound here, not by werkzeug, which prints its own lines and exits on a port in use.
     try:
-        server = make_server(host, port, _app_for(settings, host, loopback), threaded=True)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((host, port), family=family)
     except OSError as exc:
-        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise click.UsageError(f"port {port} on {host} is in use: give another with "
+                                   "--port N, or --port 0 for any free port") from None
+        raise click.UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}"
+                               ) from None
+    with listener:
+        server = make_server(host, port, _app_for(settings, host, allowed), threaded=True,
+                             fd=listener.fileno())
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{server.server_port}/"
+    url = f"http://{shown}:{server.socket.getsockname()[1]}/"
     click.echo(f"recipe gui: serving {settings.home} on {url} (Ctrl-C stops)", err=True)
     click.echo(url)
     sys.stdout.flush()
@@ -91,14 +109,14 @@ def gui(host: str, port: int, no_browser: bool) -> int:
     return 0
 
 
-def _app_for(settings: config.Config, host: str, loopback: bool) -> Any:
-    """The app; on loopback it answers only Host headers that name loopback, so that a web
-    page elsewhere cannot reach it through DNS rebinding."""
-    from recipe_gui import create_app
+def _app_for(settings: config.Config, host: str, allowed: tuple[str, ...]) -> Any:
+    """The app, answering only Host headers that name the bound address, localhost, or
+    an --allow-host name, so that a web page elsewhere cannot reach it through DNS
+    rebinding (a name of the attacker's that resolves to this machine)."""
+    from recipe_gui import allowed_hosts, create_app
 
     return create_app({"RECIPE_SETTINGS": settings,
-                       "ALLOWED_HOSTS": {"127.0.0.1", "localhost", "::1"} if loopback
-                       else None})
+                       "ALLOWED_HOSTS": allowed_hosts(host, allowed)})
 
 
 COMMANDS = [db, gui]

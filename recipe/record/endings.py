@@ -55,8 +55,7 @@ def preload_ending_modules(cache_dir: str) -> None:
         from ..store import merge  # noqa: F401
         from . import environment
 
-        if environment.cached_distributions(cache_dir) is None:
-            import importlib.metadata  # noqa: F401 - library_versions will need it
+        environment.build_distributions_cache(cache_dir)  # library_versions reads it
     except Exception:  # never-raise guard: `finish` does it all again and reports
         pass
 

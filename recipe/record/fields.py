@@ -1,5 +1,5 @@
 """What goes into a run record, computed the same way wherever a record is made or shown:
-timestamps, labels, default tags, results JSON can hold."""
+timestamps, labels, default tags, results JSON can hold, and what never goes in: secrets."""
 
 from __future__ import annotations
 
@@ -62,11 +62,112 @@ def is_summary(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"<[\w.]+: .*>", value, re.S) is not None
 
 
+def words(name: str) -> list[str]:
+    """The words of a name, split on `_`, `-`, `.`, spaces, case changes and between
+    letters and digits: `prepareData2.py` -> prepare, Data, 2, py; `HTTPServer` -> HTTP,
+    Server. (By hand: `re` is not always imported when a run starts.)"""
+    found: list[str] = []
+    word = ""
+    for index, char in enumerate(name):
+        if char in "_-. /\\":
+            if word:
+                found.append(word)
+            word = ""
+            continue
+        if word:
+            last = word[-1]
+            following = name[index + 1:index + 2]
+            if ((char.isupper() and (last.islower() or last.isdigit()
+                                     or (last.isupper() and following.islower())))
+                    or (char.isdigit() != last.isdigit() and char.isalnum() and last.isalnum())):
+                found.append(word)
+                word = ""
+        word += char
+    if word:
+        found.append(word)
+    return found
+
+
 def default_tags(script: str) -> list[str]:
-    """`model` for a script whose file name contains "train", else `dataset` for "prepare"."""
-    name = os.path.basename(script).lower()
-    if "train" in name:
+    """`model` when a word of the script's file name is train/training, else `dataset`
+    when one is prepare/preprocess (`constrained.py` gets neither)."""
+    found = {word.lower() for word in words(os.path.basename(script))}
+    if found & {"train", "training"}:
         return ["model"]
-    if "prepare" in name:
+    if found & {"prepare", "preprocess"}:
         return ["dataset"]
     return []
+
+
+REDACTED = "***"
+# A name is secret when one of its words is one of these (contract, section 7), or ends
+# in one of the long ones that cannot end another word by chance (PGPASSWORD, GHTOKEN).
+SECRET_WORDS = frozenset({"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS",
+                          "PWD", "PAT", "DSN", "AUTH", "CREDENTIAL", "CREDENTIALS"})
+_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
+
+
+class Secrets:
+    """What must not enter a record: values of secret-looking names (environment
+    variables, command-line options, parameters, URL query arguments) and credentials in
+    URLs. `words`: more words that make a name secret; `keep`: names that stay visible
+    although a word of theirs looks secret (`[secrets]` in the configuration)."""
+
+    def __init__(self, words: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> None:
+        self.words = SECRET_WORDS | {word.upper() for word in words}
+        self.keep = {name.upper() for name in keep}
+
+    def is_secret(self, name: str) -> bool:
+        if name.upper() in self.keep:
+            return False
+        return any(word in self.words or word.endswith(_SECRET_ENDINGS)
+                   for word in (word.upper() for word in words(name)))
+
+    def value(self, text: str) -> str:
+        """`text` with the credentials of every URL in it replaced by ***: the user
+        information (`user:password@`, a token as user name) and query arguments with
+        secret names (`?private_token=...`)."""
+        if "://" not in text:
+            return text
+        import re
+
+        def url(match: re.Match[str]) -> str:
+            found = match.group(0)
+            found = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@", rf"\1{REDACTED}@",
+                           found)
+            return re.sub(r"([?&;])([^=&#;\s]+)=([^&#;\s]*)",
+                          lambda arg: f"{arg.group(1)}{arg.group(2)}={REDACTED}"
+                          if self.is_secret(arg.group(2)) else arg.group(0), found)
+
+        return re.sub(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+", url, text)
+
+    def command(self, argv: list[str]) -> list[str]:
+        """argv with the values of secret options redacted (`--password=x`, `--api-key x`,
+        `db.password=x`) and credentials in URLs removed; the script path stays."""
+        shown = list(argv[:1])
+        hide_next = False
+        for word in argv[1:]:
+            if hide_next and not word.startswith("-"):
+                shown.append(REDACTED)
+                hide_next = False
+                continue
+            hide_next = False
+            name, equals, _value = word.lstrip("-").partition("=")
+            if word.startswith("-") and word != "--" and self.is_secret(name):
+                if equals:
+                    word = word[:word.index("=") + 1] + REDACTED
+                else:
+                    hide_next = True
+            elif equals and name and name.replace(".", "_").replace("-", "_").isidentifier() \
+                    and self.is_secret(name):
+                word = f"{name}={REDACTED}"
+            shown.append(self.value(word))
+        return shown
+
+    def param(self, name: str, value: Any) -> Any:
+        """A parameter's value as recorded: *** for a secret name, URLs without credentials."""
+        if value is None:
+            return None
+        if self.is_secret(name):
+            return REDACTED
+        return self.value(value) if isinstance(value, str) else value

@@ -121,14 +121,25 @@ def read_record(home: str, run_id: str) -> dict[str, Any]:
 
 def annotate(record: dict[str, Any], event: dict[str, Any]) -> None:
     """Apply an annotation to a record: {"kind": "note", "text", "time"} appends a note,
-    {"kind": "tags", "tags": [...]} adds the tags it lacks. The same events go into the
-    journal of a run still in the spool, so both ways give the same record."""
-    if event.get("kind") == "note":
+    {"kind": "unnote", "text", "time"} removes the note with that text and time;
+    {"kind": "tags", "tags": [...]} adds the tags it lacks, {"kind": "untag", "tags": [...]}
+    removes those. The same events go into the journal of a run still in the spool, so
+    both ways give the same record."""
+    kind = event.get("kind")
+    if kind == "note":
         record.setdefault("notes", []).append({"text": event.get("text"),
                                                "time": event.get("time")})
-    elif event.get("kind") == "tags":
+    elif kind == "unnote":
+        notes = record.setdefault("notes", [])
+        wanted = {"text": event.get("text"), "time": event.get("time")}
+        if wanted in notes:
+            notes.remove(wanted)
+    elif kind == "tags":
         tags = record.setdefault("tags", [])
         tags.extend(tag for tag in dict.fromkeys(event.get("tags", ())) if tag not in tags)
+    elif kind == "untag":
+        removed = set(event.get("tags", ()))
+        record["tags"] = [tag for tag in record.get("tags") or () if tag not in removed]
 
 
 def remove(home: str, run_id: str) -> None:

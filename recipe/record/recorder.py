@@ -16,9 +16,9 @@ import threading
 import time
 
 from .. import __version__, config, messages
-from ..capture import hooks, patching
+from ..capture import arguments, hooks, patching
 from . import delivery, endings, journal
-from .fields import default_tags, json_or_summary, label, now, user
+from .fields import Secrets, default_tags, json_or_summary, label, now, user
 from .hashing import FileHasher
 
 TYPE_CHECKING = False
@@ -48,6 +48,13 @@ def log_to_current(kind: str, path: str, function: str, hash_at_end: bool = Fals
         run.log(kind, path, function, hash_at_end)
 
 
+def arguments_to_current(values: dict[str, Any]) -> None:
+    """The argument parsers' sink: what the script's parser returned, to its run."""
+    run = current()
+    if run is not None:
+        run.set_arguments(values)
+
+
 class Run:
     """One recorded run of a script in this process."""
 
@@ -71,8 +78,14 @@ class Run:
         self._forked_child = False
         self._record_changed = False  # params or results set since the last save
         self._label_given = False
-        # (script source, parameter names) of a plain run, for its computation identity
-        self._identity_source: tuple[bytes, set[str]] | None = None
+        self.secrets = Secrets(settings.secret_words, settings.secret_keep)
+        # The script's content once the worker read it (and its parameters, in a plain run),
+        # and the parameter names a plain run's computation identity waits for (None: its
+        # argument parser's, once it returned).
+        self._source: bytes | None = None
+        self._identity_names: set[str] | None = set()
+        self._parsed: set[str] = set()  # names the script's argument parser returned
+        self._touched: set[str] = set()  # every path logged, for `_remember_files`
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -81,7 +94,7 @@ class Run:
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
             "script": script,
-            "command": list(argv),
+            "command": self.secrets.command(list(argv)),
             "cwd": os.getcwd(),
             "start": now(),
             "end": None,
@@ -105,12 +118,17 @@ class Run:
             "notes": [],
             **(fields or {}),
         }
+        # The real values make the computation's identity; the record shows them redacted.
+        self._params = dict(self.record["params"])
+        self._planned_params = dict(self._params)  # what `recipe run` or a sweep passed
+        self.record["params"] = {name: self.secrets.param(name, value)
+                                 for name, value in self._params.items()}
         if self.record["params"] and not self.record["label"]:
             self.record["label"] = label(self.record["params"])
         if settings.record_environment:
             from .environment import environment_variables
 
-            self.record["environment"] = environment_variables()
+            self.record["environment"] = environment_variables(self.secrets)
         self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
 
     # -- starting --------------------------------------------------------------------
@@ -141,8 +159,9 @@ class Run:
         (so `recipe status` tells a changed script), and for a plain `python script.py`
         run its module-level literal parameters (`lr = 0.1`) at their values, as `recipe
         run` records them; recipe.Param calls record themselves, and argparse options are
-        only known to the script. Its computation identity is then set at its end, so a
-        sweep need not compute it again."""
+        known once the script's parser returned them (`set_arguments`). Its computation
+        identity is then set at its end (`_computation`), so a sweep need not compute it
+        again."""
         script = self.record["script"]
         if not os.path.isabs(script):
             return
@@ -156,8 +175,10 @@ class Run:
         with self._lock:
             self.record["script_hash"] = hash_bytes(source, self.hasher.algorithm)
             self.record["script_hash_algorithm"] = self.hasher.algorithm
-        if "computation" in self.record:
-            return  # started by `recipe run` or a sweep, which know its parameters
+        if "computation" in self.record:  # started by `recipe run` or a sweep, which
+            with self._lock:               # know its parameters
+                self._source = source
+            return
         try:
             import ast
 
@@ -171,8 +192,10 @@ class Run:
             for parameter in found.parameters:
                 if parameter.name not in self.record["params"]:
                     self.set_param(parameter.name, parameter.default)
-        if style != "argparse":  # its identity is known once its parameters are
-            self._identity_source = (source, {p.name for p in found.parameters})
+        with self._lock:
+            self._source = source
+            self._identity_names = None if style == "argparse" else \
+                {p.name for p in found.parameters}
 
     def _work(self, read_git: bool) -> None:
         self._note_script()
@@ -184,7 +207,9 @@ class Run:
                               if os.path.isabs(self.record["script"]) else self.record["cwd"])
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
-                               exclude=(self.config.home,))
+                               exclude=(self.config.home,),
+                               never_diff=self.config.git_diff_exclude, secrets=self.secrets,
+                               cache_dir=os.path.join(self.config.home, "cache"))
             except Exception as exc:  # never-raise guard: git trouble must not stop recording
                 git = None
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
@@ -209,6 +234,7 @@ class Run:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
         when closed), so it is hashed when the run ends."""
+        self._touched.add(path)
         if hash_at_end:
             with self._lock:
                 self._hash_at_end.append((kind, path, function, now()))
@@ -261,10 +287,22 @@ class Run:
 
     def set_param(self, name: str, value: Any) -> None:
         with self._lock:
-            self.record["params"][name] = value
-            if not self._label_given:
-                self.record["label"] = label(self.record["params"])
-            self._record_changed = True
+            self._set_param(name, value)
+
+    def _set_param(self, name: str, value: Any) -> None:
+        self._params[name] = value
+        self.record["params"][name] = self.secrets.param(name, value)
+        if not self._label_given:
+            self.record["label"] = label(self.record["params"])
+        self._record_changed = True
+
+    def set_arguments(self, values: dict[str, Any]) -> None:
+        """What the script's argument parser (argparse, click) returned: its parameters,
+        at the values it received, whatever was planned or defaulted."""
+        with self._lock:
+            self._parsed.update(values)
+            for name, value in values.items():
+                self._set_param(name, value)
 
     def set_label(self, text: str) -> None:
         """A label chosen by the user, instead of the one made from the parameters."""
@@ -312,12 +350,9 @@ class Run:
             self._worker.join(timeout=2 if status == "interrupted" else 30)
         record = self.record
         with self._lock:
-            if self._identity_source is not None and "computation" not in record:
-                source, names = self._identity_source
-                if set(record["params"]) == names:
-                    from ..execute.params import computation
-
-                    record["computation"] = computation(source, record["params"])
+            identity = self._computation()
+            if identity is not None:
+                record["computation"] = identity
             record["end"] = now()
             record["duration"] = round(time.monotonic() - self._started, 6)
             record["status"] = status
@@ -338,9 +373,41 @@ class Run:
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
         for kind, path, function, time_of_call in self._hash_at_end:
             self._log(kind, path, function, time_of_call)
+        self._remember_files()
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
         delivery.deliver(self, saved)
+
+    def _computation(self) -> str | None:
+        """The computation identity to record: the one `recipe run` or a sweep planned,
+        unless the script's argument parser returned other values than it passed; for a
+        plain run, once every parameter is known (argparse options: once parsed)."""
+        planned = self.record.get("computation")
+        if self._source is None:
+            return planned
+        from ..execute.params import computation
+
+        if planned is not None:
+            changed = self._parsed and self._params != self._planned_params
+            return computation(self._source, self._params) if changed else planned
+        names = self._identity_names
+        ready = bool(self._parsed) if names is None else \
+            set(self._params) == names | self._parsed
+        return computation(self._source, self._params) if ready else None
+
+    def _remember_files(self) -> None:
+        """Every file this run read or wrote in its repository is data: later runs leave
+        it out of their diff of untracked files (environment.git_info)."""
+        git = self.record.get("git")
+        if not git or not git.get("root") or not self.config.git_diff:
+            return
+        from .environment import remember_touched
+
+        try:
+            remember_touched(os.path.join(self.config.home, "cache"), git["root"],
+                             self._touched)
+        except OSError:
+            pass  # then untracked outputs may show in a later diff: no harm to this run
 
     def patched_libraries(self) -> set[str]:
         return {name for name in hooks.PATCH_MODULES if name in sys.modules}
@@ -371,6 +438,7 @@ def start(script: str, argv: list[str], *,
     _current = run
     endings.install(run)
     patching.set_sink(log_to_current)
+    arguments.set_sink(arguments_to_current)
     hooks.install(settings.disabled_libraries)
     return run
 
@@ -384,5 +452,6 @@ def start_in_context(settings: config.Config, script: str, argv: list[str], *, g
     run.start(git=git, worker=False)
     _context_run.set(run)
     patching.set_sink(log_to_current)
+    arguments.set_sink(arguments_to_current)
     hooks.install(settings.disabled_libraries)
     return run

@@ -35,21 +35,30 @@ class Search:
       digits also matches content hashes that start with it.
 
     `algorithms`: the hash algorithms to hash an existing file with (those the store
-    used). Raises ValueError for an invalid regular expression.
+    used); `max_hash_bytes`: a larger file is not hashed (its content is not searched,
+    `unhashed` says why): a web request must not read a huge file. Raises ValueError for
+    an invalid regular expression.
     """
 
     def __init__(self, term: str, *, algorithms: Iterable[str] = (), regex: bool = False,
-                 by_id: bool = False) -> None:
+                 by_id: bool = False, max_hash_bytes: int | None = None) -> None:
         self.term = term
         self.by_id = by_id
         self.pattern = None
         self.hashes: set[tuple[str, str]] = set()
+        self.unhashed = ""
         if regex:
             try:
                 self.pattern = re.compile(term)
             except re.error as exc:
                 raise ValueError(f"invalid regular expression {term!r}: {exc}") from None
         elif not by_id and os.path.isfile(term):
+            size = os.path.getsize(term)
+            if max_hash_bytes is not None and size > max_hash_bytes:
+                self.unhashed = (f"{term} is {size // 2**20} MiB, more than "
+                                 f"{max_hash_bytes // 2**20} MiB: its content is not "
+                                 "searched here (`recipe search` does)")
+                algorithms = ()
             for algorithm in set(algorithms):
                 try:
                     self.hashes.add((algorithm, hash_file(term, algorithm)))
@@ -93,23 +102,33 @@ def search(runs: list[dict[str, Any]], term: str, *, regex: bool = False,
 
 
 _OPERATORS = ("<=", ">=", "!=", "=", "<", ">")
+_CONDITION = re.compile(r"\s*(?P<name>[^<>=!]*?)\s*(?P<operator>[<>=!]+)\s*(?P<value>.*?)\s*",
+                        re.DOTALL)
 
 
 class Condition:
     """One `--where` condition, `NAME OP VALUE` with OP one of = != < <= > >=; the value is
-    typed like a `-p` value of unknown type (int, float, bool word, else string)."""
+    typed like a `-p` value of unknown type (int, float, bool word, else string). Raises
+    ValueError, saying what is wrong, for anything else (`lr==0.1`, `lr>=`, `>=3`)."""
 
     def __init__(self, expression: str) -> None:
         from ..execute.params import coerce
 
-        for operator in _OPERATORS:
-            name, found, value = expression.partition(operator)
-            if found and name.strip() and value.strip():
-                self.name, self.operator = name.strip(), operator
-                self.value = coerce(value.strip(), "any")
-                return
-        raise ValueError(f"--where wants NAME OP VALUE with OP one of = != < <= > >=, "
-                         f"not {expression!r}")
+        found = _CONDITION.fullmatch(expression)
+        if found is None:
+            raise ValueError(f"--where {expression!r}: no operator; write NAME OP VALUE "
+                             "with OP one of = != < <= > >=")
+        name, operator, value = found.group("name", "operator", "value")
+        if operator not in _OPERATORS:
+            raise ValueError(f"--where {expression!r}: unknown operator {operator!r}; use one "
+                             "of = != < <= > >=")
+        if not name:
+            raise ValueError(f"--where {expression!r}: no parameter or result name before "
+                             f"{operator!r}")
+        if not value or value[0] in "<>=!":
+            raise ValueError(f"--where {expression!r}: no value after {operator!r}")
+        self.name, self.operator = name, operator
+        self.value = coerce(value, "any")
 
     def holds(self, run: dict[str, Any]) -> bool:
         """False for a run with neither a parameter nor a result of that name, or whose
@@ -262,8 +281,10 @@ class RunFilter:
     (ISO dates or times, `until` inclusive of its whole day when only a date)."""
 
     def __init__(self, *, term: str = "", script: str = "", status: str = "", tag: str = "",
-                 since: str = "", until: str = "", algorithms: Iterable[str] = ()) -> None:
-        self.search = Search(term, algorithms=algorithms) if term else None
+                 since: str = "", until: str = "", algorithms: Iterable[str] = (),
+                 max_hash_bytes: int | None = None) -> None:
+        self.search = Search(term, algorithms=algorithms, max_hash_bytes=max_hash_bytes) \
+            if term else None
         self.script, self.status, self.tag = script, status, tag
         self.since = since
         self.until = until + "T99" if until and "T" not in until else until
