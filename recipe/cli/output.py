@@ -133,6 +133,8 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
         for event in events:
             click.echo(f"  {event['path']}  {event['hash'][:16]}  {event['size']} B  "
                        f"{event['function']}")
+    if run.get("cells"):
+        show_cells(run)
     if run.get("params"):
         line("Parameters", json.dumps(run["params"]))
     if run.get("results"):
@@ -151,6 +153,27 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
         click.echo(click.style("Diff:", bold=True) + ("" if text else " none"))
         if text:
             click.echo(text.rstrip("\n"))
+
+
+def show_cells(run: dict[str, Any]) -> None:
+    """A notebook run's cells in the order they executed: number, time, error, code, and
+    the files it read and wrote."""
+    cells = run["cells"]
+    click.echo(click.style(f"Cells ({len(cells)}):", bold=True))
+    for cell in cells:
+        count = cell.get("execution_count")
+        header = f"  [{'' if count is None else count}]"
+        if cell.get("duration") is not None:
+            header += f"  {duration(cell['duration'])}"
+        if cell.get("error"):
+            header += "  " + click.style(f"raised {cell['error']}", fg="red")
+        click.echo(click.style(header, bold=True))
+        for text in (cell.get("code") or "").splitlines():
+            click.echo(f"      {text}")
+        touched = [("read", e) for e in run.get("inputs") or () if e.get("cell") == count]
+        touched += [("wrote", e) for e in run.get("outputs") or () if e.get("cell") == count]
+        for verb, event in touched if count is not None else ():
+            click.echo(f"    {verb:<5} {event['path']}  {(event.get('hash') or '')[:12]}")
 
 
 def aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
