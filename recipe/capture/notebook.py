@@ -97,7 +97,8 @@ class Session:
         self.cells: list[dict[str, Any]] = []
         self.cell: dict[str, Any] | None = None  # the cell executing now
         self._cell_started = 0.0
-        self.failure: dict[str, Any] | None = None
+        self.failure: dict[str, Any] | None = None  # a headless run's failing cell
+        self.ending: tuple[str, int] | None = None  # and the status and exit code it gives
 
     def start(self) -> None:
         from ..record import recorder
@@ -117,7 +118,7 @@ class Session:
         run = recorder.start(script, argv, exits=False, **placement)
         if run is None:
             return
-        self.run, self.cells, self.cell, self.failure = run, [], None, None
+        self.run, self.cells, self.cell, self.failure, self.ending = run, [], None, None, None
         if spec is not None:
             if spec.get("label") is not None:
                 run.set_label(spec["label"])
@@ -165,9 +166,13 @@ class Session:
                 self.failure = {"type": type(error).__name__, "message": str(error),
                                 "traceback": _traceback(error),
                                 "cell": cell["execution_count"]}
+                # Stopped from outside (Ctrl-C, a timeout): the kernel was interrupted.
+                self.ending = ("interrupted", 130) if isinstance(error, KeyboardInterrupt) \
+                    else ("failed", 1)
                 run.set_field("exception", self.failure)
         self.cells[-1] = done  # replaced, not changed: the recorder may be saving the list
         run.set_field("cells", list(self.cells))
+        run.flush_soon()
 
     def end(self) -> None:
         """End the run: with the notebook's code as saved by now (a session edits it as
@@ -183,10 +188,7 @@ class Session:
                 run.set_field("script_hash", code_hash(script, run.hasher.algorithm))
             except (OSError, ValueError):
                 pass  # gone or not saved as JSON: the hash taken at the start stays
-        if self.failure is not None:
-            recorder.end_current("failed", 1)
-        else:
-            recorder.end_current()
+        recorder.end_current(*(self.ending or ()))
 
     def new_run(self) -> None:
         self.end()

@@ -37,12 +37,12 @@ class Finished:
     of a failure."""
 
     def __init__(self, run_id: str, exit_code: int, results: dict[str, Any],
-                 error: str | None, executed: str) -> None:
+                 error: str | None, executed: str | None) -> None:
         self.run_id = run_id
         self.exit_code = exit_code
         self.results = results
         self.error = error
-        self.executed = executed  # the executed notebook's path
+        self.executed = executed  # the executed notebook's path, None if it was not kept
 
 
 def read(path: str) -> dict[str, Any]:
@@ -149,6 +149,10 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
     store_at_end = placement.get("store_at_end", True)
     output = os.path.abspath(output) if output else \
         executed_path(path, run_id if "sweep" in fields else None)
+    try:  # before anything runs: a copy that cannot be kept is a usage error
+        os.makedirs(os.path.dirname(output), exist_ok=True)
+    except OSError as exc:
+        raise NotebookError(f"cannot write {output}: {exc.strerror}") from None
     spec = {"run_id": run_id, "notebook": path, "command": [script], "fields": fields,
             "tags": list(tags), "label": label}
     if "git" in placement:
@@ -170,13 +174,21 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
             client.execute(env=env)
         except nbclient.exceptions.CellExecutionError:
             pass  # the kernel recorded the cell and its traceback
-        except nbclient.exceptions.DeadKernelError as exc:
-            error = f"DeadKernelError: the kernel died ({exc})"
         except NoSuchKernel as exc:
             raise NotebookError(f"no Jupyter kernel named {exc.args[0]!r} is installed "
                                 "(`jupyter kernelspec list` shows them)") from None
+        except NotebookError:
+            raise
+        except Exception as exc:  # the kernel died, or nbclient tripped over its own
+            # cleanup after Ctrl-C (it shuts the kernel down from a signal handler and
+            # again on the way out): the run's journal says what happened to it
+            error = f"{type(exc).__name__}: {exc}"
     notebook.metadata["recipe"] = {"run": run_id, "parameters": values}
-    nbformat.write(notebook, output)
+    try:
+        nbformat.write(notebook, output)
+    except OSError as exc:
+        messages.warn(f"could not write the executed notebook {output} ({exc.strerror})")
+        output = None
     return _finish(settings, run_id, spec, output, error, store_at_end)
 
 
@@ -187,8 +199,8 @@ def _check_recording(settings: config.Config, run_id: str, client: Any) -> None:
                             "recording (is recipe installed in its Python?); nothing was run")
 
 
-def _finish(settings: config.Config, run_id: str, spec: dict[str, Any], executed: str,
-            error: str | None, store_at_end: bool) -> Finished:
+def _finish(settings: config.Config, run_id: str, spec: dict[str, Any],
+            executed: str | None, error: str | None, store_at_end: bool) -> Finished:
     """The kernel has ended (its run with it, unless it died): record the executed notebook
     as an output, end a run the kernel left running, and bring it into the store."""
     from ..record.hashing import FileHasher
@@ -202,11 +214,12 @@ def _finish(settings: config.Config, run_id: str, spec: dict[str, Any], executed
                             "placement": {"run_id": run_id, "fields": spec["fields"]}},
                            1, error)
         record = journal.read_record(settings.home, run_id)
-    digest, size = FileHasher(settings.hash_algorithm).hash(executed)
-    journal.Journal(settings.home, run_id).append_events([{
-        "kind": "output", "path": executed, "hash": digest,
-        "hash_algorithm": settings.hash_algorithm, "size": size, "function": "nbformat.write",
-        "time": now()}])
+    if executed is not None:
+        digest, size = FileHasher(settings.hash_algorithm).hash(executed)
+        journal.Journal(settings.home, run_id).append_events([{
+            "kind": "output", "path": executed, "hash": digest,
+            "hash_algorithm": settings.hash_algorithm, "size": size,
+            "function": "nbformat.write", "time": now()}])
     exception = record.get("exception") or {}
     if record["status"] != "completed":
         if exception.get("traceback"):
@@ -215,8 +228,9 @@ def _finish(settings: config.Config, run_id: str, spec: dict[str, Any], executed
         if exception.get("cell") is not None:
             messages.info(f"cell [{exception['cell']}] raised {exception.get('type')}")
     if store_at_end:
-        messages.info(f"recorded run {run_id[:8]} ({record['status']}); the executed "
-                      f"notebook is {os.path.relpath(executed)}")
+        messages.info(f"recorded run {run_id[:8]} ({record['status']})"
+                      + (f"; the executed notebook is {os.path.relpath(executed)}"
+                         if executed else ""))
         from ..store.merge import merge_into_store
 
         merge_into_store(settings, run_id)

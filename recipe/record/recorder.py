@@ -302,6 +302,11 @@ class Run:
             self.record[name] = value
             self._record_changed = True
 
+    def flush_soon(self) -> None:
+        """Have the worker save the record and events now rather than at its next tick
+        (a notebook cell has ended: a kernel may be killed at any time after)."""
+        self._wake.set()
+
     # -- ending ----------------------------------------------------------------------
 
     def note_exit(self, code: Any) -> None:
