@@ -95,8 +95,9 @@ class Session:
         self.spec = spec
         self.run: Run | None = None
         self.cells: list[dict[str, Any]] = []
-        self.cell: dict[str, Any] | None = None  # the cell executing now
-        self._cell_started = 0.0
+        # The cells executing now, with when each began: a cell may run others
+        # (get_ipython().run_cell), whose pre/post callbacks nest inside its own.
+        self.running: list[tuple[int, float]] = []  # (index in `cells`, monotonic start)
         self.failure: dict[str, Any] | None = None  # a headless run's failing cell
         self.ending: tuple[str, int] | None = None  # and the status and exit code it gives
 
@@ -118,7 +119,7 @@ class Session:
         run = recorder.start(script, argv, exits=False, **placement)
         if run is None:
             return
-        self.run, self.cells, self.cell, self.failure, self.ending = run, [], None, None, None
+        self.run, self.cells, self.running, self.failure, self.ending = run, [], [], None, None
         if spec is not None:
             if spec.get("label") is not None:
                 run.set_label(spec["label"])
@@ -138,11 +139,13 @@ class Session:
             self._begin(history[-1], count, None)
 
     def _begin(self, source: str, count: int | None, cell_id: str | None) -> None:
+        from ..record.fields import now
+
         run = self.run
-        cell = {"execution_count": count, "code": source, "start": _now()}
+        cell = {"execution_count": count, "code": source, "start": now()}
         if cell_id:
             cell["id"] = cell_id
-        self.cell, self._cell_started = cell, time.monotonic()
+        self.running.append((len(self.cells), time.monotonic()))
         self.cells.append(cell)
         run.event_fields = {"cell": count}
         run.set_field("cells", list(self.cells))
@@ -154,11 +157,14 @@ class Session:
         self._begin(info.raw_cell, count, getattr(info, "cell_id", None))
 
     def post_run_cell(self, result: Any) -> None:
-        cell, run = self.cell, self.run
-        if cell is None or run is None:
+        run = self.run
+        if not self.running or run is None:
             return
-        self.cell = None
-        done = {**cell, "duration": round(time.monotonic() - self._cell_started, 6)}
+        index, started = self.running.pop()
+        cell = self.cells[index]
+        if self.running:  # a nested cell ended: files are its caller's again
+            run.event_fields = {"cell": self.cells[self.running[-1][0]]["execution_count"]}
+        done = {**cell, "duration": round(time.monotonic() - started, 6)}
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
             done["error"] = f"{type(error).__name__}: {error}"
@@ -170,7 +176,7 @@ class Session:
                 self.ending = ("interrupted", 130) if isinstance(error, KeyboardInterrupt) \
                     else ("failed", 1)
                 run.set_field("exception", self.failure)
-        self.cells[-1] = done  # replaced, not changed: the recorder may be saving the list
+        self.cells[index] = done  # replaced, not changed: the recorder may be saving it
         run.set_field("cells", list(self.cells))
         run.flush_soon()
 
@@ -179,7 +185,7 @@ class Session:
         it goes), failed if `recipe run`'s notebook raised in a cell."""
         from ..record import recorder
 
-        run, self.run, self.cell = self.run, None, None
+        run, self.run, self.running = self.run, None, []
         if run is None or run is not recorder.current():
             return
         script = run.record["script"]
@@ -202,12 +208,6 @@ class Session:
         if self.run is not None and self.run.paused:
             self.run.paused = False
             self._begin_running_cell()
-
-
-def _now() -> str:
-    from ..record.fields import now
-
-    return now()
 
 
 def _traceback(error: BaseException) -> str:

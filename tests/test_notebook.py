@@ -1,0 +1,98 @@
+"""A notebook's code, parameters and injected cell, read and written without a kernel."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from recipe.capture.notebook import code_of
+from recipe.execute import notebook
+from recipe.execute.params import DiscoveryError
+
+
+def cell(source: str | list[str], *tags: str, kind: str = "code", **extra: object) -> dict:
+    return {"cell_type": kind, "source": source, "metadata": {"tags": list(tags)},
+            "outputs": [], "execution_count": None, **extra}
+
+
+def document(*cells: dict) -> dict:
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_code_is_the_code_cells_alone() -> None:
+    plain = document(cell("a = 1"), cell("print(a)"))
+    noisy = document(cell("# Title", kind="markdown"), cell(["a ", "= 1"]),
+                     cell("a = 2", "injected-parameters"),
+                     cell("print(a)", execution_count=7,
+                          outputs=[{"output_type": "stream", "text": "1\n"}]))
+    noisy["metadata"] = {"kernelspec": {"name": "python3"}}
+
+    assert code_of(plain) == code_of(noisy)
+    assert code_of(plain) != code_of(document(cell("a = 1\nprint(a)")))  # cells count
+
+
+def test_code_of_something_else_is_an_error() -> None:
+    with pytest.raises(ValueError, match="not a Jupyter notebook"):
+        code_of({"worksheets": []})
+
+
+def test_discover_reads_the_parameters_cell() -> None:
+    found = notebook.discover(document(cell("import x"), cell(
+        "year = 2020\nrate: float = 0.5\nname = 'n'\nderived = year * 2\n_hidden = 1",
+        "parameters"), cell("late = 3", "parameters")), "nb.ipynb")
+
+    assert [(p.name, p.default, p.type, p.line, p.source) for p in found.parameters] == [
+        ("year", 2020, "int", 1, "notebook"), ("rate", 0.5, "float", 2, "notebook"),
+        ("name", "n", "str", 3, "notebook")]
+
+
+def test_a_notebook_without_parameters_cell_has_no_parameters() -> None:
+    assert notebook.discover(document(cell("year = 2020")), "nb.ipynb").parameters == []
+
+
+def test_a_parameters_cell_that_does_not_parse_is_an_error() -> None:
+    with pytest.raises(DiscoveryError, match=r"nb.ipynb \(cell 0, tagged parameters\):1"):
+        notebook.discover(document(cell("%matplotlib inline", "parameters")), "nb.ipynb")
+
+
+@pytest.mark.parametrize("cells, injected_at", [
+    ([cell("import x"), cell("year = 1", "parameters"), cell("use(year)")], 2),
+    ([cell("import x"), cell("use(year)")], 0),  # papermill's choice: the top
+])
+def test_inject_puts_values_after_the_parameters_cell(cells: list[dict], injected_at: int
+                                                      ) -> None:
+    found = document(*cells)
+
+    notebook.inject(found, {"year": 2021, "name": "b"})
+
+    injected = found["cells"][injected_at]
+    assert injected["metadata"]["tags"] == ["injected-parameters"]
+    assert injected["source"] == "# Parameters\nyear = 2021\nname = 'b'\n"
+    assert len(found["cells"]) == len(cells) + 1
+
+
+def test_inject_replaces_the_cell_an_earlier_run_injected() -> None:
+    found = document(cell("year = 1", "parameters"), cell("year = 7", "injected-parameters"),
+                     cell("use(year)"))
+
+    notebook.inject(found, {})
+
+    assert [c["source"] for c in found["cells"]] == ["year = 1", "use(year)"]
+
+
+@pytest.mark.parametrize("value", [True, None, 3, -2.5, "it's", math.inf, -math.inf])
+def test_literal_reads_back_as_the_value(value: object) -> None:
+    assert eval(notebook.literal(value)) == value
+
+
+def test_literal_of_nan_is_nan() -> None:
+    assert math.isnan(eval(notebook.literal(math.nan)))
+
+
+@pytest.mark.parametrize("run_id, expected", [
+    (None, "/d/analysis.executed.ipynb"),
+    ("1a2b3c4d5e6f", "/d/analysis.executed-1a2b3c4d.ipynb"),
+])
+def test_executed_copy_goes_beside_the_notebook(run_id: str | None, expected: str) -> None:
+    assert notebook.executed_path("/d/analysis.ipynb", run_id) == expected
