@@ -23,6 +23,7 @@ Examples:
   recipe export -o runs.json       # everything, as JSON
   recipe lineage graph.png         # where it came from, run by run
   recipe sweep train.py -p lr=0.01,0.1 -j 2   # many runs, none of them twice
+  recipe run analysis.ipynb -p year=2020      # a notebook in a Jupyter kernel, recorded
   recipe gui                       # browse, compare and annotate in a web browser
 
 The store is $RECIPE_HOME (default ~/.recipe); see config.example.ini for every option.""")
