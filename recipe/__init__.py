@@ -269,8 +269,9 @@ def _disabled() -> bool:
 
 
 if not _disabled() and _imported_by_main_script():
-    if _ipython_shell() is not None:  # a cell of a notebook or IPython session
-        load_ipython_extension(_ipython_shell())
+    _shell = _ipython_shell()
+    if _shell is not None:  # a cell of a notebook or IPython session
+        load_ipython_extension(_shell)
     else:
         from .record import recorder as _recorder
 

@@ -11,6 +11,7 @@ extension and names the run to record in a spec file (`SPEC_VARIABLE`).
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import sys
@@ -32,6 +33,24 @@ PARAMETERS_TAG = "parameters"  # papermill's convention: the cell holding the de
 INJECTED_TAG = "injected-parameters"  # the cell `recipe run -p` (or papermill) adds after it
 
 _session: Session | None = None
+_reported: set[str] = set()
+
+
+def _never_raises(function: Any) -> Any:
+    """For what IPython calls (cell callbacks, the magic, the extension's loading) and
+    atexit: a bug of recipe's is one warning line, never a traceback in the user's cell."""
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # the never-raise guard of the notebook side
+            if function.__name__ not in _reported:
+                _reported.add(function.__name__)
+                messages.warn(f"notebook recording failed in {function.__name__} "
+                              f"({type(exc).__name__}: {exc})")
+        return None
+
+    return guarded
 
 
 def cell_source(cell: dict[str, Any]) -> str:
@@ -150,12 +169,14 @@ class Session:
         run.event_fields = {"cell": count}
         run.set_field("cells", list(self.cells))
 
+    @_never_raises
     def pre_run_cell(self, info: Any) -> None:
         if self.run is None or self.run.paused:
             return
         count = self.shell.execution_count if info.store_history else None
         self._begin(info.raw_cell, count, getattr(info, "cell_id", None))
 
+    @_never_raises
     def post_run_cell(self, result: Any) -> None:
         run = self.run
         if not self.running or run is None:
@@ -233,10 +254,11 @@ def _read_spec() -> dict[str, Any] | None:
         return None
 
 
+@_never_raises
 def load(shell: Any) -> None:
     """`%load_ext recipe`: record this session (once; loading again changes nothing)."""
     global _session
-    if _session is not None or config_disabled():
+    if _session is not None or _disabled():
         return
     session = _session = Session(shell, _read_spec())
     shell.events.register("pre_run_cell", session.pre_run_cell)
@@ -246,6 +268,7 @@ def load(shell: Any) -> None:
     atexit.register(_end_at_exit)  # after the recorder's own hook: atexit runs it first
 
 
+@_never_raises
 def unload(shell: Any) -> None:
     """`%unload_ext recipe`: end the session's run and record nothing more."""
     global _session
@@ -257,21 +280,23 @@ def unload(shell: Any) -> None:
     session.end()
 
 
+@_never_raises
 def _end_at_exit() -> None:
     if _session is not None:
         _session.end()
 
 
-def config_disabled() -> bool:
+def _disabled() -> bool:
     from .. import config
 
     return config.disabled()
 
 
+@_never_raises
 def new_run() -> None:
     """`recipe.new_run()` and `%recipe new`: end the session's run, start the next."""
     if _session is None:
-        if not config_disabled():
+        if not _disabled():
             messages.warn("recipe.new_run() splits a notebook or IPython session into runs; "
                           "this is not one (or it is not recorded: %load_ext recipe)")
         return
@@ -281,6 +306,7 @@ def new_run() -> None:
 _USAGE = "usage: %recipe [status | new | off | on]"
 
 
+@_never_raises
 def _magic(line: str) -> None:
     """%recipe: the session's run (status), a new run (new), pause (off), resume (on)."""
     word = line.strip()

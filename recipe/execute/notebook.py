@@ -141,7 +141,10 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
                             "'recipe[notebook]'") from None
     inject(document, {name: values[name] for name in given})
 
-    settings = config.load()
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        raise NotebookError(str(exc)) from None
     placement = dict(placement or {})
     run_id = placement.get("run_id") or os.urandom(16).hex()
     fields = {"computation": discovery.computation(session.code_of(document), values),
@@ -205,7 +208,10 @@ def _finish(settings: config.Config, run_id: str, spec: dict[str, Any],
     as an output, end a run the kernel left running, and bring it into the store."""
     from ..record.hashing import FileHasher
 
-    record = journal.read_record(settings.home, run_id)
+    try:
+        record = journal.read_record(settings.home, run_id)
+    except (OSError, ValueError):  # the kernel never got as far as starting the run
+        raise NotebookError(f"the notebook could not be run: {error}") from None
     if record.get("status") == "running":
         from .launch import _end_abandoned_run
 

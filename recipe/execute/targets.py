@@ -1,6 +1,6 @@
 """What `recipe.sweep` runs: a script, a notebook, or a function given as "file.py:function"
-or as a Python callable. One interface for all: its parameters, how to resolve given values, the
-identity of a computation, and the record fields of its runs."""
+or as a Python callable. One interface for all: its parameters, how to resolve given
+values, the identity of a computation, and the record fields of its runs."""
 
 from __future__ import annotations
 

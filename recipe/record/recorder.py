@@ -400,14 +400,13 @@ def start(script: str, argv: list[str], *,
     return run
 
 
-def end_current(status: str | None = None, exit_code: int | None = None) -> Run | None:
+def end_current(status: str | None = None, exit_code: int | None = None) -> None:
     """End this process's run now, so that `start` can begin another (a notebook
     session's `recipe.new_run()`); the hooks of `endings` stay, for the next run."""
     global _current
     run, _current = _current, None
     if run is not None:
         run.finish(status, exit_code)
-    return run
 
 
 def start_in_context(settings: config.Config, script: str, argv: list[str], *, git: Any,
