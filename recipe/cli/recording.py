@@ -28,7 +28,8 @@ def _is_assignment(word: str) -> bool:
 @click.option("--label", help="Label the run (instead of its parameters' name=value list).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="A notebook's executed copy (default: NAME.executed.ipynb beside it).")
-@click.option("--kernel", help="A notebook's Jupyter kernel (default: the one it names).")
+@click.option("--kernel", metavar="NAME",
+              help="A notebook's Jupyter kernel (default: the one it names).")
 def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None,
         output: str | None, kernel: str | None, script: str, args: tuple[str, ...]) -> int:
     """Run SCRIPT recorded, as if it began with `import recipe`.
@@ -288,12 +289,8 @@ def inspect_script(script: str, as_json: bool) -> int:
     try:
         if script.endswith(".ipynb"):
             from ..execute import notebook
-            from ..execute.runner import ScriptNotFound
 
-            try:
-                document = notebook.read(script)
-            except ScriptNotFound as exc:
-                raise click.UsageError(str(exc)) from None
+            document = notebook.read(script)
             found = notebook.discover(document, script)
             cell = notebook.parameters_cell(document)
             where = "" if cell is None else f"cell {cell}, "

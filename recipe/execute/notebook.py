@@ -46,15 +46,21 @@ class Finished:
 
 
 def read(path: str) -> dict[str, Any]:
-    """The notebook at `path` as JSON (ScriptNotFound if it cannot be read or is not one)."""
+    """The notebook at `path` as JSON (DiscoveryError if it cannot be read or is not one)."""
     try:
         with open(path, "rb") as handle:
-            document = json.loads(handle.read())
-        session.code_of(document)
+            text = handle.read()
     except OSError as exc:
-        raise ScriptNotFound(f"cannot read {path!r}: {exc.strerror}") from None
+        raise discovery.DiscoveryError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        document = json.loads(text)
     except ValueError as exc:
-        raise ScriptNotFound(f"{path} is not a Jupyter notebook ({exc})") from None
+        raise discovery.DiscoveryError(f"{path} is not a Jupyter notebook (not JSON: "
+                                       f"{exc})") from None
+    try:
+        session.code_of(document)
+    except ValueError as exc:
+        raise discovery.DiscoveryError(f"{path}: {exc}") from None
     return document
 
 
@@ -126,9 +132,9 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
     path = os.path.abspath(script)
     if not os.path.isfile(path):
         raise ScriptNotFound(f"no notebook {script!r}")
-    document = read(path)
     given = given or {}
     try:
+        document = read(path)
         values = discovery.resolve(discover(document, path), given, typed=typed)
     except ValueError as exc:  # DiscoveryError is one
         raise BadParameters(str(exc)) from None

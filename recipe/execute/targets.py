@@ -116,13 +116,9 @@ def _of_notebook(notebook: str) -> Target:
     """A notebook: its parameters cell's literals; its code cells identify it."""
     from ..capture.notebook import code_of
     from .notebook import discover, read
-    from .runner import ScriptNotFound
 
     path = os.path.abspath(notebook)
-    try:
-        document = read(path)
-    except ScriptNotFound as exc:
-        raise ValueError(str(exc)) from None
+    document = read(path)  # DiscoveryError is a ValueError
     return Target(path=path, discovered=discover(document, path), code=code_of(document))
 
 
