@@ -130,18 +130,21 @@ def test_new_run_splits_the_session(nb: Workspace) -> None:
     assert {run["status"] for run in runs} == {"completed"}
 
 
-def test_recipe_off_pauses_and_on_resumes(nb: Workspace) -> None:
+def test_recipe_off_pauses_on_resumes_and_unload_ends(nb: Workspace) -> None:
     result = in_kernel(nb, ["%load_ext recipe",
                             "import numpy as np\nnp.save('kept.npy', np.arange(1))",
                             "%recipe off",
                             "np.save('private.npy', np.arange(2))",
                             "%recipe on",
-                            "np.save('kept-too.npy', np.arange(3))"])
+                            "np.save('kept-too.npy', np.arange(3))",
+                            "%unload_ext recipe",
+                            "np.save('after.npy', np.arange(4))"])
 
     run = nb.only_run()
     assert sorted(by_name(run["outputs"])) == ["kept-too.npy", "kept.npy"]
-    assert [cell["execution_count"] for cell in run["cells"]] == [1, 2, 3, 5, 6]
+    assert [cell["execution_count"] for cell in run["cells"]] == [1, 2, 3, 5, 6, 7]
     assert "paused" in result["cells"][2]["text"]
+    assert run["status"] == "completed"
 
 
 def test_headless_run_injects_parameters_and_keeps_the_executed_notebook(nb: Workspace

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from recipe.capture.notebook import code_of
+from recipe.capture.notebook import code_of, notebook_path
 from recipe.execute import notebook
 from recipe.execute.params import DiscoveryError
 
@@ -96,3 +98,30 @@ def test_literal_of_nan_is_nan() -> None:
 ])
 def test_executed_copy_goes_beside_the_notebook(run_id: str | None, expected: str) -> None:
     assert notebook.executed_path("/d/analysis.ipynb", run_id) == expected
+
+
+@pytest.mark.parametrize("told", [
+    {"namespace": {"__vsc_ipynb_file__": "{dir}/nb.ipynb"}},  # VS Code
+    {"namespace": {"__session__": "{dir}/nb.ipynb"}},  # ipykernel, from Jupyter's server
+    {"env": "{dir}/nb.ipynb"},  # JPY_SESSION_NAME itself
+    {"env": "some/folder/nb.ipynb"},  # an older server: under its root, kernel beside it
+])
+def test_the_kernel_finds_the_notebook_it_is_told(told: dict, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "nb.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    namespace = {name: value.format(dir=tmp_path)
+                 for name, value in told.get("namespace", {}).items()}
+    if "env" in told:
+        monkeypatch.setenv("JPY_SESSION_NAME", told["env"].format(dir=tmp_path))
+
+    assert notebook_path(SimpleNamespace(user_ns=namespace)) == str(tmp_path / "nb.ipynb")
+
+
+def test_a_kernel_told_nothing_that_exists_has_no_notebook(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "gone.ipynb"))
+
+    assert notebook_path(SimpleNamespace(user_ns={"__session__": "console-1"})) is None
