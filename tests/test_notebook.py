@@ -125,3 +125,20 @@ def test_a_kernel_told_nothing_that_exists_has_no_notebook(tmp_path: Path,
     monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "gone.ipynb"))
 
     assert notebook_path(SimpleNamespace(user_ns={"__session__": "console-1"})) is None
+
+
+def test_cells_of_two_runs_are_matched_in_execution_order() -> None:
+    from recipe.cli.lineage import _cell_changes
+
+    def run(*codes: str) -> dict:
+        return {"cells": [{"execution_count": n, "code": code}
+                          for n, code in enumerate(codes, start=1)]}
+
+    changes = _cell_changes(run("import x", "a = 1", "plot(a)", "save()"),
+                            run("import x", "a = 2", "plot(a)", "extra()", "save()"))
+
+    assert [(c["state"], c["a"], c["b"]) for c in changes] == [
+        ("same", 1, 1), ("changed", 2, 2), ("same", 3, 3), ("added", None, 4),
+        ("same", 4, 5)]
+    assert changes[1]["diff"] == "@@ -1 +1 @@\n-a = 1\n+a = 2"
+    assert [c["state"] for c in _cell_changes(run("a", "b"), run("a"))] == ["same", "removed"]

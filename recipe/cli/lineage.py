@@ -159,12 +159,16 @@ def _cell_changes(first: dict[str, Any], second: dict[str, Any]) -> list[dict[st
 
     matcher = difflib.SequenceMatcher(None, codes[0], codes[1], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
-        for k in range(i2 - i1 if tag == "equal" else pairs):
-            add("same" if tag == "equal" else "changed", i1 + k, j1 + k)
-        for i in range(i1 + pairs, i2) if tag != "equal" else ():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                add("same", i1 + k, j1 + k)
+            continue
+        pairs = min(i2 - i1, j2 - j1)  # a replaced block: its cells side by side
+        for k in range(pairs):
+            add("changed", i1 + k, j1 + k)
+        for i in range(i1 + pairs, i2):
             add("removed", i, None)
-        for j in range(j1 + pairs, j2) if tag != "equal" else ():
+        for j in range(j1 + pairs, j2):
             add("added", None, j)
     return found
 

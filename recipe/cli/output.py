@@ -170,10 +170,13 @@ def show_cells(run: dict[str, Any]) -> None:
         click.echo(click.style(header, bold=True))
         for text in (cell.get("code") or "").splitlines():
             click.echo(f"      {text}")
-        touched = [("read", e) for e in run.get("inputs") or () if e.get("cell") == count]
-        touched += [("wrote", e) for e in run.get("outputs") or () if e.get("cell") == count]
-        for verb, event in touched if count is not None else ():
-            click.echo(f"    {verb:<5} {event['path']}  {(event.get('hash') or '')[:12]}")
+        if count is None:  # not numbered (store_history off): no file names it
+            continue
+        for verb, kind in (("read", "inputs"), ("wrote", "outputs")):
+            for event in run.get(kind) or ():
+                if event.get("cell") == count:
+                    click.echo(f"    {verb:<5} {event['path']}  "
+                               f"{(event.get('hash') or '')[:12]}")
 
 
 def aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
