@@ -8,6 +8,7 @@
     python bench/run.py sweep          # 6. sweep cost per run; 1,000 runs, then cached
     python bench/run.py gui            # 7. 100,000 runs: `recipe gui` pages < 300 ms
     python bench/run.py lineage        # 8. 100,000 runs in chains 50 deep: lineage < 1 s
+    python bench/run.py notebook       # 9. per cell <= 2 ms; `recipe run NB` <= 1.3x nbconvert
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -56,6 +57,7 @@ from common import (  # noqa: E402 - after making bench/ importable however we a
     timed_recorded,
     verdict,
 )
+from notebooks import notebook  # noqa: E402
 from storegen import build_store, input_name  # noqa: E402
 
 STARTUP_TARGET_MS = 30.0
@@ -998,6 +1000,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=100_000)
     p.add_argument("--chain", type=int, default=50)
     p.add_argument("--reps", type=int, default=7)
+    p = items.add_parser("notebook", help="9. per-cell cost in a kernel; recipe run NB.ipynb")
+    p.add_argument("--rounds", type=int, default=3, help="kernels per mode, alternated")
+    p.add_argument("--cells", type=int, default=500, help="cells timed in each kernel")
+    p.add_argument("--reps", type=int, default=5, help="headless runs of each command")
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1006,7 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
-                 "lineage": lineage}
+                 "lineage": lineage, "notebook": notebook}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

@@ -1,6 +1,7 @@
 """recipe: `import recipe` at the top of a script records every file it reads and writes.
 
-Importing this package from a script's `__main__` starts recording a run of that script.
+Importing this package from a script's `__main__` starts recording a run of that script;
+in a cell of a notebook or IPython session, a run of the session (`%load_ext recipe`).
 Imported from anywhere else (a library, a test, recipe's own command line) it records
 nothing until asked. RECIPE_DISABLE=1 turns everything off. Only the standard library is
 imported here: numpy, pandas, matplotlib, TinyDB and wrapt are imported when needed.
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from typing import IO, Any
 
 __all__ = ["__version__", "open", "log_input", "log_output", "Param", "Output",
-           "MissingParameter", "run", "sweep", "runs", "lineage"]
+           "MissingParameter", "run", "sweep", "runs", "lineage", "new_run"]
 
 _WRITING_MODES = set("wax+")
 
@@ -208,6 +209,37 @@ def lineage(path: str | os.PathLike, *, direction: str = "up", depth: int | None
     return graph.lineage(open_store(config.load()), os.fspath(path), direction, depth)
 
 
+def new_run() -> None:
+    """In a notebook or IPython session: end the session's run and start the next one,
+    whose code is the cells executed from here on (also `%recipe new`)."""
+    from .capture import notebook
+
+    notebook.new_run()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext recipe`: record this notebook or IPython session as a run, cell by cell
+    (`import recipe` in a cell does the same). See docs/notebooks.md."""
+    from .capture import notebook
+
+    notebook.load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext recipe`: end the session's run; nothing more is recorded."""
+    from .capture import notebook
+
+    notebook.unload(ipython)
+
+
+def _ipython_shell() -> Any:
+    """The running IPython shell (a Jupyter kernel, `ipython`), if any; IPython is only
+    asked when something imported it already, never imported here."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return get_ipython() if get_ipython is not None else None
+
+
 def _imported_by_main_script() -> bool:
     """True for `import recipe` (or `from recipe import ...`) in the `__main__` module.
 
@@ -237,6 +269,10 @@ def _disabled() -> bool:
 
 
 if not _disabled() and _imported_by_main_script():
-    from .record import recorder as _recorder
+    _shell = _ipython_shell()
+    if _shell is not None:  # a cell of a notebook or IPython session
+        load_ipython_extension(_shell)
+    else:
+        from .record import recorder as _recorder
 
-    _recorder.start(*_script_path())
+        _recorder.start(*_script_path())

@@ -292,6 +292,28 @@ def test_the_run_page_shows_every_file_with_its_hash_status_notes_and_forms(
     assert download.get_json()["id"] == small.train_2
 
 
+def test_the_run_page_shows_a_notebook_runs_cells_with_the_files_each_touched(
+        client: FlaskClient, make_record: Callable[..., Record],
+        make_event: Callable[..., Record], store_runs: Callable[..., list[str]]) -> None:
+    cells = [{"execution_count": 1, "code": "import numpy as np", "duration": 0.5},
+             {"execution_count": 4, "code": f"np.save('{XSS}.npy', x)", "duration": 0.1,
+              "error": "ValueError: bad shape"},
+             {"execution_count": None, "code": "silent()", "duration": 0.0}]
+    written = {**make_event("output", "/project/out.npy", function="numpy.save"), "cell": 4}
+    (run_id,) = store_runs((make_record(script="/project/explore.ipynb", cells=cells),
+                            [written, make_event("input", "/project/elsewhere.csv")]))
+
+    page = html_of(client.get(f"/run/{run_id}"))
+
+    shown = page[page.index("<h2>Cells"):page.index("<h2>Code")]
+    first, second = shown.split('id="cell-2"')[0], shown.split('id="cell-2"')[1]
+    assert "import numpy as np" in first and "/project/out.npy" not in first
+    assert XSS_ESCAPED in second and "ValueError: bad shape" in second
+    assert 'href="/file?path=/project/out.npy">/project/out.npy</a>' in second
+    assert "elsewhere.csv" not in shown  # logged outside any cell
+    assert client.get(f"/run/{run_id}.json").get_json()["run"]["cells"] == cells
+
+
 def test_the_runs_page_lists_newest_first_and_links_each_run(client: FlaskClient,
                                                              small: SimpleNamespace) -> None:
     page = html_of(client.get("/"))

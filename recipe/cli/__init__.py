@@ -26,6 +26,7 @@ Examples:
   recipe lineage graph.png         # where it came from, run by run
   recipe runs --since 3d --where 'score>0.9'  # runs by time, parameter or result
   recipe sweep train.py -p lr=0.01,0.1 -j 2   # many runs, none of them twice
+  recipe run analysis.ipynb -p year=2020      # a notebook in a Jupyter kernel, recorded
   recipe gui                       # browse, compare and annotate in a web browser
   recipe config --show-origin      # the settings in force, and where each came from
 

@@ -171,6 +171,7 @@ STATUS_COLUMNS = ("state", "path", "run", "reason")
 def diff_command(first: str, second: str, as_json: bool) -> int:
     """What differs between two runs: parameters, results, files, libraries, Python, git
     commit, and the code (the difference between their recorded uncommitted changes).
+    Notebook runs are also compared cell by cell, in the order their cells executed.
 
     \b
     Example:
@@ -180,12 +181,13 @@ def diff_command(first: str, second: str, as_json: bool) -> int:
     records = [store.get(resolve_id(store, prefix)) for prefix in (first, second)]
     sections = query.compare(records)
     code = query.code_difference(*records)
+    cells = _cell_changes(*records) if any(r.get("cells") for r in records) else None
     if as_json:
         emit_json({"runs": [r["id"] for r in records],
                     "sections": [{"title": s["title"],
                                   "rows": [r for r in s["rows"] if r["differs"]]}
                                  for s in sections],
-                    "code": code})
+                    "code": code, **({"cells": cells} if cells is not None else {})})
         return 0
     click.echo(f"--- run {records[0]['id'][:8]}  {records[0].get('script')}  "
                f"{records[0].get('start')}")
@@ -204,7 +206,62 @@ def diff_command(first: str, second: str, as_json: bool) -> int:
     click.echo("code: " + ("the same" if not code else "differs"))
     for line in code.splitlines():
         click.echo("  " + line)
+    if cells is not None:
+        _show_cell_changes(cells, records)
     return 0
+
+
+def _cell_changes(first: dict[str, Any], second: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two runs' cells matched in execution order by their code (difflib), each pair or
+    lone cell as {state: same/changed/removed/added, a, b (execution counts), diff}."""
+    import difflib
+
+    cells = [first.get("cells") or [], second.get("cells") or []]
+    codes = [[cell.get("code") or "" for cell in side] for side in cells]
+    found = []
+
+    def add(state: str, i: int | None, j: int | None) -> None:
+        # The hunks of a changed cell, without unified_diff's ---/+++ header lines.
+        diff = list(difflib.unified_diff(codes[0][i].splitlines(), codes[1][j].splitlines(),
+                                         lineterm="", n=1))[2:] if state == "changed" else []
+        found.append({"state": state,
+                      "a": None if i is None else cells[0][i].get("execution_count"),
+                      "b": None if j is None else cells[1][j].get("execution_count"),
+                      "diff": "\n".join(diff)})
+
+    matcher = difflib.SequenceMatcher(None, codes[0], codes[1], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for k in range(i2 - i1):
+                add("same", i1 + k, j1 + k)
+            continue
+        pairs = min(i2 - i1, j2 - j1)  # a replaced block: its cells side by side
+        for k in range(pairs):
+            add("changed", i1 + k, j1 + k)
+        for i in range(i1 + pairs, i2):
+            add("removed", i, None)
+        for j in range(j1 + pairs, j2):
+            add("added", None, j)
+    return found
+
+
+def _show_cell_changes(changes: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
+    counts = {state: sum(change["state"] == state for change in changes)
+              for state in ("same", "changed", "removed", "added")}
+    first, second = (record["id"][:8] for record in records)
+    click.echo(f"cells: {counts['same']} the same, {counts['changed']} changed, "
+               f"{counts['removed']} only in run {first}, {counts['added']} only in run "
+               f"{second}")
+    for change in changes:
+        a, b = (f"[{'' if n is None else n}]" for n in (change["a"], change["b"]))
+        if change["state"] == "changed":
+            click.echo(f"  {a} -> {b} changed:")
+            for line in change["diff"].splitlines():
+                click.echo(f"      {line}")
+        elif change["state"] == "removed":
+            click.echo(f"  {a} only in run {first}")
+        elif change["state"] == "added":
+            click.echo(f"  {b} only in run {second}")
 
 
 COMMANDS = [lineage_command, status_command, diff_command]

@@ -331,6 +331,8 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
         for row in rows:
             click.echo("  " + "  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]),
                                          row[2].rjust(widths[2]), row[3]]).rstrip())
+    if run.get("cells"):
+        show_cells(run)
     if run.get("params"):
         line("Parameters", json.dumps(run["params"]))
     if run.get("results"):
@@ -349,6 +351,30 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
         click.echo(click.style("Diff:", bold=True) + ("" if text else " none"))
         if text:
             click.echo(text.rstrip("\n"))
+
+
+def show_cells(run: dict[str, Any]) -> None:
+    """A notebook run's cells in the order they executed: number, time, error, code, and
+    the files it read and wrote."""
+    cells = run["cells"]
+    click.echo(click.style(f"Cells ({len(cells)}):", bold=True))
+    for cell in cells:
+        count = cell.get("execution_count")
+        header = f"  [{'' if count is None else count}]"
+        if cell.get("duration") is not None:
+            header += f"  {duration(cell['duration'])}"
+        if cell.get("error"):
+            header += "  " + click.style(f"raised {cell['error']}", fg="red")
+        click.echo(click.style(header, bold=True))
+        for text in (cell.get("code") or "").splitlines():
+            click.echo(f"      {text}")
+        if count is None:  # not numbered (store_history off): no file names it
+            continue
+        for verb, kind in (("read", "inputs"), ("wrote", "outputs")):
+            for event in run.get(kind) or ():
+                if event.get("cell") == count:
+                    click.echo(f"    {verb:<5} {event['path']}  "
+                               f"{(event.get('hash') or '')[:12]}")
 
 
 def aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -28,8 +28,12 @@ def _is_assignment(word: str) -> bool:
 @click.option("--label", help="Label the run (instead of its parameters' name=value list).")
 @click.option("--json", "as_json", is_flag=True,
               help="After the script, print its run's record as JSON on standard output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="A notebook's executed copy (default: NAME.executed.ipynb beside it).")
+@click.option("--kernel", metavar="NAME",
+              help="A notebook's Jupyter kernel (default: the one it names).")
 def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_json: bool,
-        script: str, args: tuple[str, ...]) -> int:
+        output: str | None, kernel: str | None, script: str, args: tuple[str, ...]) -> int:
     """Run SCRIPT recorded, as if it began with `import recipe`.
 
     `-p NAME=VALUE` (or a bare NAME=VALUE before `--`) sets a parameter: a
@@ -38,12 +42,17 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
     goes to the script as its arguments; what its argparse or click parser returns is
     recorded as its parameters. The exit status is the script's.
 
+    A notebook (NAME.ipynb) is executed in a Jupyter kernel: its parameters are the
+    cell tagged `parameters` (papermill's convention), the executed copy with its
+    outputs is kept (-o), and a cell that raises fails the run (exit status 1).
+
     \b
     Example:
       recipe run train.py -p layers=64 -p lr=0.01 --tag baseline
       recipe run train.py layers=64 --label "wide net"
       recipe run analysis.py -- --input data.csv --window 5
       recipe run train.py --json -p layers=64 > run.json   # a script that prints nothing
+      recipe run analysis.ipynb -p year=2020 -o results/analysis-2020.ipynb
     """
     from ..execute.runner import BadParameters, ScriptNotFound, run_script
 
@@ -70,6 +79,10 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
             label = next(words, "")
         elif word == "--json":
             as_json = True
+        elif word in ("-o", "--output") and script.endswith(".ipynb"):
+            output = next(words, "")
+        elif word == "--kernel" and script.endswith(".ipynb"):
+            kernel = next(words, "")
         elif _is_assignment(word):
             options.append(word)
         else:
@@ -80,6 +93,12 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
         if not sep or not name.strip():
             raise click.UsageError(f"-p wants NAME=VALUE, not {option!r}")
         given[name.strip()] = value
+    if script.endswith(".ipynb"):
+        return _run_notebook(script, script_args + rest, given, output=output, kernel=kernel,
+                             tags=tags, label=label)
+    if output or kernel:
+        raise click.UsageError("-o/--output and --kernel are for notebooks (NAME.ipynb); "
+                               "give a script's own options after `--`")
     try:
         status = run_script(script, script_args + rest, given, tags=tags, label=label)
     except (ScriptNotFound, BadParameters) as exc:
@@ -93,6 +112,18 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
             store = open_store_or_fail()
             emit_json(store.get(finished.id))
     return status
+
+
+def _run_notebook(script: str, args: list[str], given: dict[str, str], **options: Any) -> int:
+    from ..execute.notebook import NotebookError, run_notebook
+    from ..execute.runner import BadParameters, ScriptNotFound
+
+    if args:
+        raise click.UsageError(f"a notebook takes no arguments, only -p NAME=VALUE: {args[0]!r}")
+    try:
+        return run_notebook(script, given, **options).exit_code
+    except (ScriptNotFound, BadParameters, NotebookError) as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.command("sweep")
@@ -120,7 +151,8 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
     given. By default one parameter varies at a time around the nominal point; --grid
     takes every combination. A point whose computation (the script's content and every
     parameter's value) already completed is served from the store, unless --rerun.
-    SCRIPT may also be FILE.py:FUNCTION (its keyword defaults are its parameters).
+    SCRIPT may also be FILE.py:FUNCTION (its keyword defaults are its parameters), or a
+    notebook (NAME.ipynb: the literals of its cell tagged `parameters`).
 
     Prints a progress bar, then one row per run; exit status 1 if any run failed.
     `recipe runs --sweep ID` shows the table again later.
@@ -130,6 +162,7 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
       recipe sweep train.py -p lr=0.01,0.1 -p layers=32,64 -j 4
       recipe sweep train.py -p lr=0.01,0.1 -p layers=32,64 --grid --csv grid.csv
       recipe sweep model.py:simulate -p steps=10,100,1000 --nominal seed=1
+      recipe sweep analysis.ipynb -p year=2019,2020,2021
     """
     from ..execute import targets
     from ..execute.params import coerce
@@ -253,27 +286,39 @@ def inspect_script(script: str, as_json: bool) -> int:
     """List the parameters and outputs SCRIPT declares, without running it.
 
     Parameters are its recipe.Param(...) calls; a script without any has its module-level
-    literal assignments (`layers = 32`), or else its argparse options.
+    literal assignments (`layers = 32`), or else its argparse options. A notebook's are
+    the literal assignments of its cell tagged `parameters` (papermill's convention).
 
     \b
     Example:
       recipe inspect train.py
       recipe inspect train.py --json
+      recipe inspect analysis.ipynb
     """
     from ..execute.params import DiscoveryError, discover
 
     if not os.path.isfile(script):
         raise click.UsageError(f"no script {script!r}")
+    where, cell = "", None
     try:
-        found = discover(script)
+        if script.endswith(".ipynb"):
+            from ..execute import notebook
+
+            document = notebook.read(script)
+            found = notebook.discover(document, script)
+            cell = notebook.parameters_cell(document)
+            where = "" if cell is None else f"cell {cell}, "
+        else:
+            found = discover(script)
     except DiscoveryError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:
         emit_json({"parameters": [p.to_json() for p in found.parameters],
-                    "outputs": [{"name": o.name, "line": o.line} for o in found.outputs]})
+                    "outputs": [{"name": o.name, "line": o.line} for o in found.outputs],
+                    **({"parameters_cell": cell} if script.endswith(".ipynb") else {})})
         return 0
     rows = [(p.name, "required" if p.required else repr(p.default), p.type,
-             f"line {p.line} ({p.source})") for p in found.parameters]
+             f"{where}line {p.line} ({p.source})") for p in found.parameters]
     aligned("Parameters", ("NAME", "DEFAULT", "TYPE", "WHERE"), rows)
     aligned("Outputs", ("NAME", "WHERE"), [(o.name, f"line {o.line}") for o in found.outputs])
     return 0

@@ -96,6 +96,16 @@ def main(argv: list[str]) -> int:
     recipe._capture.set(capture)
     if spec.get("function"):
         status = _run_function(spec, capture)
+    elif spec["script"].endswith(".ipynb"):
+        from .notebook import run_notebook
+
+        finished = run_notebook(spec["script"], spec["params"], typed=True,
+                                placement=spec.get("placement"))
+        for name, value in finished.results.items():  # what it recorded in its kernel
+            capture.output(name, value)
+        if finished.error:
+            keep("__error__", finished.error)
+        return finished.exit_code
     else:
         from .runner import run_script
 

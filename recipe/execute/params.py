@@ -114,7 +114,7 @@ def discover_in(tree: ast.Module, path: str) -> Discovery:
     params, outputs = _annotations(tree, path)
     # Without recipe.Param calls (recipe.Output calls alone do not count), the parameters
     # are the module-level literals, else the argparse options.
-    result = Discovery(params or _globals(tree) or _argparse(tree, path), outputs)
+    result = Discovery(params or module_literals(tree) or _argparse(tree, path), outputs)
     _check_unique(result, path)
     return result
 
@@ -169,7 +169,7 @@ def _annotations(tree: ast.AST, path: str) -> tuple[list[Parameter], list[Output
     return params, outputs
 
 
-def _globals(tree: ast.Module) -> list[Parameter]:
+def module_literals(tree: ast.Module) -> list[Parameter]:
     """Module-level `name = literal scalar` (or `name: T = ...`), first assignment wins."""
     found: dict[str, Parameter] = {}
     for node in tree.body:

@@ -365,6 +365,14 @@ def _run_here(target: targets.Target, spec: dict[str, Any], *, settings: config.
     git = placement.pop("git")
     placement.pop("store_at_end")
     saved_argv = None
+    if target.is_notebook:  # its run is recorded in its kernel, a process of its own
+        from .notebook import run_notebook
+
+        finished = run_notebook(target.path, spec["params"], typed=True,
+                                placement=spec["placement"])
+        if finished.exit_code == 130:
+            raise KeyboardInterrupt
+        return (finished.results, None) if finished.exit_code == 0 else (None, finished.error)
     if target.is_function:
         function = target.function()
         placement["fields"] = {**placement["fields"], "params": dict(spec["params"])}

@@ -1,6 +1,6 @@
-"""What `recipe.sweep` runs: a script, or a function given as "file.py:function" or as a
-Python callable. One interface for both: its parameters, how to resolve given values, the
-identity of a computation, and the record fields of its runs."""
+"""What `recipe.sweep` runs: a script, a notebook, or a function given as "file.py:function"
+or as a Python callable. One interface for all: its parameters, how to resolve given
+values, the identity of a computation, and the record fields of its runs."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ class Target:
     @property
     def is_function(self) -> bool:
         return self.qualname is not None
+
+    @property
+    def is_notebook(self) -> bool:
+        """A notebook, run in a Jupyter kernel of its own (execute/notebook.py)."""
+        return not self.is_function and self.path.endswith(".ipynb")
 
     @property
     def parameters(self) -> dict[str, Parameter]:
@@ -80,10 +85,13 @@ class Target:
 
 
 def of(target: Any) -> Target:
-    """The Target for a script path, "file.py:function", or a callable (ValueError)."""
+    """The Target for a script or notebook path, "file.py:function", or a callable
+    (ValueError)."""
     if callable(target):
         return _of_callable(target)
     text = os.fspath(target)
+    if text.endswith(".ipynb"):
+        return _of_notebook(text)
     file, colon, name = text.rpartition(":")
     if colon and file.endswith(".py") and name.isidentifier():
         return _of_file_function(file, name)
@@ -102,6 +110,16 @@ def _of_script(script: str) -> Target:
     except SyntaxError as exc:
         raise ValueError(f"{path}:{exc.lineno}: cannot parse the script: {exc.msg}") from None
     return Target(path=path, discovered=discovery.discover_in(tree, path), code=code)
+
+
+def _of_notebook(notebook: str) -> Target:
+    """A notebook: its parameters cell's literals; its code cells identify it."""
+    from ..capture.notebook import code_of
+    from .notebook import discover, read
+
+    path = os.path.abspath(notebook)
+    document = read(path)  # DiscoveryError is a ValueError
+    return Target(path=path, discovered=discover(document, path), code=code_of(document))
 
 
 def _of_file_function(file: str, name: str) -> Target:

@@ -18,6 +18,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
+from ..capture.notebook import code_hash
 from ..record.hashing import FileHasher
 from ..store.base import without_garbage_collection
 
@@ -320,6 +321,20 @@ class Checker:
         except (KeyError, ValueError):
             return ""
 
+    def script_now(self, script: str, algorithm: str | None) -> str | None:
+        """As `now`, for a run's script; a notebook's hash is that of its code cells, as
+        the recorder takes it, so running it (new outputs) changes nothing."""
+        if not script.endswith(".ipynb"):
+            return self.now(script, algorithm)
+        try:
+            return code_hash(script, algorithm or "xxh3_128")
+        except OSError:
+            return None
+        except KeyError:
+            return ""
+        except ValueError:
+            return "not a notebook any more"  # no hash: it changed
+
     def stale(self, run: dict[str, Any], trail: frozenset[str] = frozenset()) -> str | None:
         """Why the run's outputs are out of date, or None: an input that changed or went
         away, an input made by a run that is itself stale, or a changed script."""
@@ -330,7 +345,7 @@ class Checker:
         reason = None
         script, recorded = run.get("script") or "", run.get("script_hash")
         if recorded and os.path.isabs(script):
-            current = self.now(script, run.get("script_hash_algorithm"))
+            current = self.script_now(script, run.get("script_hash_algorithm"))
             if current != recorded and current != "":
                 reason = f"its script {os.path.basename(script)} " + \
                          ("is gone" if current is None else "changed") + \

@@ -63,36 +63,47 @@ def preload_ending_modules(cache_dir: str) -> None:
 class _NotingExit:
     """sys.exit / exit / quit that first tell the run the exit code they were given."""
 
-    def __init__(self, original: Any, run: Run) -> None:
+    def __init__(self, original: Any) -> None:
         self._original = original
-        self._run = run
         self.__doc__ = original.__doc__
 
     def __call__(self, code: Any = None) -> None:
-        self._run.note_exit(code)
+        _run.note_exit(code)
         self._original(code)
 
     def __repr__(self) -> str:
         return repr(self._original)
 
 
-def install(run: Run) -> None:
-    """Chain to whatever hooks were there before; never replace them blindly."""
+# The run the hooks act on: installed once per process, they move on to each new run of a
+# process that records one run after another (a notebook session's `recipe.new_run()`).
+_run: Run | None = None
+
+
+def install(run: Run, *, exits: bool = True) -> None:
+    """Chain to whatever hooks were there before; never replace them blindly. `exits`:
+    note sys.exit / exit / quit codes (not in a kernel, which catches SystemExit)."""
+    global _run
+    first = _run is None
+    _run = run
+    if not first:
+        return
     previous_excepthook = sys.excepthook
 
     def excepthook(kind, value, tb):  # noqa: ANN001 - sys.excepthook signature
-        run.note_exception(value)
+        _run.note_exception(value)
         previous_excepthook(kind, value, tb)
 
     sys.excepthook = excepthook
 
-    sys.exit = _NotingExit(sys.exit, run)
-    import builtins
+    if exits:
+        sys.exit = _NotingExit(sys.exit)
+        import builtins
 
-    for name in ("exit", "quit"):  # the site module's exit(n), common in scripts
-        if hasattr(builtins, name):
-            setattr(builtins, name, _NotingExit(getattr(builtins, name), run))
-    atexit.register(run.finish)
+        for name in ("exit", "quit"):  # the site module's exit(n), common in scripts
+            if hasattr(builtins, name):
+                setattr(builtins, name, _NotingExit(getattr(builtins, name)))
+    atexit.register(lambda: _run.finish())
 
     if threading.current_thread() is not threading.main_thread():
         return
@@ -101,7 +112,7 @@ def install(run: Run) -> None:
         return
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        run.finish("interrupted", 128 + signum)
+        _run.finish("interrupted", 128 + signum)
         if callable(previous):
             previous(signum, frame)
             return

@@ -72,7 +72,7 @@ class Run:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
-        self._hash_at_end: list[tuple[str, str, str, str]] = []
+        self._hash_at_end: list[tuple[str, str, str, str, dict[str, Any]]] = []
         self._wake = threading.Event()
         self._ended = False
         self._forked_child = False
@@ -90,6 +90,10 @@ class Run:
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
         self._own_modules = _OWN_MODULES | own_modules
+        # Fields every file event gets from now on (a notebook's `cell`), and a pause:
+        # what a session changes between cells, read by `log` at each call.
+        self.event_fields: dict[str, Any] = {}
+        self.paused = False
         uname = os.uname()
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
@@ -165,16 +169,23 @@ class Run:
         script = self.record["script"]
         if not os.path.isabs(script):
             return
+        notebook = script.endswith(".ipynb")
         try:
             with open(script, "rb") as handle:
                 source = handle.read()
-        except OSError:
+            if notebook:  # its code cells: saving outputs or metadata changes nothing it does
+                from ..capture.notebook import code
+
+                source = code(source)
+        except (OSError, ValueError):
             return
         from .hashing import hash_bytes
 
         with self._lock:
             self.record["script_hash"] = hash_bytes(source, self.hasher.algorithm)
             self.record["script_hash_algorithm"] = self.hasher.algorithm
+        if notebook:
+            return  # its identity (code cells and parameters) is set by whoever ran it
         if "computation" in self.record:  # started by `recipe run` or a sweep, which
             with self._lock:               # know its parameters
                 self._source = source
@@ -234,14 +245,18 @@ class Run:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
         when closed), so it is hashed when the run ends."""
+        if self.paused:
+            return
         self._touched.add(path)
+        fields = self.event_fields  # replaced, never changed in place: safe to keep
         if hash_at_end:
             with self._lock:
-                self._hash_at_end.append((kind, path, function, now()))
+                self._hash_at_end.append((kind, path, function, now(), fields))
             return
-        self._log(kind, path, function, now())
+        self._log(kind, path, function, now(), fields)
 
-    def _log(self, kind: str, path: str, function: str, at: str) -> None:
+    def _log(self, kind: str, path: str, function: str, at: str,
+             fields: dict[str, Any]) -> None:
         import fnmatch
 
         if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
@@ -252,7 +267,7 @@ class Run:
             return  # not a readable regular file (never written, a directory, a pipe)
         event = {"kind": kind, "path": path, "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
-                 "function": function, "time": at}
+                 "function": function, "time": at, **fields}
         if self._forked_child:
             # A forked child has no worker thread: its events go straight to the journal.
             self._append_events([event])
@@ -321,6 +336,17 @@ class Run:
             self.record["results"][name] = json_or_summary(value)
             self._record_changed = True
 
+    def set_field(self, name: str, value: Any) -> None:
+        """Set a field of the record (a notebook session's `cells`), saved within seconds."""
+        with self._lock:
+            self.record[name] = value
+            self._record_changed = True
+
+    def flush_soon(self) -> None:
+        """Have the worker save the record and events now rather than at its next tick
+        (a notebook cell has ended: a kernel may be killed at any time after)."""
+        self._wake.set()
+
     # -- ending ----------------------------------------------------------------------
 
     def note_exit(self, code: Any) -> None:
@@ -371,8 +397,8 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for kind, path, function, time_of_call in self._hash_at_end:
-            self._log(kind, path, function, time_of_call)
+        for kind, path, function, time_of_call, fields in self._hash_at_end:
+            self._log(kind, path, function, time_of_call, fields)
         self._remember_files()
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
@@ -415,11 +441,12 @@ class Run:
 
 def start(script: str, argv: list[str], *,
           own_modules: frozenset[str] | set[str] = frozenset(), git: Any = UNKNOWN,
-          **placement: Any) -> Run | None:
+          exits: bool = True, **placement: Any) -> Run | None:
     """Start recording this process as a run of `script`. Never raises: a recorder that
     cannot start prints one warning and the script runs unrecorded. `own_modules`: modules
     already imported by whoever starts the run (recipe's CLI), not the script's libraries.
-    A sweep gives `git` and the `placement` of the run (Run's keyword arguments)."""
+    A sweep gives `git` and the `placement` of the run (Run's keyword arguments).
+    `exits=False`: sys.exit does not end this process (a kernel catches it in a cell)."""
     global _current
     if _current is not None:
         return _current
@@ -436,11 +463,20 @@ def start(script: str, argv: list[str], *,
         messages.warn(f"could not start recording ({type(exc).__name__}: {exc})")
         return None
     _current = run
-    endings.install(run)
+    endings.install(run, exits=exits)
     patching.set_sink(log_to_current)
     arguments.set_sink(arguments_to_current)
     hooks.install(settings.disabled_libraries)
     return run
+
+
+def end_current(status: str | None = None, exit_code: int | None = None) -> None:
+    """End this process's run now, so that `start` can begin another (a notebook
+    session's `recipe.new_run()`); the hooks of `endings` stay, for the next run."""
+    global _current
+    run, _current = _current, None
+    if run is not None:
+        run.finish(status, exit_code)
 
 
 def start_in_context(settings: config.Config, script: str, argv: list[str], *, git: Any,
