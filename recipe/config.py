@@ -17,6 +17,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "ignore": {"paths": ""},
     "libraries": {"disabled": ""},
     "environment": {"record": "no"},
+    "capture": {"children": "yes"},
 }
 
 _TRUE = {"1", "yes", "true", "on"}
@@ -61,6 +62,7 @@ class Config:
     ignore_paths: tuple[str, ...]
     disabled_libraries: frozenset[str]
     record_environment: bool
+    capture_children: bool
     sources: tuple[str, ...]
 
     def __init__(self, **settings: object) -> None:
@@ -171,5 +173,6 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         ignore_paths=tuple(os.path.expanduser(glob) for glob in listing("ignore", "paths")),
         disabled_libraries=frozenset(name.lower() for name in listing("libraries", "disabled")),
         record_environment=flag("environment", "record"),
+        capture_children=flag("capture", "children"),
         sources=sources,
     )
