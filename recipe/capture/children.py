@@ -43,6 +43,8 @@ _WORKER_STARTERS = ("multiprocessing.popen_spawn_posix", "multiprocessing.popen_
                     "loky.backend.popen_loky_posix")
 
 _installed = False
+_exit_wrapped = False
+_warned_workers = False
 _followed: set[str] = set()  # the runs this process set ENVIRONMENT_VARIABLE for
 _unwaited: dict[int, None] = {}  # pids of commands whose exit status is not known yet
 
@@ -205,8 +207,9 @@ def _end_after_multiprocessing() -> None:
 
 
 def _warn_workers_unrecorded(_module: ModuleType) -> None:
-    if not getattr(_warn_workers_unrecorded, "said", False):
-        _warn_workers_unrecorded.said = True  # type: ignore[attr-defined]
+    global _warned_workers
+    if not _warned_workers:
+        _warned_workers = True
         messages.warn("the files of this run's spawn, forkserver and loky workers are not "
                       "recorded: python -S, -E or -I keeps recipe out of new interpreters")
 
@@ -286,7 +289,7 @@ def end_of_run(run: Run) -> None:
         _exited(pid, code, run)
 
 
-def forgotten_in_child() -> None:
+def forget_commands() -> None:
     """In a forked child: the commands its parent started are not its to wait for."""
     _unwaited.clear()
 
@@ -406,9 +409,6 @@ def _wrap_os() -> None:
     os.posix_spawn, os.posix_spawnp = spawner(posix_spawn), spawner(posix_spawnp)
     os.execv, os.execve = _wraps(execv, os_execv), _wraps(execve, os_execve)
     os.waitpid, os.wait = reaper(waitpid), reaper(wait)
-
-
-_exit_wrapped = False
 
 
 def end_workers_at_exit() -> None:

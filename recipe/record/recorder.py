@@ -345,7 +345,7 @@ class Run:
         import atexit
 
         self.worker_pid = os.getpid()
-        children.forgotten_in_child()
+        children.forget_commands()
         children.end_workers_at_exit()
         atexit.register(self.end_as_worker)
 
