@@ -208,6 +208,19 @@ def test_a_python_child_that_cannot_load_recipe_is_a_command(ws: Workspace) -> N
         (["-S", "-c", "raise SystemExit(7)"], 7)]
 
 
+def test_a_child_with_a_recipe_module_of_its_own_imports_its_own(ws: Workspace) -> None:
+    ws.write("other/recipe.py", "KIND = 'a cookbook'\n")
+    ws.write("other/cook.py", "import recipe\nprint(recipe.KIND)\n")
+    parent = ws.write("parent.py", """\
+        import recipe
+        import subprocess, sys
+        subprocess.run([sys.executable, "other/cook.py"])
+        """)
+    assert ws.python(parent).stdout == "a cookbook\n"
+    [command] = ws.only_run()["commands"]  # not recorded: it is listed instead
+    assert (command["argv"][1:], command["exit_code"]) == (["other/cook.py"], 0)
+
+
 def test_exec_ends_the_run_and_the_new_program_is_its_child(ws: Workspace) -> None:
     parent = ws.write("parent.py", """\
         import recipe

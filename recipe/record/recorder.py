@@ -347,6 +347,7 @@ class Run:
         self.worker_pid = os.getpid()
         children.forget_commands()
         children.end_workers_at_exit()
+        atexit.unregister(self.end_as_worker)  # once, however many forks it went through
         atexit.register(self.end_as_worker)
 
     def end_as_worker(self) -> None:

@@ -27,9 +27,24 @@ def _run_the_shadowed_sitecustomize():
         sys.modules["sitecustomize"] = ours
 
 
+def _has_a_recipe_of_its_own():
+    """A program whose directory holds another `recipe` module must import that one: once
+    this file imported recipe's, its `import recipe` would get recipe's. (sys.path[0],
+    the script's directory or the current one, is not on sys.path yet at this point.)"""
+    if getattr(sys.flags, "safe_path", False):
+        return False  # -P: no such directory goes on sys.path
+    first = sys.argv[0] if sys.argv else ""
+    directory = os.getcwd() if first in ("", "-c", "-m", "-") else \
+        os.path.dirname(os.path.abspath(first))
+    ours = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return directory != ours and (
+        os.path.exists(os.path.join(directory, "recipe.py"))
+        or os.path.exists(os.path.join(directory, "recipe", "__init__.py")))
+
+
 def _hand_over():
-    if sys.version_info < (3, 10):
-        return  # recipe needs 3.10: the parent run lists this program as a command
+    if sys.version_info < (3, 10) or _has_a_recipe_of_its_own():
+        return  # the parent run lists this program among its commands
     try:
         from recipe.capture import children
     except ImportError:
