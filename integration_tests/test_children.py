@@ -83,6 +83,26 @@ def test_multiprocessing_workers_files_belong_to_the_run(ws: Workspace, method: 
     assert (run["children"], run["commands"]) == ([], [])
 
 
+def test_a_process_left_running_at_the_end_is_still_the_runs(ws: Workspace) -> None:
+    """multiprocessing joins it at exit, in a handler it registered before recipe's."""
+    script = ws.write("main.py", """\
+        import multiprocessing.pool  # imports multiprocessing.util, which registers it
+        import os, time
+        import recipe
+        import numpy as np
+
+        def work():
+            time.sleep(0.5)
+            np.save(f"late-{os.getpid()}.npy", np.arange(1))
+
+        if __name__ == "__main__":
+            multiprocessing.get_context("fork").Process(target=work).start()
+        """)
+    ws.python(script)
+    run = ws.only_run()  # no run of the worker's own: it did not outlive the run
+    assert_worker_files_have_their_pids(run, 1)
+
+
 def test_process_pool_executor_with_spawn_workers(ws: Workspace) -> None:
     script = with_workers(ws, """\
     if __name__ == "__main__":
