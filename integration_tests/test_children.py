@@ -192,8 +192,8 @@ def test_other_programs_are_commands_with_argv_and_exit_code(ws: Workspace) -> N
         subprocess.run(["sh", "-c", "exit 3"])
         subprocess.run("exit 4", shell=True)
         os.waitpid(os.posix_spawnp("true", ["true", "x"], os.environ), 0)
-        subprocess.Popen(["sh", "-c", "exit 5"])  # never waited for; ended before the run
-        __import__("time").sleep(0.5)
+        ended = subprocess.Popen(["sh", "-c", "exit 5"])  # ended, never waited for
+        os.waitid(os.P_PID, ended.pid, os.WEXITED | os.WNOWAIT)  # (it ends; not reaped)
         """)
     ws.python(parent)
     run = ws.only_run()
@@ -209,7 +209,7 @@ def test_a_command_still_running_at_the_end_has_no_exit_code(ws: Workspace) -> N
     parent = ws.write("parent.py", """\
         import recipe
         import subprocess
-        subprocess.Popen(["sleep", "2"])
+        subprocess.Popen(["sleep", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         """)
     ws.python(parent)
     [command] = ws.only_run()["commands"]
@@ -267,22 +267,25 @@ def test_a_forked_child_that_outlives_the_run_goes_into_a_run_of_its_own(
         import recipe
         import os, sys, time
         import numpy as np
+        from recipe.record import recorder
+
+        journal = recorder.current().journal.record_path
         if os.fork() == 0:
             np.save("early.npy", np.arange(1))
-            while os.getppid() != 1 and os.path.exists("parent-running"):
-                time.sleep(0.01)
-            time.sleep(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)  # let the caller see the parent end
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            deadline = time.monotonic() + 60
+            while os.path.exists(journal) and time.monotonic() < deadline:
+                time.sleep(0.05)  # until the parent's run has been stored
             np.save("late.npy", np.arange(1))
             sys.exit(0)
-        time.sleep(0.3)
         """)
-    (ws.root / "parent-running").touch()
     ws.python(script)
-    (ws.root / "parent-running").unlink()
-    deadline = time.monotonic() + 30
-    while not (ws.root / "late.npy").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1)  # the forked child's run ends and is stored
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+            not (ws.root / "late.npy").exists() or os.listdir(ws.home / "spool")):
+        time.sleep(0.1)  # the late run ends, and is stored
     runs = {run["id"]: run for run in ws.runs()}
     [first] = [run for run in runs.values() if run["parent"] is None]
     [late] = [run for run in runs.values() if run["parent"] == first["id"]]
