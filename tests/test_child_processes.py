@@ -3,7 +3,10 @@ gets, and how a journal's process events become `children` and `commands`."""
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,30 @@ def test_commands_get_their_exit_codes_and_child_runs_leave_them(tmp_path: Path)
 def test_a_journal_without_process_events_keeps_empty_lists(tmp_path: Path) -> None:
     record = write_journal(tmp_path, [{"kind": "output", "path": "/x", "hash": None}])
     assert (record["children"], record["commands"]) == ([], [])
+
+
+@pytest.fixture
+def wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wrappers installed for a run, put back as they were afterwards."""
+    for name in ("system", "execv", "execve", "posix_spawn", "posix_spawnp", "waitpid",
+                 "wait", "_exit"):
+        monkeypatch.setattr(os, name, getattr(os, name))
+    for name in ("__init__", "wait", "poll"):
+        monkeypatch.setattr(subprocess.Popen, name, getattr(subprocess.Popen, name))
+    monkeypatch.setattr(children, "_exit_wrapped", False)
+    children._wrap_os()
+    children._wrap_subprocess(subprocess)
+    children.end_workers_at_exit()
+
+
+@pytest.mark.parametrize("name", ["os.system", "os.execv", "os.execve", "os.posix_spawn",
+                                  "os.waitpid", "os.wait", "os._exit",
+                                  "subprocess.Popen.wait", "subprocess.Popen.__init__"])
+def test_wrapped_functions_pickle_and_copy_as_the_originals(wrapped: None, name: str) -> None:
+    module, _, attribute = name.partition(".")
+    function = {"os": os, "subprocess": subprocess}[module]
+    for part in attribute.split("."):
+        function = getattr(function, part)
+    assert hasattr(function, "__wrapped__")  # it is the wrapper
+    assert pickle.loads(pickle.dumps(function)) is function
+    assert copy.copy(function) is function and copy.deepcopy(function) is function

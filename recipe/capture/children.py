@@ -297,11 +297,15 @@ def forget_commands() -> None:
 # -- wrappers --------------------------------------------------------------------------------
 
 def _wraps(original: Callable, wrapper: Callable) -> Callable:
-    """`wrapper` named as `original`: pickled by reference to the same name, and seen by
-    `inspect.signature` through __wrapped__."""
+    """`wrapper` named as `original`, seen by `inspect.signature` through __wrapped__, and
+    pickled (by reference, to a worker, say) as the name it replaces: `os.system`, where
+    the original's own module (`posix`) still holds the original."""
     import functools
 
-    return functools.wraps(original)(wrapper)
+    wrapped = functools.wraps(original)(wrapper)
+    if wrapped.__module__ == os.name:
+        wrapped.__module__ = "os"
+    return wrapped
 
 
 def _guarded(what: str, action: Callable[[], None]) -> None:
@@ -359,7 +363,7 @@ def _wrap_os() -> None:
         return status
 
     def spawner(original: Callable) -> Callable:
-        def spawn(path: Any, argv: Any, env: Any, *args: Any, **kwargs: Any) -> int:
+        def spawn(path: Any, argv: Any, env: Any, /, *args: Any, **kwargs: Any) -> int:
             run = _user_run()
             if run is not None:
                 env = _with_variables(env, run)
@@ -385,7 +389,7 @@ def _wrap_os() -> None:
             run.store_at_end = False
             run.finish("completed", None)
 
-    def os_execv(path: Any, argv: Any) -> None:
+    def os_execv(path: Any, argv: Any, /) -> None:
         _guarded("a command", lambda: exec_before(path, argv))
         execv(path, argv)
 
