@@ -3,8 +3,10 @@ cannot take it. Standard library only: the recorder writes here without importin
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
 `spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
-(kind `input`/`output`), and the notes and tags added by `recipe annotate`/`tag` while it
-runs (the recorder owns the record file, so others only append here). A torn last line (a
+(kind `input`/`output`, also from its workers), the processes it started (`command`,
+`exit`, and `child` from a child run), and the notes and tags added by `recipe
+annotate`/`tag` while it runs (the recorder owns the record file, so others only append
+here). A torn last line (a
 process killed mid-write) is skipped on reading; everything before it is kept.
 """
 

@@ -4,7 +4,9 @@ Knows no library: patched functions reach it through `patching.set_sink(run.log)
 Start-up does only cheap work (one small journal write); git runs in a background thread
 that then flushes buffered file events every few seconds; the end (`endings` sees how the
 script ends) writes the final record, which `delivery` brings into the store, or keeps in
-the spool with one warning if it cannot.
+the spool with one warning if it cannot. A forked child and a multiprocessing worker
+hold a `Run` too, in worker mode: their events, with their pid, go to the journal of the
+run they work for, which they never end (see "Child processes" in docs/design.md).
 """
 
 from __future__ import annotations
