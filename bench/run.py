@@ -9,6 +9,7 @@
     python bench/run.py gui            # 7. 100,000 runs: `recipe gui` pages < 300 ms
     python bench/run.py lineage        # 8. 100,000 runs in chains 50 deep: lineage < 1 s
     python bench/run.py notebook       # 9. per cell <= 2 ms; `recipe run NB` <= 1.3x nbconvert
+    python bench/run.py children       # 10. python -c pass outside a run: no cost at all
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -38,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from children import children  # noqa: E402
 from common import (  # noqa: E402 - after making bench/ importable however we are started
     PYTHON,
     bytecode_cache,
@@ -1004,6 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="kernels per mode, alternated")
     p.add_argument("--cells", type=int, default=500, help="cells timed in each kernel")
     p.add_argument("--reps", type=int, default=5, help="headless runs of each command")
+    p = items.add_parser("children", help="10. interpreter start-up outside and inside a run")
+    p.add_argument("--reps", type=int, default=40)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1012,7 +1016,8 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
-                 "lineage": lineage, "notebook": notebook}
+                 "lineage": lineage, "notebook": notebook,
+                 "children": children}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

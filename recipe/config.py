@@ -21,6 +21,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "libraries": {"disabled": ""},
     "environment": {"record": "no"},
     "secrets": {"words": "", "keep": ""},
+    "capture": {"children": "yes"},
 }
 
 _TRUE = {"1", "yes", "true", "on"}
@@ -68,6 +69,7 @@ class Config:
     record_environment: bool
     secret_words: tuple[str, ...]
     secret_keep: tuple[str, ...]
+    capture_children: bool
     sources: tuple[str, ...]
 
     def __init__(self, **settings: object) -> None:
@@ -192,5 +194,6 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         record_environment=flag("environment", "record"),
         secret_words=listing("secrets", "words"),
         secret_keep=listing("secrets", "keep"),
+        capture_children=flag("capture", "children"),
         sources=sources,
     )

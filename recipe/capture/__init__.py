@@ -4,7 +4,9 @@
   a declaration module), without importing any library;
 - `patching`: `Input`/`Output` declarations, the one wrapper that logs a declared call,
   apply/remove; it knows no library and hands logged files to a sink (the recorder);
-- `patches/<library>.py`: one declaration module per library, mostly data.
+- `patches/<library>.py`: one declaration module per library, mostly data;
+- `children`: the processes a run starts (workers, child runs, commands), with
+  `bootstrap/sitecustomize.py`, which brings recipe into the interpreters a run starts.
 
 A new library is one `patches/<library>.py`, one line in `hooks.PATCH_MODULES`, and one
 test.

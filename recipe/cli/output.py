@@ -298,6 +298,10 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
     def line(name: str, value: Any) -> None:
         click.echo(f"{click.style(f'{name}:'.ljust(LABEL_WIDTH), bold=True)}{value}")
 
+    def lines(name: str, values: list[str]) -> None:
+        for index, value in enumerate(values):
+            line(name, value) if index == 0 else click.echo(" " * 12 + value)
+
     line("Run", run["id"])
     line("Script", run["script"])
     line("Command", " ".join(run.get("command") or []))
@@ -320,6 +324,10 @@ def show_run(run: dict[str, Any], *, diff: bool) -> None:
                     + (" (uncommitted changes)" if git.get("dirty") else ""))
         if git.get("remote"):
             line("Remote", git["remote"])
+    if run.get("parent"):
+        line("Parent", run["parent"])
+    lines("Children", run.get("children") or [])
+    lines("Commands", [command_line(command) for command in run.get("commands") or []])
     for kind in ("inputs", "outputs"):
         events = run.get(kind) or []
         click.echo(click.style(f"{kind.capitalize()} ({len(events)}):", bold=True))
@@ -375,6 +383,15 @@ def show_cells(run: dict[str, Any]) -> None:
                 if event.get("cell") == count:
                     click.echo(f"    {verb:<5} {event['path']}  "
                                f"{(event.get('hash') or '')[:12]}")
+
+
+def command_line(command: dict[str, Any]) -> str:
+    """A program a run started, as a shell would take it, with its exit code."""
+    import shlex
+
+    code = command.get("exit_code")
+    return (shlex.join(command.get("argv") or [])
+            + f"  (exit code {'unknown' if code is None else code})")
 
 
 def aligned(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

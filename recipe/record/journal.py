@@ -3,8 +3,10 @@ cannot take it. Standard library only: the recorder writes here without importin
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
 `spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
-(kind `input`/`output`), and the notes and tags added by `recipe annotate`/`tag` while it
-runs (the recorder owns the record file, so others only append here). A torn last line (a
+(kind `input`/`output`, also from its workers), the processes it started (`command`,
+`exit`, and `child` from a child run), and the notes and tags added by `recipe
+annotate`/`tag` while it runs (the recorder owns the record file, so others only append
+here). A torn last line (a
 process killed mid-write) is skipped on reading; everything before it is kept.
 """
 
@@ -93,6 +95,7 @@ def read(home: str, run_id: str) -> dict[str, Any]:
             lines = handle.readlines()
     except FileNotFoundError:
         lines = []
+    processes = []
     for line in lines:
         try:
             event = json.loads(line)
@@ -104,9 +107,45 @@ def read(home: str, run_id: str) -> dict[str, Any]:
         if kind in ("input", "output"):
             del event["kind"]
             record[kind + "s"].append(event)
+        elif kind in PROCESS_EVENTS:
+            processes.append(event)
         else:
             annotate(record, event)
+    if processes:
+        add_processes(record, processes)
     return record
+
+
+# What a run's journal says about the processes it started (recipe/capture/children.py).
+PROCESS_EVENTS = ("command", "exit", "child")
+
+
+def add_processes(record: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Fold process events into `children` (the ids of the runs it started, each of
+    which appended {"kind": "child", "id", "pid"} itself) and `commands` ({argv,
+    exit_code, time, pid} of each program started, from {"kind": "command"} and its
+    {"kind": "exit", "pid", "exit_code"}), leaving out of the commands the programs that
+    turned out to be child runs."""
+    children = record.setdefault("children", [])
+    commands = record.setdefault("commands", [])
+    child_pids = set()
+    started = []
+    for event in events:
+        kind = event.get("kind")
+        if kind == "child" and isinstance(event.get("id"), str):
+            if event["id"] not in children:
+                children.append(event["id"])
+            child_pids.add(event.get("pid"))
+        elif kind == "command":
+            started.append({"argv": event.get("argv"), "exit_code": event.get("exit_code"),
+                            "time": event.get("time"), "pid": event.get("pid")})
+        elif kind == "exit":
+            for command in reversed(started):  # the latest with that pid (pids are reused)
+                if command["pid"] == event.get("pid") and command["exit_code"] is None:
+                    command["exit_code"] = event.get("exit_code")
+                    break
+    commands.extend(command for command in started
+                    if command["pid"] is None or command["pid"] not in child_pids)
 
 
 def read_record(home: str, run_id: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Knows no library: patched functions reach it through `patching.set_sink(run.log)
 Start-up does only cheap work (one small journal write); git runs in a background thread
 that then flushes buffered file events every few seconds; the end (`endings` sees how the
 script ends) writes the final record, which `delivery` brings into the store, or keeps in
-the spool with one warning if it cannot.
+the spool with one warning if it cannot. A forked child and a multiprocessing worker
+hold a `Run` too, in worker mode: their events, with their pid, go to the journal of the
+run they work for, which they never end (see "Child processes" in docs/design.md).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 
 from .. import __version__, config, messages
-from ..capture import arguments, hooks, patching
+from ..capture import arguments, children, hooks, patching
 from . import delivery, endings, journal
 from .fields import Secrets, default_tags, json_or_summary, label, now, user
 from .hashing import FileHasher
@@ -75,7 +77,11 @@ class Run:
         self._hash_at_end: list[tuple[str, str, str, str, dict[str, Any]]] = []
         self._wake = threading.Event()
         self._ended = False
-        self._forked_child = False
+        # The pid of this process when it works for a run started by another one (a
+        # forked child, a multiprocessing worker): its events go to that run's journal.
+        self.worker_pid: int | None = None
+        self._late: Run | None = None  # this worker's own run, once that run has ended
+        self._pausing = False  # the recorder's thread is asked to stop: a fork is coming
         self._record_changed = False  # params or results set since the last save
         self._label_given = False
         self.secrets = Secrets(settings.secret_words, settings.secret_keep)
@@ -120,6 +126,9 @@ class Run:
             "label": "",
             "tags": default_tags(script) if settings.default_tags else [],
             "notes": [],
+            "parent": None,  # the run that started this process, children: runs it started
+            "children": [],
+            "commands": [],
             **(fields or {}),
         }
         # The real values make the computation's identity; the record shows them redacted.
@@ -156,7 +165,8 @@ class Run:
         self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN,),
                                         name="recipe-recorder", daemon=True)
         self._worker.start()
-        os.register_at_fork(after_in_child=self._after_fork_in_child)
+        os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_in_parent,
+                            after_in_child=self._after_fork_in_child)
 
     def _note_script(self) -> None:
         """Read the script once, off the start-up path: its content hash as it started
@@ -229,7 +239,10 @@ class Run:
                 if not self._ended:
                     self._save_record(durable=False)
         endings.preload_ending_modules(os.path.join(self.config.home, "cache"))
-        while not self._ended:
+        self._flush_loop()
+
+    def _flush_loop(self) -> None:
+        while not self._ended and not self._pausing:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
@@ -268,9 +281,14 @@ class Run:
         event = {"kind": kind, "path": path, "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
-        if self._forked_child:
-            # A forked child has no worker thread: its events go straight to the journal.
-            self._append_events([event])
+        if self.worker_pid is not None:
+            event["pid"] = self.worker_pid
+        self.log_event(event)
+
+    def log_event(self, event: dict[str, Any]) -> None:
+        """Any journal event: a file, a command started, a child run."""
+        if self.worker_pid is not None:
+            self._log_as_worker(event)
             return
         with self._lock:
             self._pending.append(event)
@@ -294,9 +312,95 @@ class Run:
         except OSError:
             return False
 
+    # -- child processes (recipe/capture/children.py) ------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        """Nothing more is recorded here: the run ended, or this worker's own run did."""
+        return self._ended or (self._late is not None and self._late._ended)
+
+    @property
+    def own_thread(self) -> threading.Thread | None:
+        """The recorder's thread: what it starts (git) is recipe's, not the script's."""
+        return self._worker
+
+    def _log_as_worker(self, event: dict[str, Any]) -> None:
+        """A worker has no thread: its events go straight to the journal of the run it
+        works for while that run's record is in the spool; after that run was stored (a
+        process that outlived it), to a run of its own, whose `parent` is that run. The
+        second look catches the store taking the journal during the append."""
+        if not self.config.capture_children:
+            return
+        if self._late is None:
+            if os.path.exists(self.journal.record_path):
+                self._append_events([event])
+                if os.path.exists(self.journal.record_path):
+                    return
+                try:  # the append may have made a journal of a stored run: not kept
+                    os.unlink(self.journal.events_path)
+                except OSError:
+                    pass
+            self._late = Run(self.config, self._worker_script(), sys.argv,
+                             fields={"parent": self.id})
+            self._late.start(worker=False)
+        self._late._append_events([event])
+
+    def _worker_script(self) -> str:
+        """A spawned worker runs the script it works for as `__mp_main__`."""
+        main = sys.modules.get("__mp_main__")
+        return os.path.abspath(main.__file__) if getattr(main, "__file__", None) \
+            else self.record["script"]
+
+    def _before_fork(self) -> None:
+        """Python 3.12 warns on fork() in a process with threads, and a thread holding a
+        lock at the fork would deadlock the child: the recorder's thread stops first, and
+        the parent starts it again after. Its one-off work (git) gets half a second; a
+        fork that comes during a longer one goes ahead with the thread running."""
+        thread = self._worker
+        if (thread is None or self._ended or not thread.is_alive()
+                or thread is threading.current_thread()):
+            return
+        self._pausing = True
+        self._wake.set()
+        thread.join(timeout=0.5)
+        if thread.is_alive():
+            self._pausing = False
+
+    def _after_fork_in_parent(self) -> None:
+        if self._pausing:
+            self._pausing = False
+            self._worker = threading.Thread(target=self._flush_loop, name="recipe-recorder",
+                                            daemon=True)
+            self._worker.start()
+
     def _after_fork_in_child(self) -> None:
-        self._forked_child = True
+        """A forked child works for the run: its events, with its pid, go to the run's
+        journal; the parent flushes what was buffered and ends the run."""
+        self._lock = threading.Lock()  # another thread may have held it at the fork
         self._pending = []
+        self._hash_at_end = []
+        self._worker = None
+        self._pausing = False
+        self._late = None
+        self._become_worker()
+
+    def _become_worker(self) -> None:
+        import atexit
+
+        self.worker_pid = os.getpid()
+        children.forget_commands()
+        children.end_workers_at_exit()
+        atexit.unregister(self.end_as_worker)  # once, however many forks it went through
+        atexit.register(self.end_as_worker)
+
+    def end_as_worker(self) -> None:
+        """The end of a worker's part: the files it left to hash at the end, and its own
+        run, if it outlived the one it worked for."""
+        deferred, self._hash_at_end = self._hash_at_end, []
+        for kind, path, function, time_of_call in deferred:
+            self._log(kind, path, function, time_of_call)
+        if self._late is not None:
+            self._late.finish()
 
     # -- parameters and results ------------------------------------------------------
 
@@ -358,7 +462,7 @@ class Run:
 
     def finish(self, status: str | None = None, exit_code: int | None = None) -> None:
         """End the run once: final record, events, libraries; then into the store."""
-        if self._ended or self._forked_child:
+        if self._ended or self.worker_pid is not None:
             return
         exc = self._exception
         if status is None:
@@ -400,6 +504,7 @@ class Run:
         for kind, path, function, time_of_call, fields in self._hash_at_end:
             self._log(kind, path, function, time_of_call, fields)
         self._remember_files()
+        children.end_of_run(self)
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
         delivery.deliver(self, saved)
@@ -450,12 +555,10 @@ def start(script: str, argv: list[str], *,
     global _current
     if _current is not None:
         return _current
-    try:
-        settings = config.load()
-    except config.ConfigError as exc:
-        messages.warn(f"{exc}; recording with the default settings")
-        settings = config.defaults()
-    messages.set_quiet(settings.quiet)
+    settings = _settings()
+    parent = children.parent_run()
+    if parent is not None:  # started inside another recorded run
+        placement["fields"] = {"parent": parent[0], **placement.get("fields", {})}
     try:
         run = Run(settings, script, argv, frozenset(own_modules), **placement)
         run.start(git=git)
@@ -464,10 +567,47 @@ def start(script: str, argv: list[str], *,
         return None
     _current = run
     endings.install(run, exits=exits)
+    install_capture(settings)
+    children.install(run)
+    return run
+
+
+def start_worker(run_id: str) -> Run | None:
+    """Record this process as a worker of the run `run_id` of another process (a
+    multiprocessing spawn or forkserver worker, a loky worker): its files go into that
+    run's journal with this pid; it never ends the run. Never raises."""
+    global _current
+    settings = _settings()
+    try:
+        run = Run(settings, "<worker>", sys.argv, run_id=run_id)
+        run._become_worker()
+        os.register_at_fork(after_in_child=run._after_fork_in_child)
+    except Exception as exc:  # never-raise guard
+        messages.warn(f"could not record this worker ({type(exc).__name__}: {exc}); "
+                      "its files are not recorded")
+        return None
+    _current = run
+    install_capture(settings)
+    children.install(run)
+    return run
+
+
+def _settings() -> config.Config:
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        messages.warn(f"{exc}; recording with the default settings")
+        settings = config.defaults()
+    messages.set_quiet(settings.quiet)
+    return settings
+
+
+def install_capture(settings: config.Config) -> None:
+    """Every way recipe sees a file, sending it to the run of the calling thread or task:
+    for a run, a sweep's runs in one process, and a worker alike."""
     patching.set_sink(log_to_current)
     arguments.set_sink(arguments_to_current)
     hooks.install(settings.disabled_libraries)
-    return run
 
 
 def end_current(status: str | None = None, exit_code: int | None = None) -> None:
@@ -487,7 +627,5 @@ def start_in_context(settings: config.Config, script: str, argv: list[str], *, g
     run = Run(settings, script, argv, store_at_end=False, **placement)
     run.start(git=git, worker=False)
     _context_run.set(run)
-    patching.set_sink(log_to_current)
-    arguments.set_sink(arguments_to_current)
-    hooks.install(settings.disabled_libraries)
+    install_capture(settings)
     return run
