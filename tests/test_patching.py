@@ -56,7 +56,10 @@ def fails(path):
 
 def savefig(*args, **kwargs):
     """Like pyplot.savefig: the path is the first of *args."""
-    return args[0] if args else kwargs["fname"]
+    fname = args[0] if args else kwargs["fname"]
+    with open(fname, "w") as handle:
+        handle.write("figure")
+    return fname
 
 
 class Writer:
@@ -80,6 +83,8 @@ class Writer:
 
 class Base:
     def export(self, path):
+        with open(path, "w") as handle:
+            handle.write("exported")
         return ("exported", path)
 
 
@@ -296,6 +301,7 @@ def test_declared_name_and_actual_path_are_used(lib: ModuleType, logged: list,
 
     patching.apply([Output(lib.__name__, "write_thing", "fname", name="lib.save",
                            actual_path=actual_path)], lib)
+    (tmp_path / "arr.npy").write_text("")  # what is logged must exist after the call
 
     lib.write_thing(["a"], "arr", sep="-")
 

@@ -2,8 +2,9 @@
 
 - `hooks`: the one place that registers import hooks (`PATCH_MODULES`: which library has
   a declaration module), without importing any library;
-- `patching`: `Input`/`Output` declarations, the one wrapper that logs a declared call,
-  apply/remove; it knows no library and hands logged files to a sink (the recorder);
+- `patching`: `Input`/`Output`/`Opens`/`Closes` declarations, the one wrapper that logs a
+  declared call, apply/remove; it knows no library and hands logged files to a sink (the
+  recorder);
 - `patches/<library>.py`: one declaration module per library, mostly data.
 
 A new library is one `patches/<library>.py`, one line in `hooks.PATCH_MODULES`, and one

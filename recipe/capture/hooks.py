@@ -20,12 +20,29 @@ if TYPE_CHECKING:
 
     Hook = Callable[[ModuleType], None]
 
-# Modules whose patch declarations live in recipe.patches: import name -> patch module.
-# Static, so registering hooks imports neither the library nor any patch code.
+# Modules whose patch declarations live in recipe.capture.patches: import name -> patch
+# module. Static, so registering hooks imports neither the library nor any patch code.
 PATCH_MODULES = {
     "numpy": "recipe.capture.patches.numpy",
     "pandas": "recipe.capture.patches.pandas",
     "matplotlib": "recipe.capture.patches.matplotlib",
+    "h5py": "recipe.capture.patches.h5py",
+    "netCDF4": "recipe.capture.patches.netCDF4",
+    "xarray": "recipe.capture.patches.xarray",
+    "tables": "recipe.capture.patches.tables",
+    "pyarrow": "recipe.capture.patches.pyarrow",
+    "zarr": "recipe.capture.patches.zarr",
+    "sqlite3": "recipe.capture.patches.sqlite3",
+    "PIL": "recipe.capture.patches.PIL",
+    "imageio": "recipe.capture.patches.imageio",
+    "tifffile": "recipe.capture.patches.tifffile",
+    "scipy": "recipe.capture.patches.scipy",
+    "joblib": "recipe.capture.patches.joblib",
+    "torch": "recipe.capture.patches.torch",
+    "xml.etree.ElementTree": "recipe.capture.patches.xml",
+    "lxml": "recipe.capture.patches.lxml",
+    "openpyxl": "recipe.capture.patches.openpyxl",
+    "sklearn": "recipe.capture.patches.sklearn",
 }
 
 _pending: dict[str, list[Hook]] = {}

@@ -65,7 +65,9 @@ class Run:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
-        self._hash_at_end: list[tuple[str, str, str, str]] = []
+        # (kind, path, function, time, digest before) of files not complete yet
+        self._hash_at_end: list[tuple[str, str, str, str, str | None]] = []
+        self._before_update: dict[str, str | None] = {}  # path -> digest before opened
         self._wake = threading.Event()
         self._ended = False
         self._forked_child = False
@@ -208,12 +210,44 @@ class Run:
     def log(self, kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
-        when closed), so it is hashed when the run ends."""
+        when closed), so it is hashed when a "complete" event for its path comes (it was
+        closed) or when the run ends. An "update" (opened to read and write) is compared
+        then with its content noted by the "before" event its call sent before opening
+        it: an input if the bytes stayed the same, else an output."""
+        if kind == "before":
+            digest = self._digest(path)
+            with self._lock:
+                self._before_update[path] = digest
+            return
+        if kind == "complete":
+            self._complete(path)
+            return
         if hash_at_end:
             with self._lock:
-                self._hash_at_end.append((kind, path, function, now()))
+                before = self._before_update.pop(path, None) if kind == "update" else None
+                self._hash_at_end.append((kind, path, function, now(), before))
             return
         self._log(kind, path, function, now())
+
+    def _digest(self, path: str) -> str | None:
+        try:
+            return self.hasher.hash(path)[0]
+        except OSError:
+            return None
+
+    def _complete(self, path: str) -> None:
+        with self._lock:
+            done = [entry for entry in self._hash_at_end if entry[1] == path]
+            if done:
+                self._hash_at_end = [entry for entry in self._hash_at_end if entry[1] != path]
+        for entry in done:
+            self._log_deferred(*entry)
+
+    def _log_deferred(self, kind: str, path: str, function: str, at: str,
+                      before: str | None) -> None:
+        if kind == "update":
+            kind = "input" if before is not None and self._digest(path) == before else "output"
+        self._log(kind, path, function, at)
 
     def _log(self, kind: str, path: str, function: str, at: str) -> None:
         import fnmatch
@@ -336,8 +370,8 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for kind, path, function, time_of_call in self._hash_at_end:
-            self._log(kind, path, function, time_of_call)
+        for entry in self._hash_at_end:
+            self._log_deferred(*entry)
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
         delivery.deliver(self, saved)
