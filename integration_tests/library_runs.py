@@ -27,6 +27,7 @@ REPORT = '''
 import importlib as _importlib
 import inspect as _inspect
 import json as _json
+import re as _re
 
 import wrapt as _wrapt
 
@@ -38,7 +39,8 @@ def _describe(module, attribute):
     if obj is None:
         return None
     try:
-        signature = str(_inspect.signature(obj))
+        # Defaults that are objects print their address, which differs between processes.
+        signature = _re.sub(" at 0x[0-9a-f]+", "", str(_inspect.signature(obj)))
     except (TypeError, ValueError) as exc:
         signature = f"{{type(exc).__name__}}: {{exc}}"
     # A wrapt proxy passes isinstance() checks on to what it wraps: look at its type.
@@ -98,7 +100,9 @@ class LibraryRun:
         is on disk now that the run has ended; except the files in `open_at_exit`, left
         open by the script: the run hashes them as it ends, and the interpreter's shutdown
         closes them later (HDF5 writes its last bookkeeping then)."""
-        assert self.events() == Counter(expected)
+        actual, wanted = self.events(), Counter(expected)
+        assert actual == wanted, (f"missing: {sorted((wanted - actual).elements())}\n"
+                                  f"unexpected: {sorted((actual - wanted).elements())}")
         root = os.path.realpath(self.ws.root)
         for kind in ("input", "output"):
             for event in self.run[kind + "s"]:

@@ -6,7 +6,7 @@ local file (an URL, "imageio:chelsea.png", "<bytes>", "<video0>") logs nothing."
 
 from __future__ import annotations
 
-from ..patching import Input, Opens, Output
+from ..patching import Closes, Input, Opens, Output
 
 READERS = ("imread", "mimread", "volread", "mvolread", "get_reader")
 WRITERS = ("imwrite", "imsave", "mimwrite", "mimsave", "volwrite", "volsave", "mvolwrite",
@@ -17,10 +17,13 @@ DECLARATIONS = [
       for reader in READERS),
     *(Output(module, writer, "uri") for module in ("imageio", "imageio.v2")
       for writer in WRITERS),
-    # A writer object writes frame by frame: complete at the end of the run.
-    *(Output(module, "get_writer", "uri", until_closed=True)
-      for module in ("imageio", "imageio.v2")),
     *(Input("imageio.v3", reader, "uri") for reader in ("imread", "imiter", "improps", "immeta")),
     Output("imageio.v3", "imwrite", "uri"),
+    # A writer object collects frames; the file is complete once it is closed (pillow
+    # writes a GIF only then, through PIL's Image.save, not logged again).
+    *(Output(module, "get_writer", "uri", until_closed=True)
+      for module in ("imageio", "imageio.v2")),
+    Closes("imageio.v2", "LegacyWriter.close", lambda writer: writer.instance.request.filename),
     Opens("imageio.v3", "imopen", "uri", mode="io_mode"),
+    Closes("imageio.plugins.pillow", "PillowPlugin.close", lambda plugin: plugin.request.filename),
 ]
