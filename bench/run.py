@@ -373,6 +373,22 @@ print(json.dumps({"recording": run is not None, "run_id": run.id if run else Non
 CALL_DIRS = {"/tmp (ext4, the VM disk)": "/tmp", "/dev/shm (tmpfs)": "/dev/shm"}
 
 
+def _per_call_process(script: Path, mode: str, home: Path, data: Path,
+                      args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """One process of a per-call script (`reps calls directory`), recorded ("recipe") or
+    with RECIPE_DISABLE=1 ("bare"): its last line of output as JSON, and its environment."""
+    env = clean_env(RECIPE_HOME=str(home))
+    if mode == "bare":
+        env["RECIPE_DISABLE"] = "1"
+    result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls), str(data)],
+                            env=env, cwd=script.parent, capture_output=True, text=True,
+                            check=True)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    if out["recording"] != (mode == "recipe"):
+        raise RuntimeError(f"{mode}: recording is {out['recording']}")
+    return out, env
+
+
 def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
               ) -> tuple[dict[str, dict[str, list[float]]], list[tuple[int, int, int]]]:
     """Per-call samples (us) of both modes, the processes of the two modes alternated."""
@@ -384,15 +400,7 @@ def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
             home = root / f"home-{round_}-{mode}"
             data = Path(tempfile.mkdtemp(prefix="recipe-bench-calls-", dir=where))
             try:
-                env = clean_env(RECIPE_HOME=str(home))
-                if mode == "bare":
-                    env["RECIPE_DISABLE"] = "1"
-                result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls),
-                                         str(data)], env=env, cwd=root, capture_output=True,
-                                        text=True, check=True)
-                out = json.loads(result.stdout.strip().splitlines()[-1])
-                if out["recording"] != (mode == "recipe"):
-                    raise RuntimeError(f"{mode}: recording is {out['recording']}")
+                out, env = _per_call_process(script, mode, home, data, args)
                 for key in ("save_us", "load_us"):
                     samples[mode][key] += out[key]
                 if mode == "recipe":  # every call logged, none lost or doubled?
@@ -1018,15 +1026,8 @@ def objects(args: argparse.Namespace) -> dict[str, Any]:
             for mode in ("bare", "recipe") if round_ % 2 == 0 else ("recipe", "bare"):
                 data = root / f"data-{round_}-{mode}"
                 data.mkdir()
-                env = clean_env(RECIPE_HOME=str(root / f"home-{round_}-{mode}"))
-                if mode == "bare":
-                    env["RECIPE_DISABLE"] = "1"
-                result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls),
-                                         str(data)], env=env, cwd=root, capture_output=True,
-                                        text=True, check=True)
-                out = json.loads(result.stdout.strip().splitlines()[-1])
-                if out["recording"] != (mode == "recipe"):
-                    raise RuntimeError(f"{mode}: recording is {out['recording']}")
+                out, _env = _per_call_process(script, mode, root / f"home-{round_}-{mode}",
+                                              data, args)
                 for name, values in out["us"].items():
                     samples[mode].setdefault(name, []).extend(values)
                 shutil.rmtree(data)

@@ -65,8 +65,9 @@ class Run:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
-        # (kind, path, function, time, digest before) of files not complete yet
-        self._hash_at_end: list[tuple[str, str, str, str, str | None]] = []
+        # path -> (kind, path, function, time, digest before) of each event whose file is
+        # not complete yet
+        self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
         self._wake = threading.Event()
         self._ended = False
@@ -225,7 +226,8 @@ class Run:
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
-                self._hash_at_end.append((kind, path, function, now(), before))
+                self._hash_at_end.setdefault(path, []).append(
+                    (kind, path, function, now(), before))
             return
         self._log(kind, path, function, now())
 
@@ -237,9 +239,7 @@ class Run:
 
     def _complete(self, path: str) -> None:
         with self._lock:
-            done = [entry for entry in self._hash_at_end if entry[1] == path]
-            if done:
-                self._hash_at_end = [entry for entry in self._hash_at_end if entry[1] != path]
+            done = self._hash_at_end.pop(path, [])
         for entry in done:
             self._log_deferred(*entry)
 
@@ -370,8 +370,9 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for entry in self._hash_at_end:
-            self._log_deferred(*entry)
+        for entries in self._hash_at_end.values():
+            for entry in entries:
+                self._log_deferred(*entry)
         self._flush_events(durable=True)
         saved = self._save_record(durable=True) and not self._pending
         delivery.deliver(self, saved)
