@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from library_runs import LibraryRun
+from recipe_workspace import Workspace
 
 from recipe.capture.patches import PIL as declarations
 
@@ -55,3 +56,17 @@ def test_images_opened_and_saved_are_recorded(pil_run: LibraryRun) -> None:
 def test_recording_changes_nothing_the_script_sees(pil_run: LibraryRun) -> None:
     pil_run.assert_behaviour_unchanged()
     assert "missing: FileNotFoundError" in pil_run.stdout
+
+
+@pytest.mark.parametrize("name", ["PIL", "pil"])
+def test_a_library_disabled_by_its_import_name_in_any_case_is_not_logged(
+        name: str, ws: Workspace) -> None:
+    ws.write("setup.py", SETUP)
+    ws.python("setup.py")
+    ws.write("disabled.py", 'import recipe\nfrom PIL import Image\n'
+                            'print(Image.open("photo.png").size)\n')
+
+    result = ws.python("disabled.py", env={"RECIPE_LIBRARIES_DISABLED": name})
+
+    assert result.stdout == "(8, 6)\n"
+    assert ws.only_run()["inputs"] == []

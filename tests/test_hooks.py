@@ -210,6 +210,7 @@ def test_one_finder_is_installed_however_many_hooks(write_module: Callable) -> N
 
 
 def test_install_with_every_library_disabled_registers_nothing() -> None:
-    _hooks.install(frozenset(_hooks.PATCH_MODULES))
+    # As config reads them: lower case ("pil" for PIL, "netcdf4" for netCDF4).
+    _hooks.install(frozenset(name.lower() for name in _hooks.PATCH_MODULES))
 
     assert _hooks._pending == {}

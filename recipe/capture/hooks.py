@@ -137,9 +137,10 @@ _installed: set[str] = set()
 
 def install(disabled_libraries: frozenset[str]) -> None:
     """Patch every supported library when it is imported (at once if it already is).
-    Once per library: a sweep starts many runs in one process."""
+    Once per library: a sweep starts many runs in one process. `disabled_libraries` are
+    lower case (config reads them so): "pil" and "PIL" both disable PIL."""
     for library, patch_module in PATCH_MODULES.items():
-        if library not in disabled_libraries and library not in _installed:
+        if library.lower() not in disabled_libraries and library not in _installed:
             _installed.add(library)
             when_imported(library, _patcher(patch_module))
 
