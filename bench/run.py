@@ -10,6 +10,7 @@
     python bench/run.py lineage        # 8. 100,000 runs in chains 50 deep: lineage < 1 s
     python bench/run.py notebook       # 9. per cell <= 2 ms; `recipe run NB` <= 1.3x nbconvert
     python bench/run.py children       # 10. python -c pass outside a run: no cost at all
+    python bench/run.py objects        # 11. a logged h5py.File / sqlite3.connect: <= 100 us more
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -376,6 +377,22 @@ print(json.dumps({"recording": run is not None, "run_id": run.id if run else Non
 CALL_DIRS = {"/tmp (ext4, the VM disk)": "/tmp", "/dev/shm (tmpfs)": "/dev/shm"}
 
 
+def _per_call_process(script: Path, mode: str, home: Path, data: Path,
+                      args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """One process of a per-call script (`reps calls directory`), recorded ("recipe") or
+    with RECIPE_DISABLE=1 ("bare"): its last line of output as JSON, and its environment."""
+    env = clean_env(RECIPE_HOME=str(home))
+    if mode == "bare":
+        env["RECIPE_DISABLE"] = "1"
+    result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls), str(data)],
+                            env=env, cwd=script.parent, capture_output=True, text=True,
+                            check=True)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    if out["recording"] != (mode == "recipe"):
+        raise RuntimeError(f"{mode}: recording is {out['recording']}")
+    return out, env
+
+
 def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
               ) -> tuple[dict[str, dict[str, list[float]]], list[tuple[int, int, int]]]:
     """Per-call samples (us) of both modes, the processes of the two modes alternated."""
@@ -387,15 +404,7 @@ def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
             home = root / f"home-{round_}-{mode}"
             data = Path(tempfile.mkdtemp(prefix="recipe-bench-calls-", dir=where))
             try:
-                env = clean_env(RECIPE_HOME=str(home))
-                if mode == "bare":
-                    env["RECIPE_DISABLE"] = "1"
-                result = subprocess.run([PYTHON, str(script), str(args.reps), str(args.calls),
-                                         str(data)], env=env, cwd=root, capture_output=True,
-                                        text=True, check=True)
-                out = json.loads(result.stdout.strip().splitlines()[-1])
-                if out["recording"] != (mode == "recipe"):
-                    raise RuntimeError(f"{mode}: recording is {out['recording']}")
+                out, env = _per_call_process(script, mode, home, data, args)
                 for key in ("save_us", "load_us"):
                     samples[mode][key] += out[key]
                 if mode == "recipe":  # every call logged, none lost or doubled?
@@ -963,6 +972,85 @@ def lineage(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+# -- 9. declared objects: opened, then complete when closed ------------------------------
+
+OBJECTS_SCRIPT = '''\
+import json, os, sys, time
+import recipe  # records, unless RECIPE_DISABLE=1 (the bare baseline)
+import h5py
+import numpy as np
+import sqlite3
+from recipe.record import recorder
+
+reps, calls, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+array = np.arange(16, dtype=np.float64)
+source, database = os.path.join(directory, "in.h5"), os.path.join(directory, "in.db")
+with h5py.File(source, "w") as f:
+    f["x"] = array
+sqlite3.connect(database).execute("create table t (x)").connection.close()
+
+
+def read(rep, i):  # an input, hashed when opened
+    with h5py.File(source, "r") as f:
+        f["x"][()]
+
+
+def write(rep, i):  # an output, hashed when closed
+    with h5py.File(os.path.join(directory, f"w{rep}_{i}.h5"), "w") as f:
+        f["x"] = array
+
+
+def connect(rep, i):  # an update: hashed before, compared when the run ends
+    sqlite3.connect(database).close()
+
+
+cycles = {"h5py.File read": read, "h5py.File write": write, "sqlite3.connect": connect}
+for name, cycle in cycles.items():  # warm-up: patches applied, caches filled
+    for i in range(20):
+        cycle("warm", i)
+times = {name: [] for name in cycles}
+for rep in range(reps):
+    for name, cycle in cycles.items():
+        t0 = time.perf_counter()
+        for i in range(calls):
+            cycle(rep, i)
+        times[name].append((time.perf_counter() - t0) / calls * 1e6)
+print(json.dumps({"recording": recorder.current() is not None, "us": times}))
+'''
+
+
+def objects(args: argparse.Namespace) -> dict[str, Any]:
+    """Per cycle (open, use, close) of a declared object, recorded against RECIPE_DISABLE=1,
+    the processes of the two modes alternated, files on /tmp."""
+    samples: dict[str, dict[str, list[float]]] = {"bare": {}, "recipe": {}}
+    with temp_dir("objects") as root:
+        script = root / "objects.py"
+        script.write_text(OBJECTS_SCRIPT)
+        for round_ in range(args.rounds):
+            for mode in ("bare", "recipe") if round_ % 2 == 0 else ("recipe", "bare"):
+                data = root / f"data-{round_}-{mode}"
+                data.mkdir()
+                out, _env = _per_call_process(script, mode, root / f"home-{round_}-{mode}",
+                                              data, args)
+                for name, values in out["us"].items():
+                    samples[mode].setdefault(name, []).extend(values)
+                shutil.rmtree(data)
+    results: dict[str, Any] = {"reps": args.reps * args.rounds, "calls": args.calls}
+    rows = []
+    for name in samples["bare"]:
+        bare, rec = median(samples["bare"][name]), median(samples["recipe"][name])
+        ok = rec - bare <= CALL_TARGET_US
+        results[name] = {"bare_us": bare, "recipe_us": rec, "overhead_us": rec - bare,
+                         "bare_samples": samples["bare"][name],
+                         "recipe_samples": samples["recipe"][name], "pass": ok}
+        rows.append((name, f"{bare:.1f}", f"{rec:.1f}", f"{rec - bare:+.1f}",
+                     f"<= {CALL_TARGET_US:g} us", verdict(ok)))
+    print_table(f"9. per object cycle: {args.calls:,} cycles a repetition, us per cycle, "
+                f"median of {args.reps * args.rounds} repetitions",
+                ("cycle", "bare", "recipe", "overhead", "target", "verdict"), rows)
+    return results
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -1008,6 +1096,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=5, help="headless runs of each command")
     p = items.add_parser("children", help="10. interpreter start-up outside and inside a run")
     p.add_argument("--reps", type=int, default=40)
+    p = items.add_parser("objects", help="11. per-cycle overhead of h5py.File, sqlite3.connect")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per process")
+    p.add_argument("--rounds", type=int, default=6, help="processes per mode, alternated")
+    p.add_argument("--calls", type=int, default=300)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1017,7 +1109,7 @@ def main(argv: list[str] | None = None) -> int:
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
                  "lineage": lineage, "notebook": notebook,
-                 "children": children}
+                 "children": children, "objects": objects}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

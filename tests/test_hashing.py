@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xxhash
 
-from recipe.record.hashing import BLOCK_SIZE, FileHasher, hash_file
+from recipe.record.hashing import BLOCK_SIZE, FileHasher, hash_file, hash_tree
 
 REFERENCE = {
     "xxh3_128": lambda data: xxhash.xxh3_128(data).hexdigest(),
@@ -129,10 +130,49 @@ def test_file_hasher_caches_per_path(tmp_path: Path) -> None:
     assert hasher.hash(str(second))[0] == xxhash.xxh3_128(b"bbbb").hexdigest()
 
 
-@pytest.mark.parametrize("target", ["missing.bin", "a_directory"])
-def test_file_hasher_raises_os_error_for_what_is_not_a_readable_file(target: str,
-                                                                    tmp_path: Path) -> None:
-    (tmp_path / "a_directory").mkdir()
-
+def test_file_hasher_raises_os_error_for_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
-        FileHasher().hash(str(tmp_path / target))
+        FileHasher().hash(str(tmp_path / "missing.bin"))
+
+
+# -- directories (a zarr store, a folder of documents) ---------------------------------------
+
+def make_store(root: Path) -> Path:
+    (root / "c" / "0").mkdir(parents=True)
+    (root / "zarr.json").write_text("{}")
+    (root / "c" / "0" / "0").write_bytes(b"chunk")
+    return root
+
+
+def test_hash_tree_is_the_digest_of_relative_paths_and_file_digests(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "store.zarr")
+    expected = xxhash.xxh3_128(
+        b"c/0/0\0" + xxhash.xxh3_128(b"chunk").hexdigest().encode() + b"\n"
+        + b"zarr.json\0" + xxhash.xxh3_128(b"{}").hexdigest().encode() + b"\n").hexdigest()
+
+    assert hash_tree(str(store)) == (expected, 7)
+    assert FileHasher().hash(str(store)) == (expected, 7)
+
+
+@pytest.mark.parametrize("change", [
+    lambda root: (root / "c" / "0" / "0").write_bytes(b"CHUNK"),
+    lambda root: (root / "c" / "0" / "0").rename(root / "c" / "0" / "1"),
+    lambda root: (root / "c" / "0" / "1").write_bytes(b""),
+    lambda root: (root / "zarr.json").unlink(),
+], ids=["content", "rename", "new_empty_file", "removed_file"])
+def test_hash_tree_changes_with_any_file(change: Any, tmp_path: Path) -> None:
+    store = make_store(tmp_path / "store.zarr")
+    before = hash_tree(str(store))[0]
+
+    change(store)
+
+    assert hash_tree(str(store))[0] != before
+
+
+def test_hash_tree_skips_what_is_no_regular_file(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "store.zarr")
+    before = hash_tree(str(store))
+    os.mkfifo(store / "pipe")  # opening it to read would block
+    (store / "dangling").symlink_to(tmp_path / "nowhere")
+
+    assert hash_tree(str(store)) == before

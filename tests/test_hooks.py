@@ -214,7 +214,9 @@ def test_install_with_every_library_disabled_registers_nothing(
     from recipe.capture import arguments
 
     monkeypatch.setattr(_hooks, "_installed", set())
-    _hooks.install(frozenset(_hooks.PATCH_MODULES) | frozenset(arguments.PARSERS))
+    # As config reads them: lower case ("pil" for PIL, "netcdf4" for netCDF4).
+    _hooks.install(frozenset(name.lower() for name in _hooks.PATCH_MODULES)
+                   | frozenset(arguments.PARSERS))
 
     assert _hooks._pending == {}
 
@@ -225,7 +227,8 @@ def test_install_watches_the_argument_parsers_once(monkeypatch: pytest.MonkeyPat
     watched: list[str] = []
     monkeypatch.setattr(_hooks, "_installed", set())
     monkeypatch.setattr(_hooks, "when_imported", lambda name, hook: watched.append(name))
-    _hooks.install(frozenset(_hooks.PATCH_MODULES))
-    _hooks.install(frozenset(_hooks.PATCH_MODULES))
+    every_library = frozenset(name.lower() for name in _hooks.PATCH_MODULES)
+    _hooks.install(every_library)
+    _hooks.install(every_library)
 
     assert watched == ["argparse", "click"] == list(arguments.PARSERS)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from recipe.capture import patching
-from recipe.capture.patching import Input, Output
+from recipe.capture.patching import Closes, Input, Internal, Opens, Output
 
 LIBRARY = '''
 import io
@@ -56,7 +56,10 @@ def fails(path):
 
 def savefig(*args, **kwargs):
     """Like pyplot.savefig: the path is the first of *args."""
-    return args[0] if args else kwargs["fname"]
+    fname = args[0] if args else kwargs["fname"]
+    with open(fname, "w") as handle:
+        handle.write("figure")
+    return fname
 
 
 class Writer:
@@ -80,11 +83,61 @@ class Writer:
 
 class Base:
     def export(self, path):
+        with open(path, "w") as handle:
+            handle.write("exported")
         return ("exported", path)
 
 
 class Child(Base):
     pass
+
+
+class Store:
+    """Like h5py.File: the constructor opens the file, which is complete once closed."""
+
+    def __init__(self, path, mode="r"):
+        self._path = path
+        self._handle = open(path, {"r": "rb", "w": "wb", "a": "ab", "r+": "r+b"}[mode])
+
+    @property
+    def path(self):
+        if self._handle.closed:
+            raise ValueError("closed")  # as h5py's File.filename once closed
+        return self._path
+
+    def write(self, data):
+        self._handle.write(data)
+
+    def close(self):
+        if not self._handle.closed:
+            self._handle.close()
+            return read_thing(self._path, "rb")  # a declared call inside the close
+
+
+def opens(*args, **kwargs):
+    """Like a C function that inspect sees as (*args, **kwargs): opens args[0] by args[1]."""
+    return Store(*args, **kwargs)
+
+
+def count(files):
+    """Like xarray.open_mfdataset: a list of paths, nested or not, or a glob pattern."""
+    return files
+
+
+class Cache:
+    """Like joblib's store backend: a location of its own, entries named by a key."""
+
+    def __init__(self, location):
+        self.location = location
+
+    def save_entry(self, key, data):
+        write_thing(data, f"{self.location}/{key}")
+
+    def bookkeeping(self):
+        return read_thing(self.location + "/meta")
+
+
+Immutable = int
 '''
 
 
@@ -296,6 +349,7 @@ def test_declared_name_and_actual_path_are_used(lib: ModuleType, logged: list,
 
     patching.apply([Output(lib.__name__, "write_thing", "fname", name="lib.save",
                            actual_path=actual_path)], lib)
+    (tmp_path / "arr.npy").write_text("")  # what is logged must exist after the call
 
     lib.write_thing(["a"], "arr", sep="-")
 
@@ -532,3 +586,213 @@ def test_declarations_default_their_name_to_module_and_attribute() -> None:
         "output", "pkg.mod.Frame.to_file", "path")
     assert Input("pkg", "read", "f", name="pkg.read_it").name == "pkg.read_it"
 
+
+
+# -- modes, objects that write until closed, and the rest of the declaration options ----------
+
+@pytest.fixture
+def sunk() -> list[tuple[str, str, str, bool]]:
+    """Every (kind, path relative to the working directory, name, hash_at_end) sunk."""
+    events: list[tuple[str, str, str, bool]] = []
+    patching.set_sink(lambda kind, path, name, hash_at_end: events.append(
+        (kind, os.path.relpath(path), name.rsplit(".", 1)[-1], hash_at_end)))
+    return events
+
+
+@pytest.mark.parametrize(("mode", "kind"), [
+    ("r", "input"), ("rb", "input"), ("c", "input"), ("readonly", "input"),
+    ("copyonwrite", "input"),
+    ("w", "output"), ("wb", "output"), ("w-", "output"), ("x", "output"), ("w+", "output"),
+    ("ws", "output"), ("write", "output"),
+    ("a", "update"), ("r+", "update"), ("rb+", "update"), ("r+s", "update"),
+    ("readwrite", "update"), ("z", "update"),
+])
+def test_kind_of_mode(mode: str, kind: str) -> None:
+    assert patching.kind_of_mode(mode) == kind
+
+
+def store_declarations(lib: ModuleType) -> list[patching.Declaration]:
+    return [Opens(lib.__name__, "Store.__init__", "path"),
+            Closes(lib.__name__, "Store.close", lambda store: store.path),
+            Input(lib.__name__, "read_thing", "path")]
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    (lambda m: m.Store("in.txt"), [("input", "in.txt", "Store", False)]),
+    (lambda m: m.Store("in.txt", mode="r"), [("input", "in.txt", "Store", False)]),
+    (lambda m: m.Store("new.txt", "w"), [("output", "new.txt", "Store", True)]),
+    (lambda m: m.Store(Path("new.txt"), "a"), [("output", "new.txt", "Store", True)]),
+    (lambda m: m.Store("in.txt", "a"), [("before", "in.txt", "Store", False),
+                                        ("update", "in.txt", "Store", True)]),
+    (lambda m: m.Store(path="in.txt", mode="r+"), [("before", "in.txt", "Store", False),
+                                                   ("update", "in.txt", "Store", True)]),
+], ids=["default", "r", "w", "a-new", "a-existing", "r+-keywords"])
+def test_a_constructor_opens_by_mode(call: Callable, expected: list, lib: ModuleType,
+                                     sunk: list) -> None:
+    patching.apply(store_declarations(lib), lib)
+
+    store = call(lib)
+
+    assert sunk == expected
+    store.close()
+
+
+def test_a_declared_constructor_is_named_after_its_class_and_keeps_the_signature(
+        lib: ModuleType) -> None:
+    before = inspect.signature(lib.Store)
+
+    assert patching.apply(store_declarations(lib), lib)[:2] == [
+        f"{lib.__name__}.Store", f"{lib.__name__}.Store.close"]
+
+    assert inspect.signature(lib.Store) == before
+    assert str(before) == "(path, mode='r')"
+    store = lib.Store("in.txt")
+    assert isinstance(store, lib.Store)
+    store.close()
+
+
+def test_a_close_completes_the_file_and_logs_nothing_inside(lib: ModuleType,
+                                                            sunk: list) -> None:
+    patching.apply(store_declarations(lib), lib)
+    store = lib.Store("out.txt", "w")
+    store.write(b"data")
+
+    assert store.close() == b"data"
+    assert store.close() is None  # closed twice: it has no path any more, nothing to log
+
+    assert sunk == [("output", "out.txt", "Store", True),
+                    ("complete", "out.txt", "close", False)]
+
+
+def test_a_close_inside_a_logged_call_still_completes(lib: ModuleType, sunk: list) -> None:
+    store_class = lib.Store
+    patching.apply([*store_declarations(lib),
+                    Output(lib.__name__, "dump", "path")], lib)
+    store = store_class("out.txt", "w")
+    lib.write_thing = lambda data, fname: store.close()  # dump -> write_thing -> close
+    (Path("dumped.txt")).write_text("")
+
+    lib.dump(["x"], "dumped.txt")
+
+    assert ("complete", "out.txt", "close", False) in sunk
+
+
+def test_a_constructor_that_fails_logs_nothing(lib: ModuleType, sunk: list) -> None:
+    patching.apply(store_declarations(lib), lib)
+
+    with pytest.raises(FileNotFoundError):
+        lib.Store("missing.txt")
+    with pytest.raises(KeyError):
+        lib.Store("in.txt", "bad mode")
+
+    # Only the note taken before opening for update (the recorder's digest of the file):
+    # no file is logged.
+    assert sunk == [("before", "in.txt", "Store", False)]
+
+
+def test_positions_given_for_a_function_inspect_cannot_read(lib: ModuleType,
+                                                           sunk: list) -> None:
+    patching.apply([Opens(lib.__name__, "opens", "name", positional=("name", "mode"))], lib)
+
+    for store in (lib.opens("in.txt", "r"), lib.opens("made.txt", "w"),
+                  lib.opens("in.txt", mode="a")):
+        store.close()
+
+    assert sunk == [("input", "in.txt", "opens", False), ("output", "made.txt", "opens", True),
+                    ("before", "in.txt", "opens", False), ("update", "in.txt", "opens", True)]
+
+
+def test_a_mode_parameter_inspect_sees_only_as_args_is_read_by_keyword_only(
+        lib: ModuleType, sunk: list) -> None:
+    patching.apply([Opens(lib.__name__, "opens", "name")], lib)  # opens(*args, **kwargs)
+
+    lib.opens("in.txt", mode="r").close()
+    lib.opens("made.txt", "w").close()  # the mode by position is unknown: "r", the default
+
+    assert sunk == [("input", "in.txt", "opens", False), ("input", "made.txt", "opens", False)]
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("in.txt", ["in.txt"]),
+    (["in.txt", Path("b.txt")], ["in.txt", "b.txt"]),
+    ([["in.txt"], ("b.txt", ["c.txt"])], ["in.txt", "b.txt", "c.txt"]),
+    ("*.txt", ["b.txt", "c.txt", "in.txt"]),
+    ("[b]*.txt", ["b.txt"]),
+    (["in.txt", io.StringIO("x")], ["in.txt"]),
+], ids=["one", "list", "nested", "glob", "glob-class", "with-buffer"])
+def test_many_paths_are_logged_one_by_one(given: Any, expected: list, lib: ModuleType,
+                                         sunk: list, tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / "c.txt").write_text("c")
+    patching.apply([Input(lib.__name__, "count", "files", many=True)], lib)
+
+    assert lib.count(given) is given
+
+    assert sunk == [("input", path, "count", False) for path in expected]
+
+
+def test_a_path_named_like_a_glob_that_exists_is_that_file(lib: ModuleType, sunk: list,
+                                                           tmp_path: Path) -> None:
+    (tmp_path / "odd[1].txt").write_text("x")
+    patching.apply([Input(lib.__name__, "count", "files", many=True)], lib)
+
+    lib.count("odd[1].txt")
+
+    assert sunk == [("input", "odd[1].txt", "count", False)]
+
+
+def test_locate_finds_the_path_from_the_object_and_the_argument(lib: ModuleType, sunk: list,
+                                                                tmp_path: Path) -> None:
+    (tmp_path / "cache").mkdir()
+    patching.apply([Output(lib.__name__, "Cache.save_entry", "key", name="lib.Cache",
+                           locate=lambda cache, key: f"{cache.location}/{key}"),
+                    Output(lib.__name__, "write_thing", "fname")], lib)
+
+    lib.Cache("cache").save_entry("k1", ["x"])
+
+    assert sunk == [("output", "cache/k1", "Cache", False)]  # write_thing inside: not again
+
+
+def test_internal_calls_log_nothing_inside(lib: ModuleType, sunk: list, tmp_path: Path) -> None:
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "meta").write_text("{}")
+    patching.apply([Internal(lib.__name__, "Cache.bookkeeping"),
+                    Input(lib.__name__, "read_thing", "path")], lib)
+
+    assert lib.Cache("cache").bookkeeping() == "{}"
+    lib.read_thing("cache/meta")
+
+    assert sunk == [("input", "cache/meta", "read_thing", False)]
+
+
+def test_an_actual_path_of_none_logs_nothing(lib: ModuleType, sunk: list) -> None:
+    patching.apply([Input(lib.__name__, "read_thing", "path",
+                          actual_path=lambda path, given, kwargs: None)], lib)
+
+    assert lib.read_thing("in.txt") == "content"
+
+    assert sunk == []
+
+
+def test_a_call_that_leaves_no_file_logs_nothing(lib: ModuleType, sunk: list) -> None:
+    patching.apply([Input(lib.__name__, "Writer.load", "path")], lib)
+
+    assert lib.Writer.load("ggplot") == ("cls", "ggplot")  # a name, not a file
+
+    assert sunk == []
+
+
+def test_a_method_of_an_immutable_type_is_skipped(lib: ModuleType) -> None:
+    patched = patching.apply([Input(lib.__name__, "Immutable.bit_length", "x"),
+                              Input(lib.__name__, "read_thing", "path")], lib)
+
+    assert patched == [f"{lib.__name__}.read_thing"]
+    assert int.bit_length is lib.Immutable.bit_length
+
+
+class NamedNotAFile:
+    name = "/"  # netCDF4's Dataset, h5py's FileID: a name, but no file object
+
+
+def test_path_of_an_object_with_a_name_but_no_read_or_write_is_none() -> None:
+    assert patching.path_of(NamedNotAFile()) is None

@@ -2,8 +2,9 @@
 
 - `hooks`: the one place that registers import hooks (`PATCH_MODULES`: which library has
   a declaration module), without importing any library;
-- `patching`: `Input`/`Output` declarations, the one wrapper that logs a declared call,
-  apply/remove; it knows no library and hands logged files to a sink (the recorder);
+- `patching`: `Input`/`Output`/`Opens`/`Closes` declarations, the one wrapper that logs a
+  declared call, apply/remove; it knows no library and hands logged files to a sink (the
+  recorder);
 - `patches/<library>.py`: one declaration module per library, mostly data;
 - `children`: the processes a run starts (workers, child runs, commands), with
   `bootstrap/sitecustomize.py`, which brings recipe into the interpreters a run starts.

@@ -20,12 +20,29 @@ if TYPE_CHECKING:
 
     Hook = Callable[[ModuleType], None]
 
-# Modules whose patch declarations live in recipe.patches: import name -> patch module.
-# Static, so registering hooks imports neither the library nor any patch code.
+# Modules whose patch declarations live in recipe.capture.patches: import name -> patch
+# module. Static, so registering hooks imports neither the library nor any patch code.
 PATCH_MODULES = {
     "numpy": "recipe.capture.patches.numpy",
     "pandas": "recipe.capture.patches.pandas",
     "matplotlib": "recipe.capture.patches.matplotlib",
+    "h5py": "recipe.capture.patches.h5py",
+    "netCDF4": "recipe.capture.patches.netCDF4",
+    "xarray": "recipe.capture.patches.xarray",
+    "tables": "recipe.capture.patches.tables",
+    "pyarrow": "recipe.capture.patches.pyarrow",
+    "zarr": "recipe.capture.patches.zarr",
+    "sqlite3": "recipe.capture.patches.sqlite3",
+    "PIL": "recipe.capture.patches.PIL",
+    "imageio": "recipe.capture.patches.imageio",
+    "tifffile": "recipe.capture.patches.tifffile",
+    "scipy": "recipe.capture.patches.scipy",
+    "joblib": "recipe.capture.patches.joblib",
+    "torch": "recipe.capture.patches.torch",
+    "xml.etree.ElementTree": "recipe.capture.patches.xml",
+    "lxml": "recipe.capture.patches.lxml",
+    "openpyxl": "recipe.capture.patches.openpyxl",
+    "sklearn": "recipe.capture.patches.sklearn",
 }
 
 _pending: dict[str, list[Hook]] = {}
@@ -121,11 +138,12 @@ _installed: set[str] = set()
 def install(disabled_libraries: frozenset[str]) -> None:
     """Patch every supported library when it is imported (at once if it already is), and
     the argument parsers (`arguments.PARSERS`). Once per library: a sweep starts many runs
-    in one process."""
+    in one process. `disabled_libraries` are lower case (config reads them so): "pil" and
+    "PIL" both disable PIL."""
     from . import arguments
 
     for library, patch_module in PATCH_MODULES.items():
-        if library not in disabled_libraries and library not in _installed:
+        if library.lower() not in disabled_libraries and library not in _installed:
             _installed.add(library)
             when_imported(library, _patcher(patch_module))
     for library in arguments.PARSERS:

@@ -1,7 +1,8 @@
-"""Declared input/output functions, the one wrapper that logs them, and apply/remove.
+"""Declared file functions (Input, Output, Opens, Closes), the one wrapper that logs them,
+and apply/remove.
 
-This module knows no library: each `recipe/patches/<library>.py` is a list of `Input` /
-`Output` declarations, and the recorder registers itself as the sink of logged files.
+This module knows no library: each `capture/patches/<library>.py` is a list of
+declarations, and the recorder registers itself as the sink of logged files.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import os
 
 TYPE_CHECKING = False  # keep typing, dataclasses and inspect off `import recipe`'s path
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from types import ModuleType
     from typing import Any
 
-    # The recorder's callback: sink(kind, path, function_name, hash_at_end).
+    # The recorder's callback: sink(kind, path, function_name, hash_at_end); kind is
+    # "input", "output", "update" (read and written: the bytes decide), "before" (sent
+    # before a call opens a file for update: note its content) or "complete" (the file
+    # is closed: hash what waits for it).
     Sink = Callable[[str, str, str, bool], None]
+    ActualPath = Callable[[str, Any, dict], "str | None"]
+    Locate = Callable[[Any, Any], Any]
 
 # Set while a logged call runs: a declared function called by another one (np.load calling
 # np.fromfile, savefig calling imsave) is not logged twice. Per thread and per task.
@@ -33,39 +39,128 @@ _applied: list[tuple[Any, str, Any, bool]] = []
 
 
 class Declaration:
-    """One function that reads (`kind="input"`) or writes (`"output"`) a file.
+    """One function or method that reads or writes files, as data.
+
+    `kind` says what a successful call means:
+
+    - "input" / "output": it read / wrote the file named by `argument`; an output is hashed
+      once the call returned, or later if given a writer object that may still hold the
+      bytes, or if `until_closed` (it returns an object that writes until closed);
+    - "open": it returns an open file or dataset, an input or an output by its `mode`
+      argument (`kind_of_mode`); an output is hashed once closed (a "complete"
+      declaration of the object's close method) or at the end of the run;
+    - "complete": a close method; the file its object wrote is complete now;
+    - "internal": the library's own bookkeeping (a cache's metadata): nothing inside the
+      call is logged, by a declaration or otherwise.
 
     `module` is where the attribute is looked up, `attribute` a dotted path inside it
-    ("save", "Figure.savefig"), `argument` the name of the path parameter.
-    `actual_path(path, given, kwargs)` maps the absolute path to the file really touched
-    (np.save("x") writes x.npy), knowing the argument as given and the keyword arguments.
+    ("save", "Figure.savefig"; "File.__init__" or "memmap.__new__" declare a class's
+    constructor, named after the class), `argument` the name of the path parameter.
+    Options, each for the odd case:
+
+    - `actual_path(path, given, kwargs)`: the file really touched (np.save("x") writes
+      x.npy), knowing the argument as given and the keyword arguments; None: no local file;
+    - `mode`: (parameter, default) of an "open" declaration; no parameter: it always
+      reads and writes (sqlite3.connect);
+    - `many`: the argument may name several files (a list, nested too, or a glob pattern);
+    - `locate(instance, given)`: the path when it is not the argument itself (kept on the
+      object, or inside a store object given);
+    - `positional`: the leading positional parameters, for a C function whose signature
+      inspect cannot read.
     """
 
-    __slots__ = ("kind", "module", "attribute", "argument", "name", "actual_path")
+    __slots__ = ("kind", "module", "attribute", "argument", "name", "actual_path", "mode",
+                 "many", "until_closed", "locate", "positional")
 
-    def __init__(self, kind: str, module: str, attribute: str, argument: str, name: str,
-                 actual_path: Callable[[str, Any, dict], str] | None = None) -> None:
+    def __init__(self, kind: str, module: str, attribute: str, argument: str | None,
+                 name: str | None = None, actual_path: ActualPath | None = None, *,
+                 mode: tuple[str | None, str] | None = None, many: bool = False,
+                 until_closed: bool = False, locate: Locate | None = None,
+                 positional: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.module = module
         self.attribute = attribute
         self.argument = argument
-        self.name = name
+        self.name = name or f"{module}.{attribute}".removesuffix(".__init__").removesuffix(
+            ".__new__")
         self.actual_path = actual_path
+        self.mode = mode
+        self.many = many
+        self.until_closed = until_closed
+        self.locate = locate
+        self.positional = positional
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name}>"
 
 
 def Input(module: str, attribute: str, argument: str, *, name: str | None = None,
-          actual_path: Callable[[str, Any, dict], str] | None = None) -> Declaration:
-    return Declaration("input", module, attribute, argument,
-                       name or f"{module}.{attribute}", actual_path)
+          actual_path: ActualPath | None = None, many: bool = False,
+          locate: Locate | None = None, positional: tuple[str, ...] = ()) -> Declaration:
+    return Declaration("input", module, attribute, argument, name, actual_path, many=many,
+                       locate=locate, positional=positional)
 
 
 def Output(module: str, attribute: str, argument: str, *, name: str | None = None,
-           actual_path: Callable[[str, Any, dict], str] | None = None) -> Declaration:
-    return Declaration("output", module, attribute, argument,
-                       name or f"{module}.{attribute}", actual_path)
+           actual_path: ActualPath | None = None, many: bool = False,
+           until_closed: bool = False, locate: Locate | None = None,
+           positional: tuple[str, ...] = ()) -> Declaration:
+    return Declaration("output", module, attribute, argument, name, actual_path, many=many,
+                       until_closed=until_closed, locate=locate, positional=positional)
+
+
+def Opens(module: str, attribute: str, argument: str, *, mode: str | None = "mode",
+          default: str = "r", name: str | None = None, actual_path: ActualPath | None = None,
+          locate: Locate | None = None, positional: tuple[str, ...] = ()) -> Declaration:
+    """A function or constructor that returns an open file or dataset: `mode` (the name of
+    its mode parameter, `default` when not given) decides input or output; `mode=None`:
+    it always reads and writes, an input if the run left the bytes unchanged."""
+    return Declaration("open", module, attribute, argument, name, actual_path,
+                       mode=(mode, default if mode else "r+"), until_closed=True, locate=locate,
+                       positional=positional)
+
+
+def Closes(module: str, attribute: str, path_on_self: Callable[[Any], Any], *,
+           name: str | None = None) -> Declaration:
+    """A close method: what its object wrote to the file `path_on_self(obj)` is complete."""
+    return Declaration("complete", module, attribute, None, name,
+                       locate=lambda instance, _given: path_on_self(instance))
+
+
+def Internal(module: str, attribute: str) -> Declaration:
+    """A method whose files are the library's own bookkeeping: nothing in it is logged."""
+    return Declaration("internal", module, attribute, None)
+
+
+def with_suffix(suffix: str) -> ActualPath:
+    """An `actual_path` for libraries that append `suffix` to a path (not to an open file)
+    that lacks it: np.save("x") writes x.npy."""
+
+    def actual_path(path: str, given: object, kwargs: dict) -> str:
+        if isinstance(given, (str, bytes, os.PathLike)) and not path.endswith(suffix):
+            return path + suffix
+        return path
+
+    return actual_path
+
+
+def kind_of_mode(mode: str) -> str:
+    """"input", "output" or "update" (reads and writes: an input if the run left the bytes
+    unchanged, else an output) for a file mode as libraries spell it: "r" reads; "w", "x",
+    "w-" (create or truncate) write; "a", "r+" update; numpy.memmap's "c" (copy-on-write)
+    and the long names "readonly", "readwrite", "write", "copyonwrite" too."""
+    mode = mode.lower()
+    if mode in ("c", "readonly", "copyonwrite"):
+        return "input"
+    if mode == "readwrite":
+        return "update"
+    if "w" in mode or "x" in mode:
+        return "output"
+    if "+" in mode or "a" in mode:
+        return "update"
+    if "r" in mode:
+        return "input"
+    return "update"  # a mode this rule does not know: the bytes decide
 
 
 def set_sink(sink: Sink | None) -> None:
@@ -83,7 +178,10 @@ def path_of(value: Any) -> str | None:
             return None
     else:
         name = getattr(value, "name", None)
-        if not isinstance(name, (str, bytes)):
+        # Only a file object's name is a path: h5py's FileID and netCDF4's Dataset have a
+        # `name` too (the latter "/").
+        if not isinstance(name, (str, bytes)) or not (
+                hasattr(value, "read") or hasattr(value, "write")):
             return None
         path = os.fsdecode(name)
     if not path or "://" in path or "\n" in path:
@@ -91,10 +189,33 @@ def path_of(value: Any) -> str | None:
     return os.path.abspath(os.path.expanduser(path))
 
 
-def _path_position(function: Any, is_method: bool, argument: str) -> int | None:
+def _each_given(given: Any) -> Iterator[Any]:
+    """What a `many` argument names, one by one: the items of a list or tuple (nested
+    too), the files a glob pattern matches (sorted, as xarray and netCDF4 expand them), or
+    the argument itself."""
+    if isinstance(given, (list, tuple)):
+        for item in given:
+            yield from _each_given(item)
+        return
+    if isinstance(given, (str, os.PathLike)):
+        pattern = os.path.expanduser(os.fsdecode(os.fspath(given)))
+        if any(char in pattern for char in "*?[") and not os.path.exists(pattern):
+            import glob
+
+            yield from sorted(glob.glob(pattern))
+            return
+    yield given
+
+
+def _position(function: Any, is_method: bool, argument: str, *, path: bool,
+              positional: tuple[str, ...] = ()) -> int | None:
     """Index of `argument` among the positional arguments a caller passes (self excluded).
 
-    A function declared as `f(*args, **kwargs)` (pyplot.savefig) takes the path first."""
+    `positional` names them when inspect cannot (C functions). A function declared as
+    `f(*args, **kwargs)` (pyplot.savefig) takes the path first, and any other argument by
+    keyword only."""
+    if positional:
+        return positional.index(argument) if argument in positional else None
     import inspect
 
     try:
@@ -109,7 +230,7 @@ def _path_position(function: Any, is_method: bool, argument: str) -> int | None:
                 return index
             return None
         if parameter.kind == parameter.VAR_POSITIONAL:
-            return index
+            return index if path else None
     return None
 
 
@@ -130,37 +251,128 @@ def _written_through(given: Any) -> bool:
     return False
 
 
-def _make_wrapper(declaration: Declaration, position: int | None, is_method: bool) -> Callable:
-    argument = declaration.argument
+_MISSING: Any = object()
 
-    def log(instance: Any, args: tuple, kwargs: dict) -> None:
+
+def _value(args: tuple, kwargs: dict, name: str | None, position: int | None) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    if position is not None and position < len(args):
+        return args[position]
+    return _MISSING
+
+
+def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> Callable:
+    """The wrapt wrapper of one declared function: the call goes through untouched, and
+    its files go to the sink once it returned."""
+    kind = declaration.kind
+    if kind == "internal":
+        def internal(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+            token = _inside_logged_call.set(True)
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                _inside_logged_call.reset(token)
+
+        return internal
+
+    argument = declaration.argument
+    positional = declaration.positional
+    position = (None if argument is None else
+                _position(function, is_method, argument, path=True, positional=positional))
+    mode_name, default_mode = declaration.mode or (None, "")
+    mode_position = (None if mode_name is None else
+                     _position(function, is_method, mode_name, path=False,
+                               positional=positional))
+
+    def files(instance: Any, args: tuple, kwargs: dict) -> list[tuple[str, str, Any]]:
+        """(kind, absolute path, argument as given) of each file the call touches."""
         if is_method and instance is None and args:
-            args = args[1:]  # called through the class: Class.method(obj, path)
-        if argument in kwargs:
-            given = kwargs[argument]
-        elif position is not None and position < len(args):
-            given = args[position]
-        else:
-            return
-        path = path_of(given)
-        if path is None:
-            return
-        if declaration.actual_path is not None:
-            path = declaration.actual_path(path, given, kwargs)
-        deferred = declaration.kind == "output" and not _written_through(given)
+            instance, args = args[0], args[1:]  # called through the class: Class.method(obj)
+        given = None if argument is None else _value(args, kwargs, argument, position)
+        if given is _MISSING:
+            return []
+        if declaration.locate is not None:
+            given = declaration.locate(instance, given)
+        file_kind = kind
+        if kind == "open":
+            mode = _value(args, kwargs, mode_name, mode_position)
+            file_kind = kind_of_mode(mode if isinstance(mode, str) else default_mode)
+        found = []
+        for one in (_each_given(given) if declaration.many else (given,)):
+            path = path_of(one)
+            if path is not None and declaration.actual_path is not None:
+                path = declaration.actual_path(path, one, kwargs)
+            if path is None:
+                continue
+            if file_kind == "update" and not os.path.exists(path):
+                found.append(("output", path, one))  # created by this call
+            else:
+                found.append((file_kind, path, one))
+        return found
+
+    def log(found: list[tuple[str, str, Any]]) -> None:
         sink = _sink
-        if sink is not None:
-            sink(declaration.kind, path, declaration.name, deferred)
+        for file_kind, path, given in found:
+            if sink is None:
+                return
+            if file_kind == "complete":
+                sink(file_kind, path, declaration.name, False)
+                continue
+            deferred = file_kind == "update" or (file_kind == "output" and (
+                declaration.until_closed or not _written_through(given)))
+            # What a call that returned did not leave on disk was no local file: a style
+            # name, an imageio "<bytes>" or "imageio:chelsea.png", a zip member's name.
+            if deferred or os.path.exists(path):
+                sink(file_kind, path, declaration.name, deferred)
+
+    if kind == "complete":
+        def complete(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
+            # Not skipped inside a logged call: a file is complete whoever closes it. What
+            # the close itself writes is the object's file, logged already: the flag is set
+            # (pandas' ExcelWriter.close calls openpyxl's Workbook.save).
+            if _sink is None:
+                return wrapped(*args, **kwargs)
+            try:
+                found = files(instance, args, kwargs)  # before: a closed object has no path
+            except Exception:  # an object closed twice has no path: nothing to log
+                found = []
+            token = _inside_logged_call.set(True)
+            try:
+                result = wrapped(*args, **kwargs)
+            finally:
+                _inside_logged_call.reset(token)
+            try:
+                log(found)
+            except Exception as exc:  # the one never-raise guard: recording must not break I/O
+                _report_internal_error(declaration.name, exc)
+            return result
+
+        return complete
+
+    # A file opened for update is known to be new, and its content as it was, only
+    # before the call opens it (HDF5 marks a file open for writing in its superblock).
+    before_the_call = kind == "open"
 
     def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
         if _sink is None or _inside_logged_call.get():
             return wrapped(*args, **kwargs)
         token = _inside_logged_call.set(True)
         try:
+            found = None
+            if before_the_call:
+                try:
+                    found = files(instance, args, kwargs)
+                    for file_kind, path, _given in found:
+                        if file_kind == "update":
+                            _sink("before", path, declaration.name, False)
+                except Exception as exc:  # the one never-raise guard
+                    _report_internal_error(declaration.name, exc)
+                    found = []
             result = wrapped(*args, **kwargs)
             # Logged inside the flag, so hashing and bookkeeping are never logged themselves.
             try:
-                log(instance, args, kwargs)
+                log(files(instance, args, kwargs) if found is None else found)
             except Exception as exc:  # the one never-raise guard: recording must not break I/O
                 _report_internal_error(declaration.name, exc)
             return result
@@ -219,13 +431,15 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
         if getattr(function, "_self_recipe_declaration", None) is not None:
             continue  # idempotent: already ours
         takes_self = is_class and descriptor is not staticmethod
-        position = _path_position(function, takes_self, declaration.argument)
         wrapper = wrapt.FunctionWrapper(function,
-                                        _make_wrapper(declaration, position, takes_self))
+                                        _make_wrapper(declaration, function, takes_self))
         # wrapt keeps `_self_` attributes on the wrapper instead of passing them through.
         wrapper._self_recipe_declaration = declaration
         own = not is_class or name in vars(parent)
-        setattr(parent, name, descriptor(wrapper) if descriptor else wrapper)
+        try:
+            setattr(parent, name, descriptor(wrapper) if descriptor else wrapper)
+        except TypeError:
+            continue  # an immutable C type (lxml's _ElementTree): its methods stay unlogged
         _applied.append((parent, name, raw, own))
         patched.append(declaration.name)
     return patched

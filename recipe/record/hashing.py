@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from stat import S_ISDIR, S_ISREG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +60,30 @@ def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
     return digest.hexdigest()
 
 
+def hash_tree(root: str, algorithm: str = "xxh3_128",
+              file_digest: Callable[[str], str] | None = None) -> tuple[str, int]:
+    """(hex digest, total size) of a directory that is one dataset (a zarr store, a
+    folder of documents): the digest of "relative path NUL file digest LF" for each regular
+    file in order of relative path, so adding, removing, renaming or changing any file
+    changes it."""
+    files = sorted(os.path.relpath(os.path.join(directory, name), root)
+                   for directory, _subdirectories, names in os.walk(root) for name in names)
+    digest = _hasher_factory(algorithm)()
+    total = 0
+    for relative in files:
+        path = os.path.join(root, relative)
+        try:
+            status = os.stat(path)
+            if not S_ISREG(status.st_mode):
+                continue  # a FIFO or socket inside is no content (and would block)
+            one = file_digest(path) if file_digest else hash_file(path, algorithm)
+        except OSError:
+            continue  # vanished while walking, or a broken link
+        digest.update(os.fsencode(relative) + b"\0" + one.encode() + b"\n")
+        total += status.st_size
+    return digest.hexdigest(), total
+
+
 class FileHasher:
     """Hashes files for one run; a file unchanged since its last hash is not read again."""
 
@@ -67,8 +92,11 @@ class FileHasher:
         self._cache: dict[tuple[str, int, int], str] = {}
 
     def hash(self, path: str) -> tuple[str, int]:
-        """(hex digest, size in bytes) of the regular file at `path`; OSError if unreadable."""
+        """(hex digest, size in bytes) of the regular file at `path` (of a directory: its
+        `hash_tree`, each file through the cache); OSError if unreadable."""
         stat = os.stat(path)
+        if S_ISDIR(stat.st_mode):
+            return hash_tree(path, self.algorithm, lambda file: self.hash(file)[0])
         key = (path, stat.st_size, stat.st_mtime_ns)
         digest = self._cache.get(key)
         if digest is None:

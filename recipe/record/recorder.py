@@ -74,7 +74,11 @@ class Run:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
-        self._hash_at_end: list[tuple[str, str, str, str, dict[str, Any]]] = []
+        # path -> (kind, path, function, time, digest before, event fields) of each event
+        # whose file is not complete yet
+        self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
+                                                dict[str, Any]]]] = {}
+        self._before_update: dict[str, str | None] = {}  # path -> digest before opened
         self._wake = threading.Event()
         self._ended = False
         # The pid of this process when it works for a run started by another one (a
@@ -257,16 +261,47 @@ class Run:
     def log(self, kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
-        when closed), so it is hashed when the run ends."""
+        when closed), so it is hashed when a "complete" event for its path comes (it was
+        closed) or when the run ends. An "update" (opened to read and write) is compared
+        then with its content noted by the "before" event its call sent before opening
+        it: an input if the bytes stayed the same, else an output."""
         if self.paused:
+            return
+        if kind == "before":
+            digest = self._digest(path)
+            with self._lock:
+                self._before_update[path] = digest
+            return
+        if kind == "complete":
+            self._complete(path)
             return
         self._touched.add(path)
         fields = self.event_fields  # replaced, never changed in place: safe to keep
         if hash_at_end:
             with self._lock:
-                self._hash_at_end.append((kind, path, function, now(), fields))
+                before = self._before_update.pop(path, None) if kind == "update" else None
+                self._hash_at_end.setdefault(path, []).append(
+                    (kind, path, function, now(), before, fields))
             return
         self._log(kind, path, function, now(), fields)
+
+    def _digest(self, path: str) -> str | None:
+        try:
+            return self.hasher.hash(path)[0]
+        except OSError:
+            return None
+
+    def _complete(self, path: str) -> None:
+        with self._lock:
+            done = self._hash_at_end.pop(path, [])
+        for entry in done:
+            self._log_deferred(*entry)
+
+    def _log_deferred(self, kind: str, path: str, function: str, at: str,
+                      before: str | None, fields: dict[str, Any]) -> None:
+        if kind == "update":
+            kind = "input" if before is not None and self._digest(path) == before else "output"
+        self._log(kind, path, function, at, fields)
 
     def _log(self, kind: str, path: str, function: str, at: str,
              fields: dict[str, Any]) -> None:
@@ -501,8 +536,9 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for kind, path, function, time_of_call, fields in self._hash_at_end:
-            self._log(kind, path, function, time_of_call, fields)
+        for entries in self._hash_at_end.values():
+            for entry in entries:
+                self._log_deferred(*entry)
         self._remember_files()
         children.end_of_run(self)
         self._flush_events(durable=True)

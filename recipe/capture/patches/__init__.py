@@ -1,1 +1,1 @@
-"""One declaration module per supported library; see recipe._hooks.PATCH_MODULES."""
+"""One declaration module per supported library; see recipe.capture.hooks.PATCH_MODULES."""

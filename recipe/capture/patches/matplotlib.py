@@ -1,10 +1,10 @@
-"""matplotlib: figures saved, images read and written."""
+"""matplotlib: figures saved, images read and written, multi-page PDFs, style files."""
 
 from __future__ import annotations
 
 import os
 
-from ..patching import Input, Output
+from ..patching import Closes, Input, Output
 
 
 def _savefig_path(path: str, given: object, kwargs: dict) -> str:
@@ -19,6 +19,12 @@ def _savefig_path(path: str, given: object, kwargs: dict) -> str:
     return path.rstrip(".") + "." + matplotlib.rcParams["savefig.format"]
 
 
+def _style_file(path: str, given: object, kwargs: dict) -> str | None:
+    """style.use("ggplot") names a style of matplotlib's library; only a local file (a
+    path, "./paper.mplstyle") is an input."""
+    return path if isinstance(given, (str, os.PathLike)) and os.path.isfile(path) else None
+
+
 DECLARATIONS = [
     Output("matplotlib.pyplot", "savefig", "fname", actual_path=_savefig_path),
     Output("matplotlib.figure", "Figure.savefig", "fname", actual_path=_savefig_path),
@@ -27,4 +33,10 @@ DECLARATIONS = [
     Input("matplotlib.image", "imread", "fname"),
     Output("matplotlib.image", "imsave", "fname"),
     Output("matplotlib.animation", "Animation.save", "filename"),
+    # The PDF is created by the first savefig and complete once closed.
+    Output("matplotlib.backends.backend_pdf", "PdfPages.__init__", "filename",
+           until_closed=True),
+    Closes("matplotlib.backends.backend_pdf", "PdfPages.close", lambda pdf: pdf._filename),
+    Input("matplotlib.style", "use", "style", many=True, actual_path=_style_file),
+    Input("matplotlib", "rc_file", "fname"),
 ]

@@ -1,8 +1,10 @@
-"""pandas: the read_* readers and the DataFrame/Series to_* writers that take a path."""
+"""pandas: the read_* readers, the DataFrame/Series to_* writers that take a path, HDFStore."""
 
 from __future__ import annotations
 
-from ..patching import Input, Output
+import os
+
+from ..patching import Closes, Input, Opens, Output
 
 # reader -> name of its path parameter
 READERS = {
@@ -47,4 +49,11 @@ DECLARATIONS = [Input("pandas", reader, argument) for reader, argument in READER
     Output("pandas", f"{cls}.{writer}", argument)
     for cls in ("DataFrame", "Series")
     for writer, argument in WRITERS.items()
+] + [
+    # An HDFStore opens in "a" mode unless told otherwise: an input when only read.
+    Opens("pandas", "HDFStore.__init__", "path", default="a"),
+    Closes("pandas", "HDFStore.close", lambda store: store.filename),
+    # to_excel(writer) logs the writer's file; closing the writer completes it (openpyxl's
+    # Workbook.save, called by the close, is not logged again).
+    Closes("pandas", "ExcelWriter.close", os.fspath),
 ]
