@@ -76,8 +76,11 @@ def ground_truth(folder: Path, root: Path, case: dict,
         elif match := UNLINK.match(line):
             writes.discard(os.path.normpath(os.path.join(cwd.get(match[1], cwd[None]),
                                                          match[2])))
-    # a file read and deleted later (a cache entry cleared) was read all the same
-    return ({p for p in reads if _is_data(p, root) and not os.path.isdir(p)},
+    # a file read and deleted later (a cache entry cleared) was read all the same; a
+    # folder opened to be removed (rmtree's os.open) is no file
+    folders = {os.path.dirname(p) for p in reads | writes}
+    return ({p for p in reads if _is_data(p, root) and p not in folders
+             and not os.path.isdir(p)},
             {p for p in writes if _is_data(p, root) and os.path.isfile(p)}, done.returncode)
 
 
