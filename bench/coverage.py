@@ -78,7 +78,7 @@ def ground_truth(folder: Path, root: Path, case: dict,
                                                          match[2])))
     # a file read and deleted later (a cache entry cleared) was read all the same; a
     # folder opened to be removed (rmtree's os.open) is no file
-    folders = {os.path.dirname(p) for p in reads | writes}
+    folders = {str(parent) for p in reads | writes for parent in Path(p).parents}
     return ({p for p in reads if _is_data(p, root) and p not in folders
              and not os.path.isdir(p)},
             {p for p in writes if _is_data(p, root) and os.path.isfile(p)}, done.returncode)
