@@ -23,6 +23,7 @@ from .output import (
     emit_csv,
     emit_json,
     emit_ndjson,
+    fail,
     full_records,
     label_and_tags,
     listing_options,
@@ -326,7 +327,10 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
         else:
             from ..record.journal import atomic_write_json
 
-            atomic_write_json(os.path.abspath(output), runs, indent=2)
+            try:
+                atomic_write_json(os.path.abspath(output), runs, indent=2)
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}")
             messages.info(f"exported {len(runs)} run(s) to {output}")
         return 0
 
@@ -345,8 +349,11 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
-        with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
+        try:
+            with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
         messages.info(f"exported {len(runs)} run(s) as {fmt} to {output}")
     return 0
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .. import config, messages
-from .output import NothingFound, open_store_or_fail, settings_or_fail
+from .output import NothingFound, open_store_or_fail, require_store, settings_or_fail
 
 
 @click.group()
@@ -74,6 +74,7 @@ def gui(host: str, port: int, no_browser: bool, allowed: tuple[str, ...]) -> int
     from werkzeug.serving import make_server
 
     settings = settings_or_fail()
+    require_store(settings)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     if not loopback:
         messages.warn(f"serving on {host}: anyone who can reach this address can read your "

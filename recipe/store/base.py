@@ -37,6 +37,16 @@ class StoreDamaged(StoreError):
     """A store file is not valid JSON (or not recipe's); `recipe db repair` salvages it."""
 
 
+class StoreMissing(StoreError):
+    """The store directory does not exist: reading commands never create one."""
+
+
+class StoreUnwritable(StoreError, OSError):
+    """The store cannot be written (a read-only directory or mount, a full disk, a
+    directory where a store file belongs); reading it still works. An OSError too, so
+    callers that keep a run aside on OSError keep doing so."""
+
+
 class StoreLocked(StoreError):
     """Another process held the store lock for longer than we could wait."""
 

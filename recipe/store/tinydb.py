@@ -14,6 +14,7 @@ one rewrite of the bounded head, whatever the number of runs stored.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -37,6 +38,7 @@ from .base import (
     StoreDamaged,
     StoreError,
     StoreLocked,
+    StoreUnwritable,
     UnknownRun,
     summary,
     with_live_status,
@@ -95,8 +97,25 @@ class TinyStore(Store):
 
     @contextmanager
     def _locked(self, *, exclusive: bool, timeout: float) -> Iterator[None]:
-        os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
-        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        """The store lock: exclusive for a writer, shared for a reader. A reader never
+        creates the lock file, and reads without the lock when it cannot open it (a
+        read-only store, or one nothing was written to yet): every store file is replaced
+        atomically, in an order that keeps what the head names on disk first, so a
+        lockless reader sees a consistent store (docs/design.md, "Reading a read-only
+        store"). A writer that cannot have the lock gets StoreUnwritable, as does any
+        OSError while it writes."""
+        if exclusive:
+            try:
+                os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
+                descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise self._unwritable(exc) from None
+        else:
+            try:
+                descriptor = os.open(self.lock_path, os.O_RDONLY)
+            except OSError:
+                yield
+                return
         mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         deadline = time.monotonic() + timeout
         try:
@@ -110,9 +129,20 @@ class TinyStore(Store):
                             f"the store {self.db_path} stayed locked for {timeout:g} s"
                         ) from None
                     time.sleep(0.005)
-            yield
+            try:
+                yield
+            except OSError as exc:
+                if exclusive:
+                    raise self._unwritable(exc) from None
+                raise
         finally:
             os.close(descriptor)  # closing releases the lock
+
+    def _unwritable(self, error: OSError) -> StoreUnwritable:
+        where = error.filename or self.home
+        reason = ("is a directory" if error.errno == errno.EISDIR
+                  else f"cannot be written ({error.strerror or error})")
+        return StoreUnwritable(f"the store {self.home} cannot be changed: {where} {reason}")
 
     # -- files ---------------------------------------------------------------------------
 
@@ -187,7 +217,10 @@ class TinyStore(Store):
         """Bring every finished (or lost) run waiting in the spool into the store.
 
         Returns the ids merged. Raises StoreLocked / StoreDamaged / OSError, leaving the
-        spool as it was: nothing is deleted from it before the store holds it."""
+        spool as it was: nothing is deleted from it before the store holds it. An empty
+        spool costs no lock and writes nothing (so readers of a clean store write nothing)."""
+        if not journal.journals(self.home):
+            return []
         with self._locked(exclusive=True, timeout=timeout):
             records = []
             for run_id in journal.journals(self.home):
@@ -282,7 +315,7 @@ class TinyStore(Store):
         # damaged store still lets them read (the spool and whatever else is readable).
         try:
             self.merge_pending(timeout=2.0)
-        except (StoreLocked, StoreDamaged, OSError):
+        except (StoreError, OSError):
             pass
         with self._locked(exclusive=False, timeout=30.0):
             opened = False
@@ -462,6 +495,9 @@ class TinyStore(Store):
     def check(self) -> list[str]:
         """Every problem found, one line each; an empty list means all is well."""
         problems = []
+        if os.path.lexists(self.lock_path) and not os.path.isfile(self.lock_path):
+            problems.append(f"{self.lock_path} is not a file: nothing can write the store "
+                            "until it is removed")
         try:
             with self._locked(exclusive=False, timeout=30.0):
                 with self._db(self.db_path) as head:
