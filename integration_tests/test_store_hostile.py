@@ -110,3 +110,98 @@ def test_export_into_a_missing_directory_is_one_line(ws: Workspace, fmt: str) ->
 
 def head(ws: Workspace) -> dict:
     return json.loads((ws.home / "db.json").read_text())
+
+
+def wrong_shapes(good: dict) -> dict[str, dict]:
+    """db.json texts that are valid JSON of the wrong shape, each still holding `good`."""
+    return {
+        "a run that is a string": {"runs": {"1": "not a run", "2": good}},
+        "a run without its id": {"runs": {"1": {"start": "2026"}, "2": good}},
+        "an event without a path": {"runs": {"1": {**good, "id": "f" * 32,
+                                                   "outputs": [{"hash": "x"}]},
+                                             "2": good}},
+        "a catalog entry missing keys": {"runs": {"1": good}, "catalog": {"1": {"shard": 1}}},
+        "a list where an object belongs": {"runs": [good]},
+        "a table that is a number": {"runs": {"1": good}, "meta": 3},
+    }
+
+
+SHAPES = list(wrong_shapes({}))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_wrong_shaped_db_json_is_damage_reported_in_one_line_and_repaired(
+        ws: Workspace, shape: str) -> None:
+    run_id = one_run(ws)
+    good = next(iter(head(ws)["runs"].values()))
+    (ws.home / "db.json").write_text(json.dumps(wrong_shapes(good)[shape]))
+
+    checked = ws.recipe("db", "check", "--json", check=False)
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr
+    report = json.loads(checked.stdout)
+    assert not report["ok"] and "db.json is damaged" in report["problems"][0]
+    for argv in (["latest"], ["runs"], ["search", "out"], ["export"]):
+        result = ws.recipe(*argv, check=False)
+        assert "Traceback" not in result.stderr and result.returncode in (0, 1), argv
+        assert "db.json is damaged" in result.stderr
+
+    repaired = ws.recipe("db", "repair")
+    assert "Traceback" not in repaired.stderr
+    assert [run["id"] for run in ws.runs()] == [run_id]
+    assert ws.recipe("db", "check").returncode == 0
+    backups = sorted(p.name for p in (ws.home / "backups").iterdir())
+    assert any(name.endswith(".damaged") for name in backups)
+    if shape in ("a run that is a string", "a run without its id", "an event without a path"):
+        aside = next(ws.home.joinpath("backups").glob("*.set-aside.json"))
+        assert len(json.loads(aside.read_text())) == 1  # kept, not silently dropped
+    # ...and later runs merge normally.
+    later = one_run(ws, "later.txt")
+    assert later != run_id and {run["id"] for run in ws.runs()} == {run_id, later}
+
+
+def test_the_gui_shows_a_wrong_shaped_store_as_damaged_not_500(ws: Workspace) -> None:
+    from recipe import config
+    from recipe_gui import create_app
+
+    run_id = one_run(ws)
+    (ws.home / "db.json").write_text(json.dumps({"runs": {"1": "not a run"}}))
+    os.environ["RECIPE_HOME"] = str(ws.home)
+    try:
+        app = create_app({"RECIPE_SETTINGS": config.load()})
+    finally:
+        del os.environ["RECIPE_HOME"]
+    client = app.test_client()
+    for path in ("/", "/runs.json", f"/run/{run_id}", "/?q=out", "/file?path=/x"):
+        response = client.get(path)
+        assert response.status_code in (200, 404), (path, response.status_code)
+        if response.status_code == 200 and path == "/":
+            assert b"recipe db repair" in response.data
+
+
+ORPHAN_EVENT = {"kind": "output", "path": "/data/late.csv", "hash": "ab" * 16,
+                "hash_algorithm": "xxh3_128", "size": 3, "function": "open",
+                "time": "2026-01-02T03:04:05+00:00", "pid": 4242}
+
+
+def test_an_orphan_journal_is_reported_and_repair_stores_it_as_lost(ws: Workspace) -> None:
+    one_run(ws)
+    orphan = "0123456789abcdef" * 2
+    (ws.home / "spool" / f"{orphan}.events").write_text(json.dumps(ORPHAN_EVENT) + "\n")
+    checked = ws.recipe("db", "check", check=False)
+    assert checked.returncode == 1 and f"{orphan}.events has events but no record" in \
+        checked.stdout
+    assert f"as lost run {orphan[:8]}" in ws.recipe("db", "repair").stderr
+    run = next(run for run in ws.runs() if run["id"] == orphan)
+    assert run["status"] == "lost" and run["outputs"][0]["path"] == "/data/late.csv"
+    assert run["start"] == ORPHAN_EVENT["time"]
+    assert ws.recipe("db", "check").returncode == 0
+
+
+def test_an_orphan_journal_of_a_stored_run_joins_that_run(ws: Workspace) -> None:
+    run_id = one_run(ws)
+    (ws.home / "spool" / f"{run_id}.events").write_text(json.dumps(ORPHAN_EVENT) + "\n")
+    assert ws.recipe("db", "check", check=False).returncode == 1
+    ws.recipe("db", "repair")
+    (run,) = ws.runs()
+    assert [event["path"] for event in run["outputs"]][-1] == "/data/late.csv"
+    assert ws.recipe("db", "check").returncode == 0

@@ -8,34 +8,63 @@ from typing import Any
 import click
 
 from .. import config, messages
-from .output import NothingFound, open_store_or_fail, require_store, settings_or_fail
+from .output import NothingFound, emit_json, open_store_or_fail, require_store, settings_or_fail
 
 
 @click.group()
 def db() -> None:
-    """Check or repair the store."""
+    """Check or repair the store.
+
+    \b
+    Example:
+      recipe db check
+      recipe db repair
+    """
 
 
 @db.command()
-def check() -> int:
-    """Verify every store file; exit status 1 if anything is damaged."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {store, ok, problems, pending} as JSON.")
+def check(as_json: bool) -> int:
+    """Verify every store file and the spool; exit status 1 if anything is damaged.
+
+    Reports damaged or wrong-shaped files, shards missing from the catalog, runs stored
+    twice, unreadable journals and orphan journals (events whose run's record is gone).
+
+    \b
+    Example:
+      recipe db check
+      recipe db check --json | jq .problems
+    """
     store = open_store_or_fail()
     problems = store.check()
-    for problem in problems:
-        click.echo(f"problem: {problem}")
-    if problems:
-        click.echo("run `recipe db repair` to salvage what can be read")
-        raise NothingFound()
     pending = store.pending()
-    click.echo(f"store OK: {store.db_path}"
-               + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    if as_json:
+        emit_json({"store": store.home, "ok": not problems, "problems": problems,
+                   "pending": pending})
+    else:
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        if problems:
+            click.echo("run `recipe db repair` to salvage what can be read")
+        else:
+            click.echo(f"store OK: {store.home}"
+                       + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    if problems:
+        raise NothingFound()
     return 0
 
 
 @db.command()
 def repair() -> int:
-    """Salvage every readable run from damaged files (a backup of each is kept) and bring
-    in the runs kept aside in the spool."""
+    """Salvage every readable run from damaged files (a backup of each is kept, and what
+    is not a run is set aside in backups/), rebuild the indexes, and bring in the runs
+    kept aside in the spool and orphan journals (as `lost` runs).
+
+    \b
+    Example:
+      recipe db repair
+    """
     store = open_store_or_fail()
     report = store.repair()
     for line in report:

@@ -55,6 +55,27 @@ class UnknownRun(StoreError):
     pass
 
 
+def malformed(record: Any) -> str:
+    """Why `record` is not a run record every reader can use ("" if it is): valid JSON
+    of the wrong shape (a string, a list, an event without a path) is damage too."""
+    if not isinstance(record, dict):
+        return f"a {type(record).__name__}, not an object"
+    for field in ("id", "start"):
+        if not isinstance(record.get(field), str):
+            return f"its {field} is missing or not a string"
+    for field, kind in (("status", str), ("script", str), ("params", dict),
+                        ("results", dict), ("tags", list), ("notes", list),
+                        ("inputs", list), ("outputs", list)):
+        value = record.get(field)
+        if value is not None and not isinstance(value, kind):
+            return f"its {field} is a {type(value).__name__}"
+    for field in ("inputs", "outputs"):
+        for event in record.get(field) or ():
+            if not isinstance(event, dict) or not isinstance(event.get("path"), str):
+                return f"one of its {field} is not a file event with a path"
+    return ""
+
+
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a record that listing and search need, a few hundred bytes."""
     result = {field: record.get(field) for field in SUMMARY_FIELDS}

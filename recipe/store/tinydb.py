@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from tinydb import Query, Storage, TinyDB
@@ -40,6 +40,7 @@ from .base import (
     StoreLocked,
     StoreUnwritable,
     UnknownRun,
+    malformed,
     summary,
     with_live_status,
     without_garbage_collection,
@@ -70,6 +71,9 @@ class _AtomicJSONStorage(Storage):
             raise StoreDamaged(f"{self.path} is damaged ({exc}); run `recipe db repair`") from None
         if not isinstance(data, dict):
             raise StoreDamaged(f"{self.path} is not a recipe store; run `recipe db repair`")
+        problem = _shape_problem(data)
+        if problem:
+            raise StoreDamaged(f"{self.path} is damaged ({problem}); run `recipe db repair`")
         return data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -179,8 +183,10 @@ class TinyStore(Store):
                 rows = json.loads(text)
         except (OSError, ValueError) as exc:
             raise StoreDamaged(f"{path} is damaged ({exc}); run `recipe db repair`") from None
-        if not isinstance(rows, list):
-            raise StoreDamaged(f"{path} is damaged; run `recipe db repair`")
+        problem = (f"a {type(rows).__name__}, not a list" if not isinstance(rows, list)
+                   else next(filter(None, map(malformed, rows)), ""))
+        if problem:
+            raise StoreDamaged(f"{path} is damaged ({problem}); run `recipe db repair`")
         return rows
 
     def _write_index(self, number: int, records: list[dict[str, Any]]) -> None:
@@ -282,19 +288,27 @@ class TinyStore(Store):
             if run_id in journal.journals(self.home):
                 journal.Journal(self.home, run_id).append_events([annotation])
                 return
-            with self._db(self.db_path) as head:
-                if self._update_in(head, run_id, change):
-                    return
-                catalog = self._catalog(head)
-            for row in catalog:
-                number = row["shard"]
-                if any(s["id"] == run_id for s in self._read_index(number)):
-                    with self._db(self._shard_path(number)) as shard:
-                        self._update_in(shard, run_id, change)
-                        records = [dict(doc) for doc in shard.table(RUNS).all()]
-                    self._write_index(number, records)
-                    return
+            if self._change_stored(run_id, change):
+                return
         raise UnknownRun(f"no run {run_id}")
+
+    def _change_stored(self, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
+        """Apply `change` to the stored record of `run_id`, in the head or in its shard
+        (whose index is written again); False if no stored run has that id. The caller
+        holds the exclusive lock."""
+        with self._db(self.db_path) as head:
+            if self._update_in(head, run_id, change):
+                return True
+            catalog = self._catalog(head)
+        for row in catalog:
+            number = row["shard"]
+            if any(s["id"] == run_id for s in self._read_index(number, [run_id])):
+                with self._db(self._shard_path(number)) as shard:
+                    self._update_in(shard, run_id, change)
+                    records = [dict(doc) for doc in shard.table(RUNS).all()]
+                self._write_index(number, records)
+                return True
+        return False
 
     @staticmethod
     def _update_in(db: TinyDB, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
@@ -526,6 +540,9 @@ class TinyStore(Store):
                 journal.read(self.home, run_id)
             except (OSError, ValueError) as exc:
                 problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+        for run_id in journal.orphans(self.home):
+            problems.append(f"{journal.Journal(self.home, run_id).events_path} has events "
+                            "but no record (a process that outlived its run): repair merges it")
         return problems
 
     def pending(self) -> int:
@@ -539,9 +556,7 @@ class TinyStore(Store):
         with self._locked(exclusive=True, timeout=60.0):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
             head_data = self._salvage(self.db_path, stamp, report)
-            catalog = {}
-            for row in (head_data.get(CATALOG) or {}).values():
-                catalog[row["shard"]] = row
+            catalog = {}  # made again from the shards on disk: a row may name a lost one
             in_shards: set[str] = set()
             for number in self._shard_files():
                 shard_data = self._salvage(self._shard_path(number), stamp, report)
@@ -564,11 +579,37 @@ class TinyStore(Store):
             head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             journal.atomic_write_json(self.db_path, head_data)
+            for run_id in journal.orphans(self.home):
+                report.append(self._adopt_orphan(run_id))
         merged = self.merge_pending(timeout=60.0)
         if merged:
             kept = os.path.join(self.home, journal.SPOOL_DIR)
             report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
         return report
+
+    def _adopt_orphan(self, run_id: str) -> str:
+        """Bring an orphan journal's events in (the caller holds the exclusive lock): into
+        its run if the store holds it, else as a run of its own, `lost`, with what the
+        events say; the merge that follows takes it. Returns what was done."""
+        events = journal.read_events(self.home, run_id)
+        target = journal.Journal(self.home, run_id)
+        files = sum(event.get("kind") in ("input", "output") for event in events)
+        if self._change_stored(run_id, lambda record: journal.apply_events(record, events)):
+            os.unlink(target.events_path)
+            return f"added {files} file event(s) of an orphan journal to run {run_id[:8]}"
+        times = sorted(event["time"] for event in events if isinstance(event.get("time"), str))
+        when = times[0] if times else datetime.fromtimestamp(
+            os.path.getmtime(target.events_path), timezone.utc).isoformat()
+        target.write_record({
+            "id": run_id, "script": "<unknown>", "command": [], "cwd": "", "start": when,
+            "end": None, "duration": None, "status": "lost", "exit_code": None,
+            "exception": None, "hostname": "", "user": "", "platform": "", "python": "",
+            "git": None, "libraries": {}, "params": {}, "results": {}, "label": "",
+            "tags": [], "parent": None, "children": [], "commands": [],
+            "notes": [{"text": "made by `recipe db repair` from events found without their "
+                               "run's record (a process that outlived its run)",
+                       "time": datetime.now(timezone.utc).isoformat()}]})
+        return f"stored an orphan journal ({files} file event(s)) as lost run {run_id[:8]}"
 
     def _shard_files(self) -> list[int]:
         """Numbers of the shard files on disk, listed in the catalog or not."""
@@ -576,7 +617,9 @@ class TinyStore(Store):
         return sorted(int(name[:-5]) for name in names if re.fullmatch(r"\d+\.json", name))
 
     def _salvage(self, path: str, stamp: str, report: list[str]) -> dict[str, Any]:
-        """The file's data; if damaged, a backup copy and whatever runs can be read from it."""
+        """The file's data; if damaged, a backup copy and every well-formed run that can
+        be read from it. What is valid JSON but not a run (a string, a list, a run
+        without its id) is set aside in `backups/`, never dropped unsaid."""
         storage = _AtomicJSONStorage(path)
         try:
             return storage.read() or {}
@@ -589,11 +632,69 @@ class TinyStore(Store):
         shutil.copy2(path, backup)
         with open(path, "rb") as handle:
             text = handle.read().decode("utf-8", errors="replace")
-        runs = _salvage_runs(text)
-        storage.write({RUNS: {str(i): r for i, r in enumerate(runs, 1)}})
-        report.append(f"{path} was damaged: salvaged {len(runs)} run(s); "
-                      f"the damaged file is kept as {backup}")
-        return {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+        try:
+            runs, aside = _sort_out(json.loads(text))
+        except ValueError:  # not JSON (torn): find the run objects in the text
+            runs, aside = _sort_out({RUNS: _salvage_runs(text)})
+        data = {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+        storage.write(data)
+        said = f"salvaged {len(runs)} run(s)"
+        if aside:
+            kept = os.path.join(self.backup_dir, f"{os.path.basename(path)}.{stamp}.set-aside.json")
+            journal.atomic_write_json(kept, aside, indent=2)
+            said += f", set aside {len(aside)} entr{'y' if len(aside) == 1 else 'ies'} that " \
+                    f"are not runs in {kept}"
+        report.append(f"{path} was damaged: {said}; the damaged file is kept as {backup}")
+        return data
+
+
+def _sort_out(data: Any) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The well-formed runs of a store file's data, whatever its shape (a table that is a
+    list, a file that is one), each once; and the entries of its runs tables that are not
+    runs. Catalog and meta rows are neither: repair makes them again."""
+    tables = data if isinstance(data, dict) else {RUNS: data}
+    runs, aside, seen = [], [], set()
+    for name, rows in tables.items():
+        if name in (CATALOG, META):
+            continue
+        entries = rows.values() if isinstance(rows, dict) else rows if isinstance(rows, list) \
+            else [rows]
+        for entry in entries:
+            if malformed(entry):
+                aside.append(entry)
+            elif entry["id"] not in seen:
+                seen.add(entry["id"])
+                runs.append(entry)
+    return runs, aside
+
+
+def _shape_problem(data: dict[str, Any]) -> str:
+    """What is wrong with the shape of a store file's tables ("" if nothing): TinyDB
+    expects each table to be an object of objects, readers expect runs and catalog rows
+    to have their fields."""
+    for name, rows in data.items():
+        if not isinstance(rows, dict):
+            return f"its table {name!r} is a {type(rows).__name__}, not an object"
+        for key, row in rows.items():
+            if name == RUNS:
+                problem = malformed(row)
+            elif name == CATALOG:
+                problem = _catalog_problem(row)
+            else:
+                problem = "" if isinstance(row, dict) else f"a {type(row).__name__}"
+            if problem:
+                return f"{name} row {key}: {problem}"
+    return ""
+
+
+def _catalog_problem(row: Any) -> str:
+    if not isinstance(row, dict):
+        return f"a {type(row).__name__}, not an object"
+    for field, kind in (("shard", int), ("count", int), ("first_start", str),
+                        ("last_start", str)):
+        if not isinstance(row.get(field), kind):
+            return f"its {field} is missing or not a{'n' if kind is int else ''} {kind.__name__}"
+    return ""
 
 
 class ContentLookup:
