@@ -228,6 +228,44 @@ class Store:
                 found[computation] = row
         return found
 
+    # -- the trash, and runs from elsewhere ------------------------------------------------
+
+    def trash(self, run_ids: list[str]) -> list[str]:
+        """Move stored runs (full ids) to the trash: no listing, search, lineage or export
+        sees them until `restore`; `purge` deletes them for good. UnknownRun for an id
+        that is not stored; StoreError for a run still in the spool (running)."""
+        raise NotImplementedError
+
+    def restore(self, run_ids: list[str]) -> list[str]:
+        """Bring runs (full ids) back from the trash into the store."""
+        raise NotImplementedError
+
+    def trashed(self) -> list[dict[str, Any]]:
+        """The summaries of the runs in the trash, newest first, each with `trashed` (the
+        ISO time it was moved there)."""
+        raise NotImplementedError
+
+    def purge(self, before: str = "") -> list[str]:
+        """Delete for good the runs moved to the trash before `before` (an ISO time; ""
+        for all of them); return their ids."""
+        raise NotImplementedError
+
+    def import_records(self, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store runs exported elsewhere (`recipe export`), keeping their ids; a run whose
+        id is already here (stored, in the trash or in the spool) is skipped, so importing
+        twice adds nothing. Returns (ids added, ids skipped). This version goes through
+        the spool, as a finished run does; a backend may write them directly."""
+        from ..record import journal
+
+        here = {row["id"] for row in self.summaries([r["id"] for r in records])}
+        here |= {row["id"] for row in self.trashed()} | set(journal.journals(self.home))
+        added = [record for record in {r["id"]: r for r in records}.values()
+                 if record["id"] not in here]
+        for record in added:
+            journal.Journal(self.home, record["id"]).write_record(record)
+        self.merge_pending(timeout=60.0)
+        return [r["id"] for r in added], [r["id"] for r in records if r["id"] in here]
+
     # -- checking and repairing ------------------------------------------------------------
 
     def check(self) -> list[str]:

@@ -93,6 +93,7 @@ class TinyStore(Store):
         self.shard_dir = stem + ".shards"
         self.sweep_dir = stem + ".sweeps"
         self.lock_path = stem + ".lock"
+        self.trash_path = stem + ".trash.json"
         self.backup_dir = os.path.join(self.home, "backups")
         self.warnings: list[str] = []  # what readers went without (a damaged head)
         self._shard_hashes: dict[int, set[str]] = {}  # sealed shards do not change files
@@ -277,6 +278,135 @@ class TinyStore(Store):
         catalog_rows = data.setdefault(CATALOG, {})
         catalog_rows[str(number)] = _catalog_row(number, records)
         head.storage.write(data)
+
+    # -- the trash: db.trash.json, runs moved out of the store whole -----------------------
+
+    def trash(self, run_ids: list[str]) -> list[str]:
+        """Move stored runs to the trash file. The trash is written first, then the shards
+        and the head without them: a crash in between leaves a run in both, never in
+        neither."""
+        wanted = set(run_ids)
+        try:
+            self.merge_pending(timeout=10.0)
+        except (StoreError, OSError):
+            pass  # a run kept aside is reported below as not stored yet
+        with self._locked(exclusive=True, timeout=10.0):
+            spooled = wanted & set(journal.journals(self.home))
+            if spooled:
+                raise StoreError(f"run {min(spooled)[:8]} is still running (or waits in the "
+                                 "spool): remove it once it has ended and been stored")
+            with self._db(self.db_path) as head:
+                found = {doc["id"]: dict(doc) for doc in head.table(RUNS).all()
+                         if doc["id"] in wanted}
+                shards: dict[int, list[dict[str, Any]]] = {}
+                for row in self._catalog(head):
+                    if len(found) == len(wanted):
+                        break
+                    number = row["shard"]
+                    needles = sorted(wanted - found.keys())
+                    if any(s["id"] in wanted for s in self._read_index(number, needles)):
+                        shards[number] = self._records_of_shard(number)
+                        found.update((r["id"], r) for r in shards[number] if r["id"] in wanted)
+                if wanted - found.keys():
+                    raise UnknownRun(f"no run {min(wanted - found.keys())}")
+                stamp = datetime.now(timezone.utc).isoformat()
+                with self._db(self.trash_path) as trash:
+                    self._replace_runs(trash, [dict(r, trashed=stamp) for r in found.values()])
+                for number, records in shards.items():
+                    kept = [r for r in records if r["id"] not in wanted]
+                    _AtomicJSONStorage(self._shard_path(number)).write(
+                        {RUNS: {str(i): r for i, r in enumerate(kept, 1)}})
+                    self._write_index(number, kept)
+                    self._shard_hashes.pop(number, None)
+                    head.table(CATALOG).update(_catalog_row(number, kept), doc_ids=[number])
+                head.table(RUNS).remove(lambda doc: doc["id"] in wanted)
+        return sorted(found)
+
+    def restore(self, run_ids: list[str]) -> list[str]:
+        """Bring runs back from the trash into the head (the store first, then the trash
+        without them: a crash in between leaves a run in both)."""
+        wanted = set(run_ids)
+        with self._locked(exclusive=True, timeout=10.0):
+            with self._db(self.trash_path) as trash:
+                found = [dict(doc) for doc in trash.table(RUNS).all() if doc["id"] in wanted]
+                missing = wanted - {r["id"] for r in found}
+                if missing:
+                    raise UnknownRun(f"no run {min(missing)} in the trash")
+                for record in found:
+                    del record["trashed"]
+                self._insert(found)
+                trash.table(RUNS).remove(lambda doc: doc["id"] in wanted)
+        return sorted(wanted)
+
+    def trashed(self) -> list[dict[str, Any]]:
+        """The summaries of the runs in the trash, newest first, each with `trashed`."""
+        if not os.path.exists(self.trash_path):
+            return []
+        with self._locked(exclusive=False, timeout=30.0), self._db(self.trash_path) as trash:
+            rows = [dict(summary(doc), trashed=doc.get("trashed"))
+                    for doc in trash.table(RUNS).all()]
+        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+        return rows
+
+    def purge(self, before: str = "") -> list[str]:
+        """Delete for good the runs moved to the trash before `before` ("" for all)."""
+        if not os.path.exists(self.trash_path):
+            return []
+        with self._locked(exclusive=True, timeout=10.0), self._db(self.trash_path) as trash:
+            table = trash.table(RUNS)
+            gone = [doc for doc in table.all()
+                    if not before or (doc.get("trashed") or "") < before]
+            table.remove(doc_ids=[doc.doc_id for doc in gone])
+        return sorted(doc["id"] for doc in gone)
+
+    def import_records(self, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store exported runs with their ids, skipping those already here (stored, in
+        the trash, in the spool); straight into the head, sealed as it fills, so a running
+        run of another machine is stored as it was exported."""
+        unique = list({r["id"]: r for r in records}.values())
+        with self._locked(exclusive=True, timeout=60.0):
+            here = self._ids_here({r["id"] for r in unique})
+            added = [r for r in unique if r["id"] not in here]
+            self._insert(added)
+        return [r["id"] for r in added], [r["id"] for r in records if r["id"] in here]
+
+    def _ids_here(self, ids: set[str]) -> set[str]:
+        """Which of `ids` the store, the trash or the spool holds (the lock held)."""
+        here = ids & set(journal.journals(self.home))
+        needles = sorted(ids) if len(ids) <= 64 else None
+        with self._db(self.db_path) as head:
+            here |= {doc["id"] for doc in head.table(RUNS).all()} & ids
+            for row in self._catalog(head):
+                here |= {s["id"] for s in self._read_index(row["shard"], needles)} & ids
+        if os.path.exists(self.trash_path):
+            with self._db(self.trash_path) as trash:
+                here |= {doc["id"] for doc in trash.table(RUNS).all()} & ids
+        return here
+
+    def _insert(self, records: list[dict[str, Any]]) -> None:
+        """Insert records into the head (replacing a run of the same id there), sealing
+        it each time it fills up (the lock held)."""
+        position = 0
+        while position < len(records):
+            with self._db(self.db_path) as head:
+                runs = head.table(RUNS)
+                room = max(HEAD_MAX_RUNS - len(runs), 1)
+                batch = records[position:position + room]
+                ids = {record["id"] for record in batch}
+                same = [doc.doc_id for doc in runs.all() if doc["id"] in ids]
+                if same:
+                    runs.remove(doc_ids=same)
+                runs.insert_multiple(batch)
+                if not head.table(META):
+                    head.table(META).insert({"schema": SCHEMA_VERSION})
+                self._seal_if_full(head)
+            position += len(batch)
+
+    @staticmethod
+    def _replace_runs(db: TinyDB, records: list[dict[str, Any]]) -> None:
+        ids = {record["id"] for record in records}
+        db.table(RUNS).remove(lambda doc: doc["id"] in ids)
+        db.table(RUNS).insert_multiple(records)
 
     def annotate(self, run_id: str, annotation: dict[str, Any]) -> None:
         """Add a note or tags (see journal.annotate) to a stored run; to a run still in the
