@@ -8,14 +8,23 @@
 
 from __future__ import annotations
 
-from .base import MIN_PREFIX, Store, StoreDamaged, StoreError, StoreLocked, UnknownRun
+from .base import (
+    MIN_PREFIX,
+    Store,
+    StoreDamaged,
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    StoreUnwritable,
+    UnknownRun,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["MIN_PREFIX", "Store", "StoreDamaged", "StoreError", "StoreLocked", "UnknownRun",
-           "open_store"]
+__all__ = ["MIN_PREFIX", "Store", "StoreDamaged", "StoreError", "StoreLocked", "StoreMissing",
+           "StoreUnwritable", "UnknownRun", "open_store"]
 
 
 def open_store(settings: Config) -> Store:
