@@ -15,6 +15,7 @@ import click
 
 from .. import config, messages
 from ..display import ago, duration
+from ..record import delivery
 from ..store import MIN_PREFIX, Store, StoreMissing, UnknownRun, open_store
 from ..store.query import RunQuery, moment
 
@@ -33,6 +34,7 @@ def settings_or_fail() -> config.Config:
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     messages.set_quiet(settings.quiet)
+    delivery.show_background_warnings(settings.home)
     return settings
 
 

@@ -87,6 +87,7 @@ class Run:
         self._late: Run | None = None  # this worker's own run, once that run has ended
         self._pausing = False  # the recorder's thread is asked to stop: a fork is coming
         self._record_changed = False  # params or results set since the last save
+        self._flushed_any = False  # the first file event was written to the journal
         self._label_given = False
         self.secrets = Secrets(settings.secret_words, settings.secret_keep)
         # The script's content once the worker read it (and its parameters, in a plain run),
@@ -223,6 +224,7 @@ class Run:
                 {p.name for p in found.parameters}
 
     def _work(self, read_git: bool) -> None:
+        endings.watch_main_frame()
         self._note_script()
         if read_git and self.config.git_enabled:
             try:
@@ -250,6 +252,7 @@ class Run:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                endings.watch_main_frame()
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -327,6 +330,14 @@ class Run:
             return
         with self._lock:
             self._pending.append(event)
+            first = not self._flushed_any and event.get("kind") in ("input", "output")
+            if first:
+                self._flushed_any = True
+        if first and self._worker is not None:
+            # A run killed in its first seconds keeps its first file: written now, on the
+            # caller's thread (one small append, no fsync), not at the thread's next tick,
+            # which may also be waiting for git.
+            self._flush_events()
 
     def _flush_events(self, *, durable: bool = False) -> None:
         with self._lock:
@@ -492,11 +503,18 @@ class Run:
         """Remember the argument of sys.exit()."""
         self._exit_code = endings.exit_status(code)
 
+    @property
+    def noted_exit(self) -> int | None:
+        return self._exit_code
+
     def note_exception(self, exc: BaseException) -> None:
         self._exception = exc
 
-    def finish(self, status: str | None = None, exit_code: int | None = None) -> None:
-        """End the run once: final record, events, libraries; then into the store."""
+    def finish(self, status: str | None = None, exit_code: int | None = None, *,
+               exit_unknown: bool = False) -> None:
+        """End the run once: final record, events, libraries; then into the store.
+        `exit_unknown`: the script ended by a SystemExit whose code recipe cannot see
+        (endings.how_the_frame_ended), said so in `exception` rather than guessed."""
         if self._ended or self.worker_pid is not None:
             return
         exc = self._exception
@@ -527,6 +545,14 @@ class Run:
                     "type": type(exc).__name__,
                     "message": str(exc),
                     "traceback": endings.format_exception(exc),
+                }
+            elif exit_unknown:
+                record["exception"] = {
+                    "type": "SystemExit",
+                    "message": "raised with an exit code recipe cannot see (a computed "
+                               "`raise SystemExit(...)`); the process's exit status is "
+                               "not known",
+                    "traceback": "",
                 }
         try:
             from .environment import library_versions, third_party_modules
