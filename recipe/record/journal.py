@@ -3,7 +3,8 @@ cannot take it. Standard library only: the recorder writes here without importin
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
 `spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
-(kind `input`/`output`, also from its workers), the processes it started (`command`,
+(kind `input`/`output`, also from its workers; `removed`: a file it wrote was deleted, so
+its events so far are `transient`), the processes it started (`command`,
 `exit`, and `child` from a child run), and the notes and tags added by `recipe
 annotate`/`tag` while it runs (the recorder owns the record file, so others only append
 here). A torn last line (a
@@ -96,6 +97,7 @@ def read(home: str, run_id: str) -> dict[str, Any]:
     except FileNotFoundError:
         lines = []
     processes = []
+    by_path: dict[str, list[dict[str, Any]]] = {}  # the file events so far, per path
     for line in lines:
         try:
             event = json.loads(line)
@@ -107,6 +109,10 @@ def read(home: str, run_id: str) -> dict[str, Any]:
         if kind in ("input", "output"):
             del event["kind"]
             record[kind + "s"].append(event)
+            by_path.setdefault(event.get("path"), []).append(event)
+        elif kind == "removed":
+            for earlier in by_path.pop(event.get("path"), ()):
+                earlier["transient"] = True
         elif kind in PROCESS_EVENTS:
             processes.append(event)
         else:

@@ -18,7 +18,7 @@ import threading
 import time
 
 from .. import __version__, config, messages
-from ..capture import arguments, children, hooks, patching
+from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
 from .fields import Secrets, default_tags, json_or_summary, label, now, user
 from .hashing import FileHasher
@@ -96,6 +96,7 @@ class Run:
         self._identity_names: set[str] | None = set()
         self._parsed: set[str] = set()  # names the script's argument parser returned
         self._touched: set[str] = set()  # every path logged, for `_remember_files`
+        self._written: set[str] = set()  # every path logged as an output: removed, transient
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -223,6 +224,7 @@ class Run:
                 {p.name for p in found.parameters}
 
     def _work(self, read_git: bool) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
         self._note_script()
         if read_git and self.config.git_enabled:
             try:
@@ -246,10 +248,12 @@ class Run:
         self._flush_loop()
 
     def _flush_loop(self) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own
         while not self._ended and not self._pausing:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                audit.complete_closed()  # files opened for writing, closed since
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -318,7 +322,40 @@ class Run:
                  "function": function, "time": at, **fields}
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
+        if kind == "output":
+            self._written.add(path)
         self.log_event(event)
+
+    def moved(self, source: str, target: str) -> None:
+        """`source` is renamed to `target` (the open-event fallback saw os.rename or
+        os.replace): the file is an output under its new name, hashed once complete. What
+        waited to be hashed as `source` (written as x.tmp, replaced to x) waits as
+        `target`, under the function that wrote it; anything else gets "os.rename". What
+        the run logged as written under the old name is transient."""
+        if self.paused:
+            return
+        self._touched.add(target)
+        with self._lock:
+            waiting = self._hash_at_end.pop(source, [])
+            entries = [("output", target, function, at, None, fields)
+                       for _kind, _path, function, at, _before, fields in waiting] or [
+                ("output", target, "os.rename", now(), None, self.event_fields)]
+            self._hash_at_end.setdefault(target, []).extend(entries)
+        self._mark_transient(source)
+
+    def removed(self, path: str) -> None:
+        """`path` is about to be deleted (os.remove, os.unlink): what waited to be hashed
+        is hashed now, and a file the run wrote is transient."""
+        if self.paused:
+            return
+        self._complete(path)
+        self._mark_transient(path)
+
+    def _mark_transient(self, path: str) -> None:
+        """`journal.read` marks each event of `path` logged before this one transient."""
+        if path in self._written:
+            self._written.discard(path)
+            self.log_event({"kind": "removed", "path": path, "time": now()})
 
     def log_event(self, event: dict[str, Any]) -> None:
         """Any journal event: a file, a command started, a child run."""
@@ -413,7 +450,8 @@ class Run:
         journal; the parent flushes what was buffered and ends the run."""
         self._lock = threading.Lock()  # another thread may have held it at the fork
         self._pending = []
-        self._hash_at_end = []
+        self._hash_at_end = {}
+        self._before_update = {}
         self._worker = None
         self._pausing = False
         self._late = None
@@ -431,9 +469,10 @@ class Run:
     def end_as_worker(self) -> None:
         """The end of a worker's part: the files it left to hash at the end, and its own
         run, if it outlived the one it worked for."""
-        deferred, self._hash_at_end = self._hash_at_end, []
-        for kind, path, function, time_of_call in deferred:
-            self._log(kind, path, function, time_of_call)
+        deferred, self._hash_at_end = self._hash_at_end, {}
+        for entries in deferred.values():
+            for entry in entries:
+                self._log_deferred(*entry)
         if self._late is not None:
             self._late.finish()
 
@@ -643,6 +682,7 @@ def install_capture(settings: config.Config) -> None:
     for a run, a sweep's runs in one process, and a worker alike."""
     patching.set_sink(log_to_current)
     arguments.set_sink(arguments_to_current)
+    audit.install(settings, current)
     hooks.install(settings.disabled_libraries)
 
 
