@@ -42,6 +42,7 @@ _RECIPE_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) 
 # its bytecode) and runpy (the main script of a spawn worker, `python -m`).
 _CODE_LOADERS = frozenset({"<frozen importlib._bootstrap_external>",
                            "<frozen importlib._bootstrap>", "<frozen zipimport>",
+                           "<frozen runpy>",  # deep-frozen in 3.11+, whatever __file__ says
                            os.path.join(os.path.dirname(os.__file__), "runpy.py")})
 _CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
 # The system's own data and configuration, read by libraries (time zones, certificates,
