@@ -7,6 +7,8 @@ pickle, PIL, ...) raise the "open" event, `os.open` too (with flags instead of a
 `sqlite3.connect` "sqlite3.connect". Each event comes *before* the operation: a file opened
 to read is hashed then (its bytes are what the open will read), one opened to write is
 noted and hashed once it is complete (`complete_closed`, at the latest as the run ends).
+Either event waits while the file is open: a declared function given the open file
+(`np.save(f, a)`) logs it under its own name instead.
 
 Declared functions keep their own name: an event inside a logged call (the patching
 `ContextVar`, also set by `Internal` declarations) is not logged again, so `np.save` stays
@@ -32,7 +34,6 @@ from .patching import _inside_logged_call, kind_of_mode
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import FrameType
     from typing import Any
 
     from .. import config
@@ -49,7 +50,7 @@ _CODE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
 # locales, mime types, fonts): the libraries' files outside sys.prefix.
 _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/share",
                  "/usr/local/lib", "/lib", "/lib64", "/run", "/var/cache", "/var/lib")
-# A file noted for writing is complete once no descriptor or mapping of this process holds
+# A file noted when opened is complete once no descriptor or mapping of this process holds
 # it; one noted less than this long ago may not be open yet (the event precedes the open).
 _SETTLE_SECONDS = 0.5
 
@@ -63,8 +64,8 @@ _installed = False
 _current: Callable[[], Any] = _no_run  # the recorder's `current`, once installed
 _handlers: dict[str, Callable[[Any, tuple], None]] = {}  # empty: the fallback is off
 _noise: Noise | None = None
-# path -> monotonic time it was noted: files opened for writing whose hash waits until
-# they are complete (closed, renamed, removed, opened again, or the run's end).
+# path -> monotonic time it was noted: files opened whose event waits until they are
+# complete (closed, renamed, removed, opened again, or the run's end).
 _waiting: dict[str, float] = {}
 
 
@@ -101,9 +102,13 @@ def _hook(event: str, args: tuple) -> None:
         _inside_logged_call.reset(token)
 
 
-def _own_code(frame: FrameType | None) -> bool:
-    """Whether the code that called open is recipe's, or code being loaded to run."""
-    filename = frame.f_code.co_filename if frame is not None else ""
+def _from_own_code() -> bool:
+    """Whether the code that raised the event is recipe's, code being loaded to run, or no
+    Python code at all (the interpreter reading the main script)."""
+    try:  # this function, the handler, the hook, then the caller
+        filename = sys._getframe(3).f_code.co_filename
+    except ValueError:
+        return True
     return filename.startswith(_RECIPE_DIRECTORY) or filename in _CODE_LOADERS
 
 
@@ -143,14 +148,15 @@ def _regular(path: str) -> bool | None:
 
 
 def _complete_if_waiting(run: Any, path: str) -> None:
-    """A file noted for writing is opened, renamed or removed again: what the run wrote
-    into it is there now (the event comes before the operation), so it is hashed now."""
+    """A file noted when opened is opened, renamed or removed again: it is complete (the
+    event comes before the operation), what the run wrote into it is hashed now."""
     if _waiting.pop(path, None) is not None:
-        run.log("complete", path, "")
+        run.log("complete", path, "", fallback=True)
 
 
 def _note(run: Any, kind: str, path: str, function: str) -> None:
-    """Log an input now; an output or an update once the file is complete."""
+    """An input is hashed now, an output or an update once the file is complete; each
+    waits until then, for a declared function given the open file to replace it."""
     present = _regular(path)
     if present is False:
         return
@@ -158,19 +164,16 @@ def _note(run: Any, kind: str, path: str, function: str) -> None:
         if kind == "input":
             return  # the open will fail
         kind = "output"  # created by this open
-    if kind == "input":
-        run.log("input", path, function)
-        return
     if kind == "update":
         run.log("before", path, function)
-    run.log(kind, path, function, True)
+    run.log(kind, path, function, kind != "input", fallback=True)
     _waiting[path] = time.monotonic()
 
 
 def _opened(run: Any, args: tuple) -> None:
     path, mode, flags = args
     path = _absolute(path)
-    if path is None or _noise is None or _noise.matches(path) or _own_code(sys._getframe(2)):
+    if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
     _complete_if_waiting(run, path)
     if mode is None:
@@ -183,7 +186,7 @@ def _renamed(run: Any, args: tuple) -> None:
     """os.rename / os.replace: the file is an output under its new name (written as x.tmp
     and replaced to x: the output x); what the run wrote under the old name is transient."""
     source, target = _absolute(args[0], args[2]), _absolute(args[1], args[3])
-    if source is None or target is None or _noise is None or _own_code(sys._getframe(2)):
+    if source is None or target is None or _noise is None or _from_own_code():
         return
     if not _regular(source):
         return  # a directory moved (or nothing: the rename fails) is no file of its own
@@ -198,7 +201,7 @@ def _renamed(run: Any, args: tuple) -> None:
 
 def _removed(run: Any, args: tuple) -> None:
     path = _absolute(args[0], args[1])
-    if path is None or _noise is None or _noise.matches(path) or _own_code(sys._getframe(2)):
+    if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
     _waiting.pop(path, None)
     run.removed(path)
@@ -209,16 +212,16 @@ def _connected(run: Any, args: tuple) -> None:
     from .patches.sqlite3 import _database_file
 
     path = _absolute(_database_file(None, args[0]))
-    if path is None or _noise is None or _noise.matches(path) or _own_code(sys._getframe(2)):
+    if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
     _complete_if_waiting(run, path)
     _note(run, "update", path, "sqlite3.connect")
 
 
 def complete_closed() -> None:
-    """Hash the files noted for writing that this process no longer holds open (no
+    """Complete the files noted when opened that this process no longer holds open (no
     descriptor, no memory mapping): called by the recorder's thread before each flush,
-    so an output reaches the journal within seconds of being closed, not at the run's end.
+    so an event reaches the journal within seconds of its file's close, not at the end.
     Linux only (/proc/self); elsewhere they are hashed when opened again or at the end."""
     now = time.monotonic()
     settled = [path for path, noted in list(_waiting.items()) if now - noted > _SETTLE_SECONDS]
@@ -231,7 +234,7 @@ def complete_closed() -> None:
     for path in settled:
         if path not in held and os.path.realpath(path) not in held:
             if _waiting.pop(path, None) is not None:
-                run.log("complete", path, "")
+                run.log("complete", path, "", fallback=True)
 
 
 def _files_held() -> set[str]:
