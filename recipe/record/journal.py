@@ -3,7 +3,8 @@ cannot take it. Standard library only: the recorder writes here without importin
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
 `spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
-(kind `input`/`output`, also from its workers), the processes it started (`command`,
+(kind `input`/`output`, also from its workers; `removed`: a file it wrote was deleted, so
+its events so far are `transient`), the processes it started (`command`,
 `exit`, and `child` from a child run), and the notes and tags added by `recipe
 annotate`/`tag` while it runs (the recorder owns the record file, so others only append
 here). A torn last line (a
@@ -123,17 +124,23 @@ def read_events(home: str, run_id: str) -> list[dict[str, Any]]:
 
 
 def apply_events(record: dict[str, Any], events: list[dict[str, Any]]) -> None:
-    """Fold events into a record: files into inputs/outputs, processes into children and
-    commands, annotations into notes and tags."""
+    """Fold events into a record: files into inputs/outputs (a file "removed" later in
+    the run marks its events `transient`), processes into children and commands,
+    annotations into notes and tags."""
     record.setdefault("inputs", [])
     record.setdefault("outputs", [])
     processes = []
+    by_path: dict[str, list[dict[str, Any]]] = {}  # the file events so far, per path
     for event in events:
         event = dict(event)
         kind = event.get("kind")
         if kind in ("input", "output"):
             del event["kind"]
             record[kind + "s"].append(event)
+            by_path.setdefault(event.get("path"), []).append(event)
+        elif kind == "removed":
+            for earlier in by_path.pop(event.get("path"), ()):
+                earlier["transient"] = True
         elif kind in PROCESS_EVENTS:
             processes.append(event)
         else:
