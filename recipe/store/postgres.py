@@ -249,8 +249,11 @@ class PostgresStore(Store):
             raise StoreError(f"the store {self.db_path} refused a query: "
                              f"{' '.join(redact(str(exc), self.url).split())}") from None
 
+    def __del__(self) -> None:
+        self.close()  # before psycopg's own finalizer warns of an open connection
+
     def close(self) -> None:
-        if self._connection is not None:
+        if getattr(self, "_connection", None) is not None:
             try:
                 self._connection.close()
             finally:
@@ -555,29 +558,31 @@ class PostgresStore(Store):
         value = ("(CASE WHEN params ? %s THEN params -> %s WHEN results ? %s "
                  "THEN results -> %s END)")
         names = [condition.name] * 4
+        # CASE, not AND: SQL does not promise to test the type before casting.
         if isinstance(wanted, bool):
             if operator not in ("=", "!="):
                 where.add("false")
                 return True
-            where.add(f"jsonb_typeof({value}) = 'boolean' AND ({value})::boolean "
-                      f"{'=' if operator == '=' else '<>'} %s", *names, *names, wanted)
+            where.add(f"CASE WHEN jsonb_typeof({value}) = 'boolean' THEN ({value})::boolean "
+                      f"{'=' if operator == '=' else '<>'} %s ELSE false END",
+                      *names, *names, wanted)
         elif isinstance(wanted, (int, float)):
             if isinstance(wanted, float) and not math.isfinite(wanted):
                 return False
             number = f"({value})::numeric"
-            typed = f"jsonb_typeof({value}) = 'number'"
             if operator in ("=", "!="):
-                close = (f"abs({number} - %s) <= greatest(1e-9 * greatest(abs({number}), "
-                         f"abs(%s)), 1e-12)")
-                where.add(f"{typed} AND {'' if operator == '=' else 'NOT '}({close})",
-                          *names, *names, wanted, *names, wanted)
+                test = (f"{'' if operator == '=' else 'NOT '}(abs({number} - %s) <= "
+                        f"greatest(1e-9 * greatest(abs({number}), abs(%s)), 1e-12))")
+                args = [*names, wanted, *names, wanted]
             else:
-                where.add(f"{typed} AND {number} {operator} %s", *names, *names, wanted)
+                test, args = f"{number} {operator} %s", [*names, wanted]
+            where.add(f"CASE WHEN jsonb_typeof({value}) = 'number' THEN {test} ELSE false END",
+                      *names, *args)
         elif isinstance(wanted, str):
             text = f"(({value}) #>> '{{}}') COLLATE \"C\""
             sql_operator = "<>" if operator == "!=" else operator
-            where.add(f"jsonb_typeof({value}) = 'string' AND {text} {sql_operator} %s",
-                      *names, *names, wanted)
+            where.add(f"CASE WHEN jsonb_typeof({value}) = 'string' THEN {text} {sql_operator} "
+                      "%s ELSE false END", *names, *names, wanted)
         else:
             return False
         return True
