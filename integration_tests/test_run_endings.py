@@ -294,9 +294,9 @@ def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
 
 def test_the_command_line_never_records_itself(ws: Workspace) -> None:
     ws.recipe("latest", check=False)
-    ws.recipe("export")
+    ws.recipe("export", check=False)
     ws.recipe("--help")
-    assert ws.runs() == []
+    assert not ws.home.exists()
     assert not (ws.home / "spool").exists() or not list((ws.home / "spool").iterdir())
 
 
