@@ -115,9 +115,12 @@ def main() -> None:
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the unpacked folders")
+    parser.add_argument("--work", type=Path, default=Path.home(),
+                        help="where to unpack (default: the home directory, where projects "
+                             "live; the temp dir is where recipe ignores files by default)")
     options = parser.parse_args()
     cases = json.loads(options.cases.read_text())
-    work = Path(tempfile.mkdtemp(prefix="recipe-coverage-"))
+    work = Path(tempfile.mkdtemp(prefix="recipe-coverage-", dir=options.work))
     totals = {"reads": [0, 0], "writes": [0, 0], "noise": 0}
     print(f"{'script':52} {'reads':>9} {'writes':>9} noise  exit")
     for number, case in enumerate(cases):
