@@ -12,7 +12,9 @@ still there at the end (renames followed); what recipe recorded is every input/o
 every run the script made (children included). The figures: the share of true reads and
 kept writes recorded; every recorded path inside the folders that is not in the truth
 (noise); and those recorded outside them (a temp dir the script made, shared memory):
-listed, for a reader to judge, not counted.
+listed, for a reader to judge, not counted. A case's `not_data` globs (with the reason in
+`why`) leave a library's own bookkeeping out of the truth, where recipe records the data
+instead (joblib's cache metadata beside the cache entry it records).
 
 The repositories come from `--mirror` (bare git mirrors, `DIR/owner+name/repo`, as the
 workplace's fetch tool leaves them); nothing of them is kept. Needs strace.
@@ -21,6 +23,7 @@ workplace's fetch tool leaves them); nothing of them is kept. Needs strace.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -129,6 +132,11 @@ def main() -> None:
         folder = unpack(options.mirror, case, root)
         truth_reads, truth_writes, bare_exit = ground_truth(folder, root, case,
                                                             options.timeout)
+        bookkeeping = case.get("not_data", [])
+        truth_reads, truth_writes = (
+            {path for path in paths
+             if not any(fnmatch.fnmatchcase(path, glob) for glob in bookkeeping)}
+            for paths in (truth_reads, truth_writes))
         shutil.rmtree(root)
         folder = unpack(options.mirror, case, root)
         got_reads, got_writes, exit_code = recorded(folder, root, case, options.timeout)
