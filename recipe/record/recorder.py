@@ -20,8 +20,8 @@ import time
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, user
-from .hashing import FileHasher
+from .fields import Secrets, default_tags, json_or_summary, label, now, printable, user
+from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,11 +110,14 @@ class Run:
         self.event_fields: dict[str, Any] = {}
         self.paused = False
         uname = os.uname()
+        # The script and directory as the system names them, to read them; the record
+        # holds them `printable` (a name that is not UTF-8 would make it unwritable).
+        self._script_file, self._cwd = script, os.getcwd()
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
-            "script": script,
-            "command": self.secrets.command(list(argv)),
-            "cwd": os.getcwd(),
+            "script": printable(script),
+            "command": self.secrets.command([printable(arg) for arg in argv]),
+            "cwd": printable(self._cwd),
             "start": now(),
             "end": None,
             "duration": None,
@@ -185,7 +188,7 @@ class Run:
         known once the script's parser returned them (`set_arguments`). Its computation
         identity is then set at its end (`_computation`), so a sweep need not compute it
         again."""
-        script = self.record["script"]
+        script = self._script_file
         if not os.path.isabs(script):
             return
         notebook = script.endswith(".ipynb")
@@ -235,8 +238,8 @@ class Run:
             try:
                 from .environment import git_info
 
-                script_dir = (os.path.dirname(self.record["script"])
-                              if os.path.isabs(self.record["script"]) else self.record["cwd"])
+                script_dir = (os.path.dirname(self._script_file)
+                              if os.path.isabs(self._script_file) else self._cwd)
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
                                exclude=(self.config.home,),
@@ -382,11 +385,14 @@ class Run:
             return None
         try:
             digest, size = self.hasher.hash(path)
-        except OSError:
-            return None  # not a readable regular file (never written, a directory, a pipe)
-        event = {"kind": kind, "path": path, "hash": digest,
+            error = None
+        except OSError as exc:  # recorded all the same: vanished, unreadable, a FIFO, a device
+            digest, size, error = None, None, hash_error(exc)
+        event = {"kind": kind, "path": printable(path), "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
+        if error is not None:
+            event["hash_error"] = error
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
         return event
@@ -565,6 +571,10 @@ class Run:
 
     def _set_param(self, name: str, value: Any) -> None:
         self._params[name] = value
+        if isinstance(value, str):  # a file name given on the command line may not be UTF-8
+            value = printable(value)
+        elif isinstance(value, list):
+            value = [printable(item) if isinstance(item, str) else item for item in value]
         self.record["params"][name] = self.secrets.param(name, value)
         if not self._label_given:
             self.record["label"] = label(self.record["params"])

@@ -76,12 +76,19 @@ def malformed(record: Any) -> str:
     return ""
 
 
+def _file_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """A file event as listings need it; why a file has no hash only where it has none."""
+    result = {k: event.get(k) for k in SUMMARY_FILE_FIELDS}
+    if event.get("hash_error"):
+        result["hash_error"] = event["hash_error"]
+    return result
+
+
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a record that listing and search need, a few hundred bytes."""
     result = {field: record.get(field) for field in SUMMARY_FIELDS}
     for kind in ("inputs", "outputs"):
-        result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
-                        for event in record.get(kind) or ()]
+        result[kind] = [_file_summary(event) for event in record.get(kind) or ()]
     git = record.get("git")
     result["git"] = {key: git.get(key) for key in ("commit", "branch", "dirty")} if git else None
     result["note_count"] = len(record.get("notes") or ())
