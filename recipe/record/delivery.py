@@ -34,6 +34,8 @@ def deliver(run: Run, saved: bool) -> None:
         if not run.store_at_end:
             return
         messages.info(f"recorded run {run.id[:8]} ({run.record['status']})")
+        if run.journal.aside:
+            return  # the store cannot be written: the next run's merge or a repair brings it
         show_background_warnings(run.config.home)
         if "tinydb" not in sys.modules and _spawn_merger(run.id):
             return
