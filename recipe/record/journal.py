@@ -98,6 +98,29 @@ class Journal:
                     self.aside = True
                     break
 
+    def sync(self) -> None:
+        """fsync the run's files: the end of a run writes them without, and the process
+        that takes the run on (the detached merger, or delivery) makes them durable."""
+        for path in (self.events_path, self.record_path):
+            try:
+                descriptor = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(descriptor)
+            except OSError:
+                pass
+            finally:
+                os.close(descriptor)
+        try:
+            descriptor = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)  # the renames that put the record in place
+            finally:
+                os.close(descriptor)
+        except OSError:
+            pass
+
     def _place(self, directory: str) -> None:
         self.directory = directory
         self.record_path = os.path.join(directory, f"{self.run_id}.json")
