@@ -292,7 +292,11 @@ class Noise:
             _RECIPE_DIRECTORY, "/proc", "/sys", "/dev", *_SYSTEM_FILES,
             os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
             os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"))
+            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"),
+            os.environ.get("IPYTHONDIR") or os.path.join(home, ".ipython"),
+            os.path.join(home, ".jupyter"), os.environ.get("JUPYTER_RUNTIME_DIR"),
+            os.path.join(os.environ.get("XDG_DATA_HOME")
+                         or os.path.join(home, ".local", "share"), "jupyter"))
         # The temp dir (tempfile's candidates), but not the run's working directory when it
         # lies inside it: a project in /tmp/project is the user's, /tmp/tmpab12cd a library's.
         self.temp = () if settings.capture_temp else directories(
