@@ -123,12 +123,18 @@ def _absolute(path: Any, directory_fd: int = -1) -> str | None:
             return None
     if not path:
         return None
-    if directory_fd not in (-1, None) and not os.path.isabs(path):
-        try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
-            return os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
-        except OSError:
-            return None
-    return os.path.abspath(path)
+    if path[0] != "/":
+        if directory_fd not in (-1, None):
+            try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
+                path = os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
+            except OSError:
+                return None
+        else:
+            path = os.path.join(os.getcwd(), path)
+    # os.path.abspath's normpath is the costliest step of a recorded open: only when needed
+    if "/." in path or "//" in path or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
 
 
 def _kind_of_flags(flags: int) -> str:
@@ -231,10 +237,42 @@ def complete_closed() -> None:
     if run is None or run.ended:
         return
     held = _files_held()
+    held_names = {os.path.basename(path) for path in held}
     for path in settled:
-        if path not in held and os.path.realpath(path) not in held:
-            if _waiting.pop(path, None) is not None:
-                run.log("complete", path, "", fallback=True)
+        if path in held:
+            continue
+        # /proc names the file by its real path: resolve the noted one only when it may
+        # be one of those under another name (a symlink on the way)
+        if (os.path.basename(path) in held_names or os.path.islink(path)) \
+                and os.path.realpath(path) in held:
+            continue
+        if _waiting.pop(path, None) is not None:
+            run.log("complete", path, "", fallback=True)
+
+
+def flush_unclosed() -> None:
+    """The run ends before the interpreter's shutdown closes the files the script never
+    closed (`f = open("log.txt", "w")` with no close): flush the Python buffers of those
+    it opened for writing, so that their hash is of the bytes they will hold. Costs a walk
+    over the garbage collector's objects, only when such a file is still open."""
+    if not _waiting:
+        return
+    held = _files_held() if os.path.isdir("/proc/self/fd") else None
+    still_open = {path for path in _waiting
+                  if held is None or path in held or os.path.realpath(path) in held}
+    if not still_open:
+        return
+    import gc
+    import io
+
+    for obj in gc.get_objects():
+        if isinstance(obj, (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)):
+            try:
+                if (not obj.closed and obj.writable() and isinstance(obj.name, str)
+                        and os.path.abspath(obj.name) in still_open):
+                    obj.flush()
+            except (OSError, ValueError):
+                pass  # closed meanwhile, or a broken file: the interpreter's problem too
 
 
 def _files_held() -> set[str]:
@@ -289,6 +327,7 @@ class Noise:
         self.never = directories(settings.home)
         self.libraries = directories(
             sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sites,
+            sys.pycache_prefix,
             _RECIPE_DIRECTORY, "/proc", "/sys", "/dev", *_SYSTEM_FILES,
             os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
             os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),

@@ -645,6 +645,10 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        if status in ("completed", "failed") and exit_code is not None:
+            # the interpreter's shutdown will flush them anyway (not so after a signal or
+            # before an exec: the program's bytes must stay what they would have been)
+            audit.flush_unclosed()
         self._complete_all()
         self._remember_files()
         children.end_of_run(self)
