@@ -74,10 +74,17 @@ def install(settings: config.Config, current: Callable[[], Any]) -> None:
     the hook itself is added once per process. `current` gives the run of the caller."""
     global _installed, _current, _handlers, _noise
     _current = current
-    _noise = Noise(settings)
     _waiting.clear()
+    _handlers = {}
+    if not settings.capture_audit:
+        return
+    try:
+        _noise = Noise(settings)
+    except Exception as exc:  # never-raise guard: `import recipe` must not fail for this
+        _report(exc)
+        return
     _handlers = {"open": _opened, "os.rename": _renamed, "os.remove": _removed,
-                 "sqlite3.connect": _connected} if settings.capture_audit else {}
+                 "sqlite3.connect": _connected}
     if not _installed:
         _installed = True
         sys.addaudithook(_hook)
@@ -341,7 +348,10 @@ class Noise:
         self.temp = () if settings.capture_temp else directories(
             os.environ.get("TMPDIR"), os.environ.get("TEMP"), os.environ.get("TMP"),
             "/tmp", "/var/tmp", "/usr/tmp")
-        self.workdir = directories(os.getcwd())
+        try:
+            self.workdir = directories(os.getcwd())
+        except OSError:  # the working directory was removed
+            self.workdir = ()
         self.include = globs(settings.capture_include)
         self.exclude = globs(settings.capture_exclude)
         self._modules_seen = -1
