@@ -151,6 +151,7 @@ class Run:
 
             self.record["environment"] = environment_variables(self.secrets)
         self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
+        self._ignored_match: Any = None  # the globs as one regular expression, once needed
 
     # -- starting --------------------------------------------------------------------
 
@@ -373,9 +374,13 @@ class Run:
 
     def _event(self, kind: str, path: str, function: str, at: str,
                fields: dict[str, Any]) -> dict[str, Any] | None:
-        import fnmatch
+        if self._ignored_match is None:  # one match per event, not one fnmatch per glob
+            import fnmatch
+            import re
 
-        if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
+            self._ignored_match = re.compile(
+                "|".join(fnmatch.translate(pattern) for pattern in self._ignored)).match
+        if self._ignored_match(path):
             return None
         try:
             digest, size = self.hasher.hash(path)
