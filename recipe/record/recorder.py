@@ -155,6 +155,7 @@ class Run:
 
             self.record["environment"] = environment_variables(self.secrets)
         self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
+        self._ignored_match: Any = None  # the globs as one regular expression, once needed
 
     # -- starting --------------------------------------------------------------------
 
@@ -386,9 +387,13 @@ class Run:
 
     def _event(self, kind: str, path: str, function: str, at: str,
                fields: dict[str, Any]) -> dict[str, Any] | None:
-        import fnmatch
+        if self._ignored_match is None:  # one match per event, not one fnmatch per glob
+            import fnmatch
+            import re
 
-        if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
+            self._ignored_match = re.compile(
+                "|".join(fnmatch.translate(pattern) for pattern in self._ignored)).match
+        if self._ignored_match(path):
             return None
         try:
             digest, size = self.hasher.hash(path)
@@ -688,6 +693,10 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        if status in ("completed", "failed") and exit_code is not None:
+            # the interpreter's shutdown will flush them anyway (not so after a signal or
+            # before an exec: the program's bytes must stay what they would have been)
+            audit.flush_unclosed()
         self._complete_all()
         self._remember_files()
         children.end_of_run(self)
