@@ -1,7 +1,8 @@
 """Files that cannot be hashed (issue 12 items 1, 2, 4; issue 11 part 4): FIFOs, devices,
 /dev/stdout into a pipe, files gone before the hash. Each is recorded with `hash: null`
 and a `hash_error`, never dropped, never read, and the script runs as it would without
-recipe. Real FIFOs and devices, scripts in subprocesses with a timeout."""
+recipe; a memory-mapped file is hashed off the call (issue 12 "Also"). Real FIFOs and
+devices, scripts in subprocesses with a timeout."""
 
 from __future__ import annotations
 
@@ -143,3 +144,36 @@ for url in ("/run/{run_id}", "/file?path=/dev/zero"):
 
     run_page, file_page = page.stdout.split("</html>")[:2]
     assert ">device<" in run_page and ">device<" in file_page
+
+
+def test_a_memory_mapped_input_is_hashed_off_the_call(ws: Workspace) -> None:
+    # Written by an unrecorded process: the run has no cached hash of it.
+    ws.python(ws.write("make.py", """\
+        import numpy as np
+        np.save("big.npy", np.arange(2**20))
+        """))
+    script = ws.write("mapped.py", """\
+        import recipe, sys, threading
+        import numpy as np
+        opened = []  # which threads open the file
+        sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(
+            "big.npy") and opened.append(threading.current_thread().name))
+        array = np.load("big.npy", mmap_mode="r")
+        during = list(opened)
+        mapped = np.memmap("big.npy", mode="r")
+        print(int(array[-1]), mapped.size, during)
+        """)
+
+    bare = ws.python(script, env={"RECIPE_DISABLE": "1"})
+    result = ws.python(script)
+
+    # numpy's own opens, and no more: the hash's open is not in the call
+    assert result.stdout == bare.stdout
+    assert bare.stdout.startswith("1048575 8388736 ['MainThread'")
+    run = ws.only_run()
+    digest = run["inputs"][0]["hash"]
+    assert [(event["function"], event["hash"]) for event in run["inputs"]] == [
+        ("numpy.load", digest), ("numpy.memmap", digest)]
+    from recipe.record.hashing import hash_file
+
+    assert digest == hash_file(str(ws.root / "big.npy"))

@@ -79,6 +79,9 @@ class Run:
         self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
                                                 dict[str, Any]]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
+        # (kind, path, function, time, fields) of memory-mapped inputs, which the
+        # recorder's thread hashes: the call that mapped the file must not wait for that
+        self._hash_soon: list[tuple[str, str, str, str, dict[str, Any]]] = []
         self._wake = threading.Event()
         self._ended = False
         # The pid of this process when it works for a run started by another one (a
@@ -253,6 +256,7 @@ class Run:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                self._hash_mapped()
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -267,7 +271,9 @@ class Run:
         when closed), so it is hashed when a "complete" event for its path comes (it was
         closed) or when the run ends. An "update" (opened to read and write) is compared
         then with its content noted by the "before" event its call sent before opening
-        it: an input if the bytes stayed the same, else an output."""
+        it: an input if the bytes stayed the same, else an output. An input with
+        `hash_at_end` is memory-mapped (read lazily): the recorder's thread hashes it at
+        once, off the script's call."""
         if self.paused:
             return
         if kind == "before":
@@ -280,6 +286,14 @@ class Run:
             return
         self._touched.add(path)
         fields = self.event_fields  # replaced, never changed in place: safe to keep
+        if hash_at_end and kind == "input":
+            if self._worker is None or self._ended:  # no thread of its own: hash it now
+                self._log(kind, path, function, now(), fields)
+                return
+            with self._lock:
+                self._hash_soon.append((kind, path, function, now(), fields))
+            self._wake.set()
+            return
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
@@ -287,6 +301,12 @@ class Run:
                     (kind, path, function, now(), before, fields))
             return
         self._log(kind, path, function, now(), fields)
+
+    def _hash_mapped(self) -> None:
+        with self._lock:
+            waiting, self._hash_soon = self._hash_soon, []
+        for entry in waiting:
+            self._log(*entry)
 
     def _digest(self, path: str) -> str | None:
         try:
@@ -546,6 +566,7 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        self._hash_mapped()
         for entries in self._hash_at_end.values():
             for entry in entries:
                 self._log_deferred(*entry)
