@@ -76,5 +76,6 @@ def test_a_tilde_is_recorded_as_the_library_took_it(ws: Workspace) -> None:
     ws.python(script, env={"HOME": str(home)})
 
     assert (ws.root / "~" / "literal.npy").exists() and (home / "expanded.csv").exists()
-    assert sorted(event["path"] for event in ws.only_run()["outputs"]) == [
-        str(ws.root / "~" / "literal.npy"), str(home / "expanded.csv")]
+    assert {event["path"]: event["function"] for event in ws.only_run()["outputs"]} == {
+        str(ws.root / "~" / "literal.npy"): "numpy.save",
+        str(home / "expanded.csv"): "pandas.DataFrame.to_csv"}
