@@ -404,3 +404,14 @@ def test_a_closed_output_reaches_the_journal_while_the_run_goes_on(ws: Workspace
     assert result.stdout == "in the journal\n"
     assert_events(ws, ws.only_run(), [("output", "open", "early.txt")])
     assert json.loads(ws.recipe("latest", "--json").stdout)["outputs"][0]["size"] == 5
+
+
+def test_a_file_never_closed_is_hashed_with_what_the_script_wrote(ws: Workspace) -> None:
+    """Its Python buffer is flushed as the run ends (the shutdown would flush it later)."""
+    run = recorded(ws, """\
+        log = open("log.txt", "w")
+        log.write("a line the buffer still holds\\n")
+        """)
+    assert_events(ws, run, [("output", "open", "log.txt")])
+    assert_hash_of_file_on_disk(run["outputs"][0])
+    assert run["outputs"][0]["size"] == 30

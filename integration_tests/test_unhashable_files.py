@@ -89,8 +89,8 @@ def test_a_device_is_never_read_to_its_end(ws: Workspace) -> None:
 
 
 def test_a_file_gone_before_its_hash_is_recorded_as_vanished(ws: Workspace) -> None:
-    # A memmap's output is hashed at the end of the run: another program removed it by then
-    # (an os.remove of the script's own would have it hashed first, and transient).
+    # A memmap's output is hashed at the end of the run: another program removed it by
+    # then (an os.remove by the script itself is seen, and hashes the file first).
     script = ws.write("vanish.py", """\
         import recipe, subprocess
         import numpy as np

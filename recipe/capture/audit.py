@@ -74,10 +74,17 @@ def install(settings: config.Config, current: Callable[[], Any]) -> None:
     the hook itself is added once per process. `current` gives the run of the caller."""
     global _installed, _current, _handlers, _noise
     _current = current
-    _noise = Noise(settings)
     _waiting.clear()
+    _handlers = {}
+    if not settings.capture_audit:
+        return
+    try:
+        _noise = Noise(settings)
+    except Exception as exc:  # never-raise guard: `import recipe` must not fail for this
+        _report(exc)
+        return
     _handlers = {"open": _opened, "os.rename": _renamed, "os.remove": _removed,
-                 "sqlite3.connect": _connected} if settings.capture_audit else {}
+                 "sqlite3.connect": _connected}
     if not _installed:
         _installed = True
         sys.addaudithook(_hook)
@@ -123,12 +130,18 @@ def _absolute(path: Any, directory_fd: int = -1) -> str | None:
             return None
     if not path:
         return None
-    if directory_fd not in (-1, None) and not os.path.isabs(path):
-        try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
-            return os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
-        except OSError:
-            return None
-    return os.path.abspath(path)
+    if path[0] != "/":
+        if directory_fd not in (-1, None):
+            try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
+                path = os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
+            except OSError:
+                return None
+        else:
+            path = os.path.join(os.getcwd(), path)
+    # os.path.abspath's normpath is the costliest step of a recorded open: only when needed
+    if "/." in path or "//" in path or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
 
 
 def _kind_of_flags(flags: int) -> str:
@@ -233,10 +246,42 @@ def complete_closed() -> None:
     if run is None or run.ended:
         return
     held = _files_held()
+    held_names = {os.path.basename(path) for path in held}
     for path in settled:
-        if path not in held and os.path.realpath(path) not in held:
-            if _waiting.pop(path, None) is not None:
-                run.log("complete", path, "", fallback=True)
+        if path in held:
+            continue
+        # /proc names the file by its real path: resolve the noted one only when it may
+        # be one of those under another name (a symlink on the way)
+        if (os.path.basename(path) in held_names or os.path.islink(path)) \
+                and os.path.realpath(path) in held:
+            continue
+        if _waiting.pop(path, None) is not None:
+            run.log("complete", path, "", fallback=True)
+
+
+def flush_unclosed() -> None:
+    """The run ends before the interpreter's shutdown closes the files the script never
+    closed (`f = open("log.txt", "w")` with no close): flush the Python buffers of those
+    it opened for writing, so that their hash is of the bytes they will hold. Costs a walk
+    over the garbage collector's objects, only when such a file is still open."""
+    if not _waiting:
+        return
+    held = _files_held() if os.path.isdir("/proc/self/fd") else None
+    still_open = {path for path in _waiting
+                  if held is None or path in held or os.path.realpath(path) in held}
+    if not still_open:
+        return
+    import gc
+    import io
+
+    for obj in gc.get_objects():
+        if isinstance(obj, (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)):
+            try:
+                if (not obj.closed and obj.writable() and isinstance(obj.name, str)
+                        and os.path.abspath(obj.name) in still_open):
+                    obj.flush()
+            except (OSError, ValueError):
+                pass  # closed meanwhile, or a broken file: the interpreter's problem too
 
 
 def _files_held() -> set[str]:
@@ -291,16 +336,24 @@ class Noise:
         self.never = directories(settings.home)
         self.libraries = directories(
             sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sites,
+            sys.pycache_prefix,
             _RECIPE_DIRECTORY, "/proc", "/sys", "/dev", *_SYSTEM_FILES,
             os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
             os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"))
+            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"),
+            os.environ.get("IPYTHONDIR") or os.path.join(home, ".ipython"),
+            os.path.join(home, ".jupyter"), os.environ.get("JUPYTER_RUNTIME_DIR"),
+            os.path.join(os.environ.get("XDG_DATA_HOME")
+                         or os.path.join(home, ".local", "share"), "jupyter"))
         # The temp dir (tempfile's candidates), but not the run's working directory when it
         # lies inside it: a project in /tmp/project is the user's, /tmp/tmpab12cd a library's.
         self.temp = () if settings.capture_temp else directories(
             os.environ.get("TMPDIR"), os.environ.get("TEMP"), os.environ.get("TMP"),
             "/tmp", "/var/tmp", "/usr/tmp")
-        self.workdir = directories(os.getcwd())
+        try:
+            self.workdir = directories(os.getcwd())
+        except OSError:  # the working directory was removed
+            self.workdir = ()
         self.include = globs(settings.capture_include)
         self.exclude = globs(settings.capture_exclude)
         self._modules_seen = -1

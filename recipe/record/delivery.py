@@ -32,13 +32,18 @@ def deliver(run: Run, saved: bool) -> None:
                           "the disk is full or not writable")
             return
         if not run.store_at_end:
+            run.journal.sync()
             return
         messages.info(f"recorded run {run.id[:8]} ({run.record['status']})")
+        if run.journal.aside:
+            run.journal.sync()  # it waits there until the store can be written
+            return
         show_background_warnings(run.config.home)
         if "tinydb" not in sys.modules and _spawn_merger(run.id):
-            return
+            return  # the merger syncs the journal before anything else
         from ..store.merge import merge_into_store
 
+        run.journal.sync()
         merge_into_store(run.config, run.id)
 
 

@@ -11,14 +11,22 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second now() formatted, and its text
+
+
 def now() -> str:
     """The current time as ISO 8601 in UTC, e.g. 2026-11-22T04:05:06.123456+00:00.
 
-    Built from `time` rather than `datetime`, which recording would otherwise import."""
+    Built from `time` rather than `datetime`, which recording would otherwise import; the
+    date and time of day are formatted once per second (every recorded open asks)."""
+    global _second
     seconds = time.time()
     whole = int(seconds)
-    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-            + f".{int((seconds - whole) * 1e6):06d}+00:00")
+    second, text = _second  # one tuple: another thread may replace it meanwhile
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)
+    return f"{text}.{int((seconds - whole) * 1e6):06d}+00:00"
 
 
 def user() -> str:
