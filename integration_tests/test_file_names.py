@@ -58,3 +58,24 @@ def test_a_script_in_a_directory_that_is_not_utf8_is_recorded(ws: Workspace) -> 
     assert run["command"][1:] == ["caf\\xe9.npy"]
     assert [event["path"] for event in run["outputs"]] == [str(ws.root / "caf\\xe9.npy")]
     assert run["script_hash"]  # read under its real name
+
+
+def test_a_tilde_is_recorded_as_the_library_took_it(ws: Workspace) -> None:
+    pytest.importorskip("pandas")
+    home = ws.root / "home"
+    home.mkdir()
+    (ws.root / "~").mkdir()
+    script = ws.write("tilde.py", """\
+        import recipe
+        import numpy as np
+        import pandas as pd
+        np.save("~/literal.npy", np.zeros(2))  # numpy opens ./~/literal.npy
+        pd.DataFrame({"a": [1]}).to_csv("~/expanded.csv")  # pandas expands ~
+        """)
+
+    ws.python(script, env={"HOME": str(home)})
+
+    assert (ws.root / "~" / "literal.npy").exists() and (home / "expanded.csv").exists()
+    assert {event["path"]: event["function"] for event in ws.only_run()["outputs"]} == {
+        str(ws.root / "~" / "literal.npy"): "numpy.save",
+        str(home / "expanded.csv"): "pandas.DataFrame.to_csv"}

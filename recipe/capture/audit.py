@@ -171,8 +171,10 @@ def _note(run: Any, kind: str, path: str, function: str) -> None:
     """An input is hashed now, an output or an update once the file is complete; each
     waits until then, for a declared function given the open file to replace it."""
     present = _regular(path)
-    if present is False:
-        return
+    if present is False and os.path.isdir(path):
+        return  # no file of its own (the open fails, or it is os.open of a directory)
+    # A FIFO, socket or device the script opens is recorded, unhashed (the recorder never
+    # opens one): /dev itself is noise, but a FIFO in the script's directory is its input.
     if present is None:
         if kind == "input":
             return  # the open will fail
