@@ -1,4 +1,4 @@
-"""Item 12, "users": what recording costs a script the way users run it (issue 14).
+"""Item 13, "users": what recording costs a script the way users run it (issue 14).
 
 The scripts import numpy (pandas, matplotlib.pyplot), the interpreter is the one this
 benchmark runs under (run it from a venv with a regular, non-editable `pip install` of

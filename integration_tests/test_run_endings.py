@@ -181,7 +181,8 @@ def test_sigterm_ends_the_run_as_interrupted_and_the_process_dies_of_it(ws: Work
     assert process.wait(timeout=30) == -signal.SIGTERM
     run = ws.only_run()
     assert (run["status"], run["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
-    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy"),
+                                                    str(ws.root / "started")]
 
 
 def test_sigterm_chains_to_the_scripts_own_handler(ws: Workspace) -> None:
@@ -212,13 +213,15 @@ def test_a_killed_run_shows_running_then_lost_with_the_files_it_logged(ws: Works
         time.sleep(3)  # the recorder flushes logged files every 2 s
         [run] = ws.runs()
         assert run["status"] == "running" and run["end"] is None
-        assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+        # "started" was closed 3 s ago: the recorder's thread has hashed it since
+        logged = [str(ws.root / "early.npy"), str(ws.root / "started")]
+        assert [o["path"] for o in run["outputs"]] == logged
     finally:
         process.kill()
         process.wait(timeout=30)
     [run] = ws.runs()
     assert run["status"] == "lost"
-    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    assert [o["path"] for o in run["outputs"]] == logged
     assert ws.recipe("db", "check").returncode == 0
 
 
@@ -291,9 +294,9 @@ def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
 
 def test_the_command_line_never_records_itself(ws: Workspace) -> None:
     ws.recipe("latest", check=False)
-    ws.recipe("export")
+    ws.recipe("export", check=False)
     ws.recipe("--help")
-    assert ws.runs() == []
+    assert not ws.home.exists()
     assert not (ws.home / "spool").exists() or not list((ws.home / "spool").iterdir())
 
 

@@ -18,10 +18,10 @@ import threading
 import time
 
 from .. import __version__, config, messages
-from ..capture import arguments, children, hooks, patching
+from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, user
-from .hashing import FileHasher
+from .fields import Secrets, default_tags, json_or_summary, label, now, printable, user
+from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -79,6 +79,9 @@ class Run:
         self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
                                                 dict[str, Any]]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
+        # path -> what the open-event fallback saw of the file while it is open: ("input",
+        # its event, hashed when opened) or ("output"/"update", an entry as above)
+        self._opened: dict[str, list[tuple[str, Any]]] = {}
         self._wake = threading.Event()
         self._ended = False
         # The pid of this process when it works for a run started by another one (a
@@ -97,6 +100,7 @@ class Run:
         self._identity_names: set[str] | None = set()
         self._parsed: set[str] = set()  # names the script's argument parser returned
         self._touched: set[str] = set()  # every path logged, for `_remember_files`
+        self._written: set[str] = set()  # every path logged as an output: removed, transient
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -106,11 +110,14 @@ class Run:
         self.event_fields: dict[str, Any] = {}
         self.paused = False
         uname = os.uname()
+        # The script and directory as the system names them, to read them; the record
+        # holds them `printable` (a name that is not UTF-8 would make it unwritable).
+        self._script_file, self._cwd = script, os.getcwd()
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
-            "script": script,
-            "command": self.secrets.command(list(argv)),
-            "cwd": os.getcwd(),
+            "script": printable(script),
+            "command": self.secrets.command([printable(arg) for arg in argv]),
+            "cwd": printable(self._cwd),
             "start": now(),
             "end": None,
             "duration": None,
@@ -148,6 +155,7 @@ class Run:
 
             self.record["environment"] = environment_variables(self.secrets)
         self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
+        self._ignored_match: Any = None  # the globs as one regular expression, once needed
 
     # -- starting --------------------------------------------------------------------
 
@@ -188,7 +196,7 @@ class Run:
         known once the script's parser returned them (`set_arguments`). Its computation
         identity is then set at its end (`_computation`), so a sweep need not compute it
         again."""
-        script = self.record["script"]
+        script = self._script_file
         if not os.path.isabs(script):
             return
         notebook = script.endswith(".ipynb")
@@ -231,14 +239,15 @@ class Run:
                 {p.name for p in found.parameters}
 
     def _work(self, read_git: bool) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
         endings.watch_main_frame()
         self._note_script()
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
 
-                script_dir = (os.path.dirname(self.record["script"])
-                              if os.path.isabs(self.record["script"]) else self.record["cwd"])
+                script_dir = (os.path.dirname(self._script_file)
+                              if os.path.isabs(self._script_file) else self._cwd)
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
                                exclude=(self.config.home,),
@@ -255,11 +264,13 @@ class Run:
         self._flush_loop()
 
     def _flush_loop(self) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own
         while not self._ended and not self._pausing:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
                 endings.watch_main_frame()
+                audit.complete_closed()  # files opened for writing, closed since
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -268,13 +279,19 @@ class Run:
 
     # -- events ----------------------------------------------------------------------
 
-    def log(self, kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
+    def log(self, kind: str, path: str, function: str, hash_at_end: bool = False, *,
+            fallback: bool = False) -> None:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
         when closed), so it is hashed when a "complete" event for its path comes (it was
         closed) or when the run ends. An "update" (opened to read and write) is compared
         then with its content noted by the "before" event its call sent before opening
-        it: an input if the bytes stayed the same, else an output."""
+        it: an input if the bytes stayed the same, else an output.
+
+        `fallback`: an open seen by the open-event fallback (capture/audit.py). Its event
+        waits until the file is complete (closed, or the run's end), and a declared
+        function that logs the same file meanwhile replaces it: `with open(p, "wb") as f:
+        np.save(f, a)` is one numpy.save output, not an "open" one as well."""
         if self.paused:
             return
         if kind == "before":
@@ -283,10 +300,17 @@ class Run:
                 self._before_update[path] = digest
             return
         if kind == "complete":
-            self._complete(path)
+            # A library closing its writer does not close the script's file object it
+            # wrote into (ParquetWriter.close on a file opened by the script).
+            self._complete(path, opened=fallback)
             return
         self._touched.add(path)
         fields = self.event_fields  # replaced, never changed in place: safe to keep
+        if fallback:
+            self._log_opened(kind, path, function, fields)
+            return
+        if self._opened:
+            self._supersede(kind, path)
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
@@ -301,11 +325,50 @@ class Run:
         except OSError:
             return None
 
-    def _complete(self, path: str) -> None:
+    def _log_opened(self, kind: str, path: str, function: str,
+                    fields: dict[str, Any]) -> None:
+        at = now()
+        item: tuple[str, Any]
+        if kind == "input":  # hashed now: what the open reads
+            event = self._event(kind, path, function, at, fields)
+            if event is None:
+                return
+            item = (kind, event)
+        else:
+            with self._lock:
+                before = self._before_update.pop(path, None) if kind == "update" else None
+            item = (kind, (kind, path, function, at, before, fields))
         with self._lock:
+            self._opened.setdefault(path, []).append(item)
+
+    def _supersede(self, kind: str, path: str) -> None:
+        """A declared function logged `path`: what the fallback saw of it in the same
+        direction (read, or written) while it is open is that call's, not the script's."""
+        writes = kind != "input"
+        with self._lock:
+            items = self._opened.pop(path, [])
+            kept = [item for item in items if (item[0] != "input") != writes]
+            if kept:
+                self._opened[path] = kept
+
+    def _complete(self, path: str, *, opened: bool = True) -> None:
+        """The file is complete: hash what waited for it (with `opened`, the fallback's
+        events too, which only the fallback completes)."""
+        with self._lock:
+            seen = self._opened.pop(path, []) if opened else []
             done = self._hash_at_end.pop(path, [])
+        for kind, item in seen:
+            if kind == "input":
+                self.log_event(item)
+            else:
+                self._log_deferred(*item)
         for entry in done:
             self._log_deferred(*entry)
+
+    def _complete_all(self) -> None:
+        """The run (or a worker's part of it) ends: every file still waiting is hashed."""
+        for path in [*self._opened, *self._hash_at_end]:
+            self._complete(path)
 
     def _log_deferred(self, kind: str, path: str, function: str, at: str,
                       before: str | None, fields: dict[str, Any]) -> None:
@@ -315,20 +378,77 @@ class Run:
 
     def _log(self, kind: str, path: str, function: str, at: str,
              fields: dict[str, Any]) -> None:
-        import fnmatch
-
-        if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
+        event = self._event(kind, path, function, at, fields)
+        if event is None:
             return
+        if kind == "output":
+            self._written.add(path)
+        self.log_event(event)
+
+    def _event(self, kind: str, path: str, function: str, at: str,
+               fields: dict[str, Any]) -> dict[str, Any] | None:
+        if self._ignored_match is None:  # one match per event, not one fnmatch per glob
+            import fnmatch
+            import re
+
+            self._ignored_match = re.compile(
+                "|".join(fnmatch.translate(pattern) for pattern in self._ignored)).match
+        if self._ignored_match(path):
+            return None
         try:
             digest, size = self.hasher.hash(path)
-        except OSError:
-            return  # not a readable regular file (never written, a directory, a pipe)
-        event = {"kind": kind, "path": path, "hash": digest,
+            error = None
+        except OSError as exc:  # recorded all the same: vanished, unreadable, a FIFO, a device
+            digest, size, error = None, None, hash_error(exc)
+        event = {"kind": kind, "path": printable(path), "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
+        if error is not None:
+            event["hash_error"] = error
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
-        self.log_event(event)
+        return event
+
+    def moved(self, source: str, target: str) -> None:
+        """`source` is renamed to `target` (the open-event fallback saw os.rename or
+        os.replace): the file is an output under its new name, hashed once complete. What
+        waited to be hashed as `source` (written as x.tmp, replaced to x) waits as
+        `target`, under the function that wrote it; anything else gets "os.rename". What
+        the run logged as written under the old name is transient."""
+        if self.paused:
+            return
+        self._touched.add(target)
+        with self._lock:
+            opened = self._opened.pop(source, [])
+            waiting = self._hash_at_end.pop(source, [])
+        read = [item for kind, item in opened if kind == "input"]
+        for event in read:  # the file was read under its old name
+            self.log_event(event)
+        written = [entry for kind, entry in opened if kind != "input"]
+        with self._lock:
+            if waiting:
+                self._hash_at_end.setdefault(target, []).extend(
+                    ("output", target, *entry[2:4], None, entry[5]) for entry in waiting)
+            if written or not waiting:
+                self._opened.setdefault(target, []).extend(
+                    ("output", ("output", target, *entry[2:4], None, entry[5]))
+                    for entry in written or
+                    [("output", source, "os.rename", now(), None, self.event_fields)])
+        self._mark_transient(source)
+
+    def removed(self, path: str) -> None:
+        """`path` is about to be deleted (os.remove, os.unlink): what waited to be hashed
+        is hashed now, and a file the run wrote is transient."""
+        if self.paused:
+            return
+        self._complete(path)
+        self._mark_transient(path)
+
+    def _mark_transient(self, path: str) -> None:
+        """`journal.read` marks each event of `path` logged before this one transient."""
+        if path in self._written:
+            self._written.discard(path)
+            self.log_event({"kind": "removed", "path": path, "time": now()})
 
     def log_event(self, event: dict[str, Any]) -> None:
         """Any journal event: a file, a command started, a child run."""
@@ -431,7 +551,9 @@ class Run:
         journal; the parent flushes what was buffered and ends the run."""
         self._lock = threading.Lock()  # another thread may have held it at the fork
         self._pending = []
-        self._hash_at_end = []
+        self._hash_at_end = {}
+        self._before_update = {}
+        self._opened = {}
         self._worker = None
         self._pausing = False
         self._late = None
@@ -449,9 +571,7 @@ class Run:
     def end_as_worker(self) -> None:
         """The end of a worker's part: the files it left to hash at the end, and its own
         run, if it outlived the one it worked for."""
-        deferred, self._hash_at_end = self._hash_at_end, []
-        for kind, path, function, time_of_call in deferred:
-            self._log(kind, path, function, time_of_call)
+        self._complete_all()
         if self._late is not None:
             self._late.finish()
 
@@ -463,6 +583,10 @@ class Run:
 
     def _set_param(self, name: str, value: Any) -> None:
         self._params[name] = value
+        if isinstance(value, str):  # a file name given on the command line may not be UTF-8
+            value = printable(value)
+        elif isinstance(value, list):
+            value = [printable(item) if isinstance(item, str) else item for item in value]
         self.record["params"][name] = self.secrets.param(name, value)
         if not self._label_given:
             self.record["label"] = label(self.record["params"])
@@ -569,9 +693,11 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for entries in self._hash_at_end.values():
-            for entry in entries:
-                self._log_deferred(*entry)
+        if status in ("completed", "failed") and exit_code is not None:
+            # the interpreter's shutdown will flush them anyway (not so after a signal or
+            # before an exec: the program's bytes must stay what they would have been)
+            audit.flush_unclosed()
+        self._complete_all()
         self._remember_files()
         children.end_of_run(self)
         # Not fsynced here: the script would wait for the disk (1-12 ms measured) at its
@@ -678,6 +804,7 @@ def install_capture(settings: config.Config) -> None:
     for a run, a sweep's runs in one process, and a worker alike."""
     patching.set_sink(log_to_current)
     arguments.set_sink(arguments_to_current)
+    audit.install(settings, current)
     hooks.install(settings.disabled_libraries)
 
 
