@@ -55,7 +55,6 @@ _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/sha
 _SETTLE_SECONDS = 0.5
 
 
-
 def _no_run() -> Any:
     return None
 
@@ -97,8 +96,10 @@ def _hook(event: str, args: tuple) -> None:
     handler = _handlers.get(event)
     if handler is None:
         return
+    if _inside_logged_call.get():  # a declared call's own I/O, or recipe's
+        return
     run = _current()
-    if run is None or run.paused or run.ended or _inside_logged_call.get():
+    if run is None or run.paused or run.ended:
         return
     token = _inside_logged_call.set(True)  # what the run does with the file is its own I/O
     try:
