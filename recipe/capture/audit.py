@@ -33,6 +33,7 @@ from .patching import _inside_logged_call, kind_of_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
     from typing import Any
 
@@ -309,9 +310,6 @@ class Noise:
     dir; then `[capture] include` and `exclude` globs decide (exclude wins)."""
 
     def __init__(self, settings: config.Config) -> None:
-        import fnmatch
-        import re
-
         def directories(*paths: str | None) -> tuple[str, ...]:
             found = []
             for path in paths:
@@ -321,8 +319,12 @@ class Noise:
             return tuple(dict.fromkeys(found))
 
         def globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-            return re.compile("|".join(fnmatch.translate(p) for p in patterns)) \
-                if patterns else None
+            if not patterns:
+                return None
+            import fnmatch  # only then: `re` may not be imported yet at start-up
+            import re
+
+            return re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
         home = os.path.expanduser("~")
         sites: list[str] = []
