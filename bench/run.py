@@ -12,6 +12,7 @@
     python bench/run.py children       # 10. python -c pass outside a run: no cost at all
     python bench/run.py objects        # 11. a logged h5py.File / sqlite3.connect: <= 100 us more
     python bench/run.py fallback       # 12. open-event fallback: <= 3% on imports, <= 20 us/open
+    python bench/run.py users          # 13. numpy script, pipes captured: <= +15 ms, +40 ms CPU
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -63,6 +64,7 @@ from common import (  # noqa: E402 - after making bench/ importable however we a
 )
 from notebooks import notebook  # noqa: E402
 from storegen import build_store, input_name  # noqa: E402
+from users import users  # noqa: E402
 
 STARTUP_TARGET_MS = 30.0
 SAME_COST_TOLERANCE_MS = 5.0  # "costs the same": medians within this of each other
@@ -1262,6 +1264,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10, help="processes per mode, alternated")
     p.add_argument("--reps", type=int, default=5, help="repetitions per process")
     p.add_argument("--calls", type=int, default=1000)
+    p = items.add_parser("users", help="13. numpy/pandas/matplotlib scripts as users run "
+                         "them: pipes captured, installed recipe, CPU incl. the merger")
+    p.add_argument("--pairs", type=int, default=25, help="interleaved bare/recorded pairs")
+    p.add_argument("--warmup", type=int, default=3)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1271,7 +1277,8 @@ def main(argv: list[str] | None = None) -> int:
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
                  "lineage": lineage, "notebook": notebook,
-                 "children": children, "objects": objects, "fallback": fallback}
+                 "children": children, "objects": objects, "fallback": fallback,
+                 "users": users}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

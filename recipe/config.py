@@ -10,7 +10,7 @@ HASH_ALGORITHMS = ("xxh3_128", "xxh64", "sha256")
 # Every option, with its default. config.example.ini documents each of them.
 DEFAULTS: dict[str, dict[str, str]] = {
     "general": {"quiet": "no"},
-    "store": {"path": "", "flush_interval": "2"},
+    "store": {"path": "", "url": "", "flush_interval": "2"},
     "hash": {"algorithm": "xxh3_128"},
     "git": {"enabled": "yes", "diff": "yes", "diff_max_kb": "256",
             "diff_exclude": ".env, .env.*, *.env, .envrc, .netrc, .pgpass, .pypirc, "
@@ -25,6 +25,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
                 "temp": "no"},
 }
 
+REDACTED = "***"
+
 _TRUE = {"1", "yes", "true", "on"}
 _FALSE = {"0", "no", "false", "off", ""}
 
@@ -35,6 +37,19 @@ class ConfigError(ValueError):
 
 def _absolute(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
+
+
+def redact_url(text: str) -> str:
+    """`text` with the password of every database URL or conninfo in it replaced by ***
+    (`postgresql://user:***@host/db`, `password=***`): the user and host stay readable."""
+    if "://" not in text and "password" not in text.lower():
+        return text
+    import re
+
+    text = re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]*@", rf"\1:{REDACTED}@",
+                  text)
+    return re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)",
+                  rf"\1{REDACTED}", text)
 
 
 def recipe_home() -> str:
@@ -57,6 +72,7 @@ class Config:
 
     home: str
     db_path: str
+    store_url: str
     quiet: bool
     flush_interval: float
     hash_algorithm: str
@@ -130,8 +146,9 @@ def effective() -> tuple[tuple[str, str], list[tuple[str, str, str, str]]]:
     that set it. Not validated (`load` says what is wrong); ConfigError for a bad file."""
     home = recipe_home()
     values, _sources = _layers(home)
-    options = [(section, key, value, origin) for section, keys in values.items()
-               for key, (value, origin) in keys.items()]
+    options = [(section, key, redact_url(value) if (section, key) == ("store", "url")
+                else value, origin)
+               for section, keys in values.items() for key, (value, origin) in keys.items()]
     return (home, "RECIPE_HOME" if os.environ.get("RECIPE_HOME") else "default"), options
 
 
@@ -186,6 +203,7 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
     return Config(
         home=home,
         db_path=_absolute(db) if db else os.path.join(home, "db.json"),
+        store_url=text("store", "url"),
         quiet=flag("general", "quiet"),
         flush_interval=number("store", "flush_interval"),
         hash_algorithm=algorithm,

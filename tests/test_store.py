@@ -1,5 +1,6 @@
-"""recipe.store.tinydb: merging the spool, reading back, sealed shards, updates, check and
-repair."""
+"""The store backends (recipe.store.tinydb, recipe.store.postgres against a real server):
+merging the spool, reading back, sealed shards, updates, check and repair. Tests that
+take `db` run on every backend; `tinydb_only` ones look at TinyDB's files."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import multiprocessing
 import os
 import random
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,25 @@ from recipe.store.base import SUMMARY_FIELDS
 Record = dict[str, Any]
 
 
-def stored_runs(db_path: Path) -> list[Record]:
+def runs_in_file(db_path: Path) -> list[Record]:
     """The runs of a store file, read with nothing but json."""
     with open(db_path, encoding="utf-8") as handle:
         data = json.load(handle)
     return list(data["runs"].values())
+
+
+def stored_runs(db: Store) -> list[Record]:
+    """What the store holds, not the spool: TinyDB's head file read with nothing but
+    json, or the server's rows read with SQL."""
+    if isinstance(db, store.TinyStore):
+        return runs_in_file(Path(db.db_path))
+    with db._cursor() as cursor:
+        cursor.execute("SELECT record FROM runs")
+        return [row[0] for row in cursor.fetchall()]
+
+
+# For the tests that look at TinyDB's files.
+tinydb_only = pytest.mark.parametrize("backend", ["tinydb"], indirect=True)
 
 
 def dead_pid() -> int:
@@ -45,8 +60,11 @@ def spool_files(home: Path) -> list[str]:
 
 
 @pytest.fixture
-def db(settings: config.Config) -> Store:
-    return open_store(settings)
+def db(backend: str, home: Path) -> Iterator[Store]:
+    opened = open_store(config.load())
+    yield opened
+    if hasattr(opened, "close"):
+        opened.close()
 
 
 @pytest.fixture
@@ -73,7 +91,7 @@ def test_merge_pending_moves_finished_runs_into_db_json(
     merged = db.merge_pending()
 
     assert sorted(merged) == sorted(ids)
-    runs = stored_runs(home / "db.json")
+    runs = stored_runs(db)
     assert sorted(run["id"] for run in runs) == sorted(ids)
     assert {run["status"] for run in runs} == {"completed", "failed", "interrupted"}
     assert all(len(run["inputs"]) == 1 and "kind" not in run["inputs"][0] for run in runs)
@@ -93,7 +111,7 @@ def test_merge_pending_leaves_a_running_run_whose_process_lives(
 
     assert db.merge_pending() == [finished]
 
-    assert [run["id"] for run in stored_runs(home / "db.json")] == [finished]
+    assert [run["id"] for run in stored_runs(db)] == [finished]
     assert spool.journals(home) == [running]
 
 
@@ -105,7 +123,7 @@ def test_merge_pending_stores_a_running_run_whose_process_died_as_lost(
 
     assert db.merge_pending() == [run_id]
 
-    (run,) = stored_runs(home / "db.json")
+    (run,) = stored_runs(db)
     assert run["status"] == "lost"
     assert run["end"] is None
     assert [event["path"] for event in run["outputs"]] == ["/d/partial.csv"]
@@ -133,7 +151,7 @@ def test_merge_pending_does_not_duplicate_a_run_already_stored(
 
     assert db.merge_pending() == [record["id"]]
 
-    assert [run["id"] for run in stored_runs(home / "db.json")] == [record["id"]]
+    assert [run["id"] for run in stored_runs(db)] == [record["id"]]
 
 
 def test_merge_pending_skips_an_unreadable_journal(
@@ -184,6 +202,7 @@ def test_summaries_of_an_empty_store_are_empty(db: Store) -> None:
     assert db.summaries() == []
 
 
+@tinydb_only
 def test_summaries_show_a_dead_running_run_as_lost(
         db: Store, home: Path, make_record: Callable[..., Record]) -> None:
     # Written straight into the store (as a merge of an older recipe might have).
@@ -310,32 +329,35 @@ def sealed(monkeypatch: pytest.MonkeyPatch, db: Store, home: Path,
     return [r["id"] for r in sorted(records, key=lambda r: r["start"], reverse=True)]
 
 
-def test_sealing_moves_runs_into_shards_with_indexes(sealed: list[str], home: Path) -> None:
+@tinydb_only
+def test_sealing_moves_runs_into_shards_with_indexes(sealed: list[str], db: Store,
+                                                   home: Path) -> None:
     shard_dir = home / "db.shards"
     assert sorted(os.listdir(shard_dir)) == [
         "000001.hashes.json", "000001.index.json", "000001.json", "000002.hashes.json",
         "000002.index.json", "000002.json", "000003.hashes.json", "000003.index.json",
         "000003.json"]
-    head = stored_runs(home / "db.json")
+    head = stored_runs(db)
     assert len(head) < 5
     with open(home / "db.json", encoding="utf-8") as handle:
         catalog = sorted(json.load(handle)["catalog"].values(), key=lambda row: row["shard"])
     assert [row["count"] for row in catalog] == [7, 8, 6]
-    in_shards = [run["id"] for n in (1, 2, 3) for run in stored_runs(shard_dir / f"00000{n}.json")]
+    in_shards = [run["id"] for n in (1, 2, 3) for run in runs_in_file(shard_dir / f"00000{n}.json")]
     assert sorted(in_shards + [run["id"] for run in head]) == sorted(sealed)
     for number in (1, 2, 3):
         with open(shard_dir / f"00000{number}.index.json", encoding="utf-8") as handle:
             index = json.load(handle)
         assert sorted(row["id"] for row in index) == sorted(
-            run["id"] for run in stored_runs(shard_dir / f"00000{number}.json"))
+            run["id"] for run in runs_in_file(shard_dir / f"00000{number}.json"))
 
 
+@tinydb_only
 def test_by_content_opens_only_the_shards_that_hold_the_content(
         sealed: list[str], db: Store, home: Path, monkeypatch: pytest.MonkeyPatch,
         settings: config.Config) -> None:
-    head = {run["id"] for run in stored_runs(home / "db.json")}
+    head = {run["id"] for run in stored_runs(db)}
     shard_of = {run["id"]: number for number in (1, 2, 3)
-                for run in stored_runs(home / "db.shards" / f"00000{number}.json")}
+                for run in runs_in_file(home / "db.shards" / f"00000{number}.json")}
     wanted = next(run_id for run_id in sealed if run_id not in head)
     [record] = db.records([wanted])
     digest = record["inputs"][0]["hash"]
@@ -361,14 +383,15 @@ def test_every_sealed_run_is_found_once(sealed: list[str], db: Store) -> None:
     assert [record["id"] for record in db.records(sealed[::5])] == sealed[::5]
 
 
+@tinydb_only
 def test_summaries_with_needles_skips_shards_that_cannot_match(sealed: list[str], db: Store,
                                                                home: Path) -> None:
-    head = {run["id"] for run in stored_runs(home / "db.json")}
+    head = {run["id"] for run in stored_runs(db)}
     wanted = next(run_id for run_id in sealed if run_id not in head)
     shard_of_wanted = next(
-        {run["id"] for run in stored_runs(path)}
+        {run["id"] for run in runs_in_file(path)}
         for path in sorted((home / "db.shards").glob("[0-9]*[0-9].json"))
-        if wanted in {run["id"] for run in stored_runs(path)})
+        if wanted in {run["id"] for run in runs_in_file(path)})
 
     rows = {row["id"] for row in db.summaries([f"/d/{wanted}.csv"])}
 
@@ -389,9 +412,10 @@ def test_get_finds_a_run_wherever_it_is(position: int, sealed: list[str], db: St
     assert [e["path"] for e in record["inputs"]] == [f"/d/{sealed[position]}.csv"]
 
 
+@tinydb_only
 def test_latest_finds_the_newest_run_in_a_shard(sealed: list[str], db: Store,
                                                 home: Path) -> None:
-    assert sealed[0] not in {run["id"] for run in stored_runs(home / "db.json")}
+    assert sealed[0] not in {run["id"] for run in stored_runs(db)}
 
     latest = db.latest()
 
@@ -421,17 +445,18 @@ def test_annotate_changes_a_run_in_the_head(db: Store, home: Path,
 
     add_note(db, ids[1])
 
-    notes = {run["id"]: run["notes"] for run in stored_runs(home / "db.json")}
+    notes = {run["id"]: run["notes"] for run in stored_runs(db)}
     assert notes == {ids[0]: [], ids[1]: [NOTE], ids[2]: []}
     assert db.get(ids[1])["notes"] == [NOTE]
 
 
+@tinydb_only
 def test_annotate_changes_a_run_in_a_sealed_shard_and_its_index(
         sealed: list[str], db: Store, home: Path) -> None:
-    head_ids = {run["id"] for run in stored_runs(home / "db.json")}
+    head_ids = {run["id"] for run in stored_runs(db)}
     target = next(run_id for run_id in sealed if run_id not in head_ids)
     number = next(n for n in (1, 2, 3) if target in
-                  {r["id"] for r in stored_runs(home / "db.shards" / f"00000{n}.json")})
+                  {r["id"] for r in runs_in_file(home / "db.shards" / f"00000{n}.json")})
 
     add_note(db, target)
 
@@ -450,11 +475,11 @@ def test_annotate_of_a_running_run_goes_to_its_journal(
     add_runs(1)
     record = make_record(status="running")
     run_id = spool_run(record)
-    db_before = (home / "db.json").read_bytes()
+    before = stored_runs(db)
 
     add_note(db, run_id)
 
-    assert (home / "db.json").read_bytes() == db_before
+    assert stored_runs(db) == before
     lines = Path(spool.Journal(home, run_id).events_path).read_text().splitlines()
     assert [json.loads(line) for line in lines] == [{"kind": "note", **NOTE}]
     assert db.get(run_id)["notes"] == [NOTE]
@@ -491,6 +516,7 @@ def test_check_is_empty_for_a_healthy_store(db: Store, add_runs: Callable) -> No
     assert db.check() == []
 
 
+@tinydb_only
 @pytest.mark.parametrize("garbage", [b'{"runs": {"1": {"id": "', b"\x00" * 64, b"[1, 2, 3]"])
 def test_check_reports_a_garbage_db_json(garbage: bytes, db: Store, home: Path,
                                          add_runs: Callable) -> None:
@@ -504,6 +530,7 @@ def test_check_reports_a_garbage_db_json(garbage: bytes, db: Store, home: Path,
     assert "recipe db repair" in problems[0]
 
 
+@tinydb_only
 def test_check_reports_a_garbage_index_file(sealed: list[str], db: Store, home: Path) -> None:
     index = home / "db.shards" / "000002.index.json"
     index.write_text("{not json")
@@ -514,6 +541,7 @@ def test_check_reports_a_garbage_index_file(sealed: list[str], db: Store, home: 
     assert str(index) in problems[0]
 
 
+@tinydb_only
 def test_check_reports_an_index_that_does_not_match_its_shard(
         sealed: list[str], db: Store, home: Path) -> None:
     index = home / "db.shards" / "000001.index.json"
@@ -531,6 +559,7 @@ def damage_run_in_the_middle(path: Path, run_id: str) -> None:
     path.write_bytes(bytes(data))
 
 
+@tinydb_only
 def test_repair_salvages_intact_runs_and_merges_the_spool(
         db: Store, home: Path, make_record: Callable[..., Record],
         spool_run: Callable[..., str], add_runs: Callable[..., list[str]]) -> None:
@@ -550,9 +579,10 @@ def test_repair_salvages_intact_runs_and_merges_the_spool(
     assert sorted(r["id"] for r in db.records()) == sorted([*ids[:2], *ids[3:], waiting])
     assert spool.journals(home) == []
     assert db.check() == []
-    assert len(stored_runs(home / "db.json")) == 5
+    assert len(stored_runs(db)) == 5
 
 
+@tinydb_only
 def test_repair_of_a_healthy_store_changes_nothing(
         db: Store, home: Path, sealed: list[str]) -> None:
     report = db.repair()
@@ -562,9 +592,10 @@ def test_repair_of_a_healthy_store_changes_nothing(
     assert [row["id"] for row in db.summaries()] == sealed
 
 
+@tinydb_only
 def test_repair_salvages_a_damaged_shard(sealed: list[str], db: Store, home: Path) -> None:
     shard = home / "db.shards" / "000002.json"
-    victim = stored_runs(shard)[3]["id"]
+    victim = runs_in_file(shard)[3]["id"]
     damage_run_in_the_middle(shard, victim)
     assert db.check() != []
 
@@ -576,6 +607,7 @@ def test_repair_salvages_a_damaged_shard(sealed: list[str], db: Store, home: Pat
     assert db.check() == []
 
 
+@tinydb_only
 def test_repair_rebuilds_a_garbage_index(sealed: list[str], db: Store, home: Path) -> None:
     (home / "db.shards" / "000003.index.json").write_text("garbage")
 
@@ -585,6 +617,7 @@ def test_repair_rebuilds_a_garbage_index(sealed: list[str], db: Store, home: Pat
     assert [row["id"] for row in db.summaries()] == sealed
 
 
+@tinydb_only
 def test_repair_relists_shards_when_db_json_is_lost(sealed: list[str], db: Store,
                                                     home: Path) -> None:
     (home / "db.json").unlink()
@@ -593,9 +626,10 @@ def test_repair_relists_shards_when_db_json_is_lost(sealed: list[str], db: Store
 
     assert sorted(row["id"] for row in db.summaries()) == sorted(
         run_id for n in (1, 2, 3)
-        for run_id in (r["id"] for r in stored_runs(home / "db.shards" / f"00000{n}.json")))
+        for run_id in (r["id"] for r in runs_in_file(home / "db.shards" / f"00000{n}.json")))
 
 
+@tinydb_only
 def test_damaged_db_json_makes_merge_pending_raise_and_keeps_the_journal(
         db: Store, home: Path, make_record: Callable[..., Record],
         spool_run: Callable[..., str], add_runs: Callable[..., list[str]]) -> None:
@@ -610,6 +644,7 @@ def test_damaged_db_json_makes_merge_pending_raise_and_keeps_the_journal(
     assert spool.read(home, waiting)["id"] == waiting
 
 
+@tinydb_only
 def test_repair_after_an_interrupted_seal_keeps_each_run_once(
         monkeypatch: pytest.MonkeyPatch, db: Store, home: Path,
         make_record: Callable[..., Record], spool_run: Callable[..., str],
@@ -629,8 +664,8 @@ def test_repair_after_an_interrupted_seal_keeps_each_run_once(
         db.merge_pending()  # shard 1 and its index written, the head not
     monkeypatch.setattr(spool, "atomic_write_json", real_write)
     # (Reading through summaries() now would merge and re-seal over shard 1, healing it.)
-    assert sorted(r["id"] for r in stored_runs(home / "db.json")) == sorted(ids)
-    assert len(stored_runs(home / "db.shards" / "000001.json")) == 5  # unlisted
+    assert sorted(r["id"] for r in stored_runs(db)) == sorted(ids)
+    assert len(runs_in_file(home / "db.shards" / "000001.json")) == 5  # unlisted
     assert spool.journals(home) == [waiting]
 
     db.repair()  # what the warning of a kept-aside run tells the user to do
@@ -671,7 +706,7 @@ def test_concurrent_writers_lose_nothing(db: Store, home: Path) -> None:
 
     assert [process.exitcode for process in processes] == [0] * WORKERS
     expected = {f"{w:08x}{n:024x}" for w in range(WORKERS) for n in range(RUNS_PER_WORKER)}
-    runs = stored_runs(home / "db.json")  # valid JSON, or this raises
+    runs = stored_runs(db)  # valid JSON, or this raises
     assert len(runs) == WORKERS * RUNS_PER_WORKER
     assert {run["id"] for run in runs} == expected
     assert all([e["path"] for e in run["outputs"]] == [f"/w/{run['id']}"] for run in runs)

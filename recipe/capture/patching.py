@@ -270,7 +270,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
         def internal(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
             token = _inside_logged_call.set(True)
             try:
-                return wrapped(*args, **kwargs)
+                with without_this_frame:
+                    return wrapped(*args, **kwargs)
             finally:
                 _inside_logged_call.reset(token)
 
@@ -332,14 +333,16 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
             # the close itself writes is the object's file, logged already: the flag is set
             # (pandas' ExcelWriter.close calls openpyxl's Workbook.save).
             if _sink is None:
-                return wrapped(*args, **kwargs)
+                with without_this_frame:
+                    return wrapped(*args, **kwargs)
             try:
                 found = files(instance, args, kwargs)  # before: a closed object has no path
             except Exception:  # an object closed twice has no path: nothing to log
                 found = []
             token = _inside_logged_call.set(True)
             try:
-                result = wrapped(*args, **kwargs)
+                with without_this_frame:
+                    result = wrapped(*args, **kwargs)
             finally:
                 _inside_logged_call.reset(token)
             try:
@@ -356,7 +359,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
 
     def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
         if _sink is None or _inside_logged_call.get():
-            return wrapped(*args, **kwargs)
+            with without_this_frame:
+                return wrapped(*args, **kwargs)
         token = _inside_logged_call.set(True)
         try:
             found = None
@@ -369,7 +373,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
                 except Exception as exc:  # the one never-raise guard
                     _report_internal_error(declaration.name, exc)
                     found = []
-            result = wrapped(*args, **kwargs)
+            with without_this_frame:
+                result = wrapped(*args, **kwargs)
             # Logged inside the flag, so hashing and bookkeeping are never logged themselves.
             try:
                 log(files(instance, args, kwargs) if found is None else found)
@@ -380,6 +385,25 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
             _inside_logged_call.reset(token)
 
     return wrapper
+
+
+class _WithoutThisFrame:
+    """`with without_this_frame:` around a wrapper's call of the original: an exception
+    leaves without the wrapper's own frame, so the script's traceback, printed or stored,
+    is exactly the one it has without recipe. On the way out the wrapper's frame is the
+    first of the traceback, and the re-raise after `__exit__` adds none (CPython 3.11+,
+    which re-raises with the exception's `__traceback__`; 3.10 still shows the frame)."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: Any) -> bool:
+        if exc is not None and traceback is not None:
+            exc.__traceback__ = traceback.tb_next
+        return False
+
+
+without_this_frame = _WithoutThisFrame()
 
 
 _reported: set[str] = set()
@@ -414,7 +438,7 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
     A name the installed version lacks is skipped: a library that renamed or dropped a
     function must never make its own import fail.
     """
-    import wrapt  # lazily: only once a supported library is imported
+    from .wrapping import FunctionWrapper  # lazily: only once a supported library is imported
 
     patched = []
     for declaration in declarations:
@@ -431,8 +455,7 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
         if getattr(function, "_self_recipe_declaration", None) is not None:
             continue  # idempotent: already ours
         takes_self = is_class and descriptor is not staticmethod
-        wrapper = wrapt.FunctionWrapper(function,
-                                        _make_wrapper(declaration, function, takes_self))
+        wrapper = FunctionWrapper(function, _make_wrapper(declaration, function, takes_self))
         # wrapt keeps `_self_` attributes on the wrapper instead of passing them through.
         wrapper._self_recipe_declaration = declaration
         own = not is_class or name in vars(parent)

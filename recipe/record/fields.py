@@ -38,6 +38,22 @@ def user() -> str:
         return os.environ.get("USER") or os.environ.get("USERNAME") or ""
 
 
+def printable(text: str) -> str:
+    """`text` as a record can hold it: a file name that is not valid UTF-8 reaches Python
+    with its bad bytes as lone surrogates (os.fsdecode's surrogateescape), which no UTF-8
+    file, JSON reader or terminal accepts; each such byte becomes the four characters
+    `\\xNN` (b"caf\\xe9.npy" is recorded as "caf\\xe9.npy"). Valid text is returned as is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no bytes decode to: escape the code point
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def label(params: dict[str, Any]) -> str:
     """`name=value` pairs sorted by name: floats by repr, bools yes/no, None left out."""
     def text(value: Any) -> str:

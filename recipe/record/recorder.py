@@ -20,8 +20,8 @@ import time
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, user
-from .hashing import FileHasher
+from .fields import Secrets, default_tags, json_or_summary, label, now, printable, user
+from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Run:
         self.id = run_id or os.urandom(16).hex()
         self.store_at_end = store_at_end
         self.hasher = FileHasher(settings.hash_algorithm)
-        self.journal = journal.Journal(settings.home, self.id)
+        self.journal = journal.Journal(settings.home, self.id, on_moved=self._moved_aside)
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -90,6 +90,7 @@ class Run:
         self._late: Run | None = None  # this worker's own run, once that run has ended
         self._pausing = False  # the recorder's thread is asked to stop: a fork is coming
         self._record_changed = False  # params or results set since the last save
+        self._flushed_any = False  # the first file event was written to the journal
         self._label_given = False
         self.secrets = Secrets(settings.secret_words, settings.secret_keep)
         # The script's content once the worker read it (and its parameters, in a plain run),
@@ -109,11 +110,14 @@ class Run:
         self.event_fields: dict[str, Any] = {}
         self.paused = False
         uname = os.uname()
+        # The script and directory as the system names them, to read them; the record
+        # holds them `printable` (a name that is not UTF-8 would make it unwritable).
+        self._script_file, self._cwd = script, os.getcwd()
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
-            "script": script,
-            "command": self.secrets.command(list(argv)),
-            "cwd": os.getcwd(),
+            "script": printable(script),
+            "command": self.secrets.command([printable(arg) for arg in argv]),
+            "cwd": printable(self._cwd),
             "start": now(),
             "end": None,
             "duration": None,
@@ -177,6 +181,13 @@ class Run:
         os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_in_parent,
                             after_in_child=self._after_fork_in_child)
 
+    def _moved_aside(self, directory: str, error: OSError) -> None:
+        """The one warning of a run that RECIPE_HOME cannot take (read-only, full)."""
+        reason = error.strerror or type(error).__name__
+        messages.warn(f"cannot write to {self.config.home} ({reason}); run {self.id[:8]} "
+                      f"waits in {directory} until the next run or `recipe db repair` "
+                      "can write the store")
+
     def _note_script(self) -> None:
         """Read the script once, off the start-up path: its content hash as it started
         (so `recipe status` tells a changed script), and for a plain `python script.py`
@@ -185,7 +196,7 @@ class Run:
         known once the script's parser returned them (`set_arguments`). Its computation
         identity is then set at its end (`_computation`), so a sweep need not compute it
         again."""
-        script = self.record["script"]
+        script = self._script_file
         if not os.path.isabs(script):
             return
         notebook = script.endswith(".ipynb")
@@ -229,13 +240,14 @@ class Run:
 
     def _work(self, read_git: bool) -> None:
         patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
+        endings.watch_main_frame()
         self._note_script()
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
 
-                script_dir = (os.path.dirname(self.record["script"])
-                              if os.path.isabs(self.record["script"]) else self.record["cwd"])
+                script_dir = (os.path.dirname(self._script_file)
+                              if os.path.isabs(self._script_file) else self._cwd)
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
                                exclude=(self.config.home,),
@@ -257,6 +269,7 @@ class Run:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                endings.watch_main_frame()
                 audit.complete_closed()  # files the fallback saw opened, closed since
                 self._flush_events()
                 if self._record_changed:
@@ -384,11 +397,14 @@ class Run:
             return None
         try:
             digest, size = self.hasher.hash(path)
-        except OSError:
-            return None  # not a readable regular file (never written, a directory, a pipe)
-        event = {"kind": kind, "path": path, "hash": digest,
+            error = None
+        except OSError as exc:  # recorded all the same: vanished, unreadable, a FIFO, a device
+            digest, size, error = None, None, hash_error(exc)
+        event = {"kind": kind, "path": printable(path), "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
+        if error is not None:
+            event["hash_error"] = error
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
         return event
@@ -445,6 +461,14 @@ class Run:
             return
         with self._lock:
             self._pending.append(event)
+            first = not self._flushed_any and event.get("kind") in ("input", "output")
+            if first:
+                self._flushed_any = True
+        if first and self._worker is not None:
+            # A run killed in its first seconds keeps its first file: written now, on the
+            # caller's thread (one small append, no fsync), not at the thread's next tick,
+            # which may also be waiting for git.
+            self._flush_events()
 
     def _flush_events(self, *, durable: bool = False) -> None:
         with self._lock:
@@ -563,6 +587,10 @@ class Run:
 
     def _set_param(self, name: str, value: Any) -> None:
         self._params[name] = value
+        if isinstance(value, str):  # a file name given on the command line may not be UTF-8
+            value = printable(value)
+        elif isinstance(value, list):
+            value = [printable(item) if isinstance(item, str) else item for item in value]
         self.record["params"][name] = self.secrets.param(name, value)
         if not self._label_given:
             self.record["label"] = label(self.record["params"])
@@ -610,11 +638,18 @@ class Run:
         """Remember the argument of sys.exit()."""
         self._exit_code = endings.exit_status(code)
 
+    @property
+    def noted_exit(self) -> int | None:
+        return self._exit_code
+
     def note_exception(self, exc: BaseException) -> None:
         self._exception = exc
 
-    def finish(self, status: str | None = None, exit_code: int | None = None) -> None:
-        """End the run once: final record, events, libraries; then into the store."""
+    def finish(self, status: str | None = None, exit_code: int | None = None, *,
+               exit_unknown: bool = False) -> None:
+        """End the run once: final record, events, libraries; then into the store.
+        `exit_unknown`: the script ended by a SystemExit whose code recipe cannot see
+        (endings.how_the_frame_ended), said so in `exception` rather than guessed."""
         if self._ended or self.worker_pid is not None:
             return
         exc = self._exception
@@ -646,6 +681,14 @@ class Run:
                     "message": str(exc),
                     "traceback": endings.format_exception(exc),
                 }
+            elif exit_unknown:
+                record["exception"] = {
+                    "type": "SystemExit",
+                    "message": "raised with an exit code recipe cannot see (a computed "
+                               "`raise SystemExit(...)`); the process's exit status is "
+                               "not known",
+                    "traceback": "",
+                }
         try:
             from .environment import library_versions, third_party_modules
 
@@ -661,8 +704,10 @@ class Run:
         self._complete_all()
         self._remember_files()
         children.end_of_run(self)
-        self._flush_events(durable=True)
-        saved = self._save_record(durable=True) and not self._pending
+        # Not fsynced here: the script would wait for the disk (1-12 ms measured) at its
+        # end; whoever takes the run next makes it durable first (delivery.deliver).
+        self._flush_events(durable=False)
+        saved = self._save_record(durable=False) and not self._pending
         delivery.deliver(self, saved)
 
     def _computation(self) -> str | None:
