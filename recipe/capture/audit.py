@@ -169,12 +169,14 @@ def _complete_if_waiting(run: Any, path: str) -> None:
         run.log("complete", path, "", fallback=True)
 
 
-def _note(run: Any, kind: str, path: str, function: str) -> None:
+def _note(run: Any, kind: str, path: str, function: str, exclusive: bool = False) -> None:
     """An input is hashed now, an output or an update once the file is complete; each
-    waits until then, for a declared function given the open file to replace it."""
+    waits until then, for a declared function given the open file to replace it.
+    `exclusive`: the open fails if the file exists (mode "x", O_CREAT | O_EXCL)."""
     present = _regular(path)
-    if present is False:
-        return
+    if present is False or (present and kind != "input" and (
+            exclusive or not os.access(path, os.W_OK))):
+        return  # not a file, or one the open will fail to write
     if present is None:
         if kind == "input":
             return  # the open will fail
@@ -192,9 +194,10 @@ def _opened(run: Any, args: tuple) -> None:
         return
     _complete_if_waiting(run, path)
     if mode is None:
-        _note(run, _kind_of_flags(flags), path, "os.open")
+        _note(run, _kind_of_flags(flags), path, "os.open",
+              flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL)
     else:
-        _note(run, kind_of_mode(mode), path, "open")
+        _note(run, kind_of_mode(mode), path, "open", "x" in mode)
 
 
 def _renamed(run: Any, args: tuple) -> None:

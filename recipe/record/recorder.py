@@ -331,8 +331,8 @@ class Run:
         item: tuple[str, Any]
         if kind == "input":  # hashed now: what the open reads
             event = self._event(kind, path, function, at, fields)
-            if event is None:
-                return
+            if event is None or event["hash"] is None:
+                return  # a file recipe cannot read, the script's open cannot either
             item = (kind, event)
         else:
             with self._lock:
@@ -360,7 +360,7 @@ class Run:
         for kind, item in seen:
             if kind == "input":
                 self.log_event(item)
-            else:
+            elif os.path.lexists(path):  # else the script's open failed: nothing written
                 self._log_deferred(*item)
         for entry in done:
             self._log_deferred(*entry)
