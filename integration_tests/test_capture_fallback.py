@@ -415,3 +415,16 @@ def test_a_file_never_closed_is_hashed_with_what_the_script_wrote(ws: Workspace)
     assert_events(ws, run, [("output", "open", "log.txt")])
     assert_hash_of_file_on_disk(run["outputs"][0])
     assert run["outputs"][0]["size"] == 30
+
+
+def test_an_open_that_fails_records_nothing(ws: Workspace) -> None:
+    ws.write("kept.txt", "kept")
+    run = recorded(ws, """\
+        for path, mode in (("no_such_dir/out.txt", "w"), ("missing.txt", "r"),
+                           ("no_such_dir/log.txt", "a"), ("kept.txt", "x")):
+            try:
+                open(path, mode)
+            except OSError as exc:
+                print(type(exc).__name__)
+        """)
+    assert_events(ws, run, [])

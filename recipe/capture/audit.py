@@ -33,6 +33,7 @@ from .patching import _inside_logged_call, kind_of_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
     from typing import Any
 
@@ -53,7 +54,6 @@ _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/sha
 # A file noted when opened is complete once no descriptor or mapping of this process holds
 # it; one noted less than this long ago may not be open yet (the event precedes the open).
 _SETTLE_SECONDS = 0.5
-
 
 
 def _no_run() -> Any:
@@ -97,8 +97,10 @@ def _hook(event: str, args: tuple) -> None:
     handler = _handlers.get(event)
     if handler is None:
         return
+    if _inside_logged_call.get():  # a declared call's own I/O, or recipe's
+        return
     run = _current()
-    if run is None or run.paused or run.ended or _inside_logged_call.get():
+    if run is None or run.paused or run.ended:
         return
     token = _inside_logged_call.set(True)  # what the run does with the file is its own I/O
     try:
@@ -167,14 +169,17 @@ def _complete_if_waiting(run: Any, path: str) -> None:
         run.log("complete", path, "", fallback=True)
 
 
-def _note(run: Any, kind: str, path: str, function: str) -> None:
+def _note(run: Any, kind: str, path: str, function: str, exclusive: bool = False) -> None:
     """An input is hashed now, an output or an update once the file is complete; each
-    waits until then, for a declared function given the open file to replace it."""
+    waits until then, for a declared function given the open file to replace it.
+    `exclusive`: the open fails if the file exists (mode "x", O_CREAT | O_EXCL)."""
     present = _regular(path)
     if present is False and os.path.isdir(path):
         return  # no file of its own (the open fails, or it is os.open of a directory)
     # A FIFO, socket or device the script opens is recorded, unhashed (the recorder never
     # opens one): /dev itself is noise, but a FIFO in the script's directory is its input.
+    if present and kind != "input" and (exclusive or not os.access(path, os.W_OK)):
+        return  # one the open will fail to write
     if present is None:
         if kind == "input":
             return  # the open will fail
@@ -192,9 +197,10 @@ def _opened(run: Any, args: tuple) -> None:
         return
     _complete_if_waiting(run, path)
     if mode is None:
-        _note(run, _kind_of_flags(flags), path, "os.open")
+        _note(run, _kind_of_flags(flags), path, "os.open",
+              flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL)
     else:
-        _note(run, kind_of_mode(mode), path, "open")
+        _note(run, kind_of_mode(mode), path, "open", "x" in mode)
 
 
 def _renamed(run: Any, args: tuple) -> None:
@@ -310,9 +316,6 @@ class Noise:
     dir; then `[capture] include` and `exclude` globs decide (exclude wins)."""
 
     def __init__(self, settings: config.Config) -> None:
-        import fnmatch
-        import re
-
         def directories(*paths: str | None) -> tuple[str, ...]:
             found = []
             for path in paths:
@@ -322,8 +325,12 @@ class Noise:
             return tuple(dict.fromkeys(found))
 
         def globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-            return re.compile("|".join(fnmatch.translate(p) for p in patterns)) \
-                if patterns else None
+            if not patterns:
+                return None
+            import fnmatch  # only then: `re` may not be imported yet at start-up
+            import re
+
+            return re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
         home = os.path.expanduser("~")
         sites: list[str] = []

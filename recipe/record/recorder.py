@@ -274,7 +274,7 @@ class Run:
             if not self._ended:
                 self._hash_mapped()
                 endings.watch_main_frame()
-                audit.complete_closed()  # files opened for writing, closed since
+                audit.complete_closed()  # files the fallback saw opened, closed since
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -351,8 +351,8 @@ class Run:
         item: tuple[str, Any]
         if kind == "input":  # hashed now: what the open reads
             event = self._event(kind, path, function, at, fields)
-            if event is None:
-                return
+            if event is None or event["hash"] is None:
+                return  # a file recipe cannot read, the script's open cannot either
             item = (kind, event)
         else:
             with self._lock:
@@ -380,7 +380,7 @@ class Run:
         for kind, item in seen:
             if kind == "input":
                 self.log_event(item)
-            else:
+            elif os.path.lexists(path):  # else the script's open failed: nothing written
                 self._log_deferred(*item)
         for entry in done:
             self._log_deferred(*entry)
@@ -441,19 +441,23 @@ class Run:
         with self._lock:
             opened = self._opened.pop(source, [])
             waiting = self._hash_at_end.pop(source, [])
-        read = [item for kind, item in opened if kind == "input"]
-        for event in read:  # the file was read under its old name
-            self.log_event(event)
+        for kind, item in opened:
+            if kind == "input":  # the file was read under its old name
+                self.log_event(item)
+
+        def as_output(entry: tuple) -> tuple:
+            _kind, _path, function, at, _before, fields = entry
+            return ("output", target, function, at, None, fields)
+
         written = [entry for kind, entry in opened if kind != "input"]
+        if not written and not waiting:
+            written = [("output", source, "os.rename", now(), None, self.event_fields)]
         with self._lock:
             if waiting:
-                self._hash_at_end.setdefault(target, []).extend(
-                    ("output", target, *entry[2:4], None, entry[5]) for entry in waiting)
-            if written or not waiting:
+                self._hash_at_end.setdefault(target, []).extend(map(as_output, waiting))
+            if written:
                 self._opened.setdefault(target, []).extend(
-                    ("output", ("output", target, *entry[2:4], None, entry[5]))
-                    for entry in written or
-                    [("output", source, "os.rename", now(), None, self.event_fields)])
+                    ("output", as_output(entry)) for entry in written)
         self._mark_transient(source)
 
     def removed(self, path: str) -> None:
