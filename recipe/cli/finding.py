@@ -332,11 +332,11 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
         else None
     if fmt == "json":
         if output is None:
-            _write_export(store.stream(ids), sys.stdout)
+            _write_export(store.export_lines(ids), sys.stdout)
             return 0
         try:
             with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
-                count = _write_export(store.stream(ids), handle)
+                count = _write_export(store.export_lines(ids), handle)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
         messages.info(f"exported {count} run(s) to {output}")
@@ -367,17 +367,14 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
     return 0
 
 
-def _write_export(records: Iterator[dict[str, Any]], handle: TextIO) -> int:
+def _write_export(lines: Iterator[str], handle: TextIO) -> int:
     """recipe's JSON export, streamed: an array with one run per line, written as each
     record is read, so that exporting 100,000 runs holds a shard's worth in memory (the
-    JSON encoder's indented form is five times slower than this one). Returns the count."""
-    import json
-
+    JSON encoder's indented form is three times slower). Returns the count."""
     count = 0
     handle.write("[")
-    for record in records:
-        handle.write(("\n" if not count else ",\n")
-                     + json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    for line in lines:
+        handle.write(("\n" if not count else ",\n") + line)
         count += 1
     handle.write("\n]\n" if count else "]\n")
     return count

@@ -190,6 +190,11 @@ class Store:
                 if any(event.get("path") == path for kind in ("inputs", "outputs")
                        for event in run.get(kind) or ())]
 
+    def export_lines(self, run_ids: list[str] | None = None) -> Iterator[str]:
+        """Each record of `stream` as compact JSON text (`recipe export`)."""
+        for record in self.stream(run_ids):
+            yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
     def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
         """The summary of the newest run of each script under `directory` (what `recipe
         status` checks without paths)."""

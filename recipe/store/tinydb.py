@@ -893,55 +893,72 @@ class TinyStore(Store):
         return [with_live_status(record) for record in found]
 
     def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Records newest first, a shard at a time: the order comes from the index (held
-        under the lock for that moment only), then each shard is read when its first run
-        comes up (store files are replaced whole, so reading them without the lock is
-        safe) and dropped when its runs are out. A run that moved meanwhile (a seal) is
-        looked up again; one removed meanwhile (rm) is left out."""
+        for record, _text in self._streamed(run_ids):
+            yield record
+
+    def export_lines(self, run_ids: list[str] | None = None) -> Iterator[str]:
+        """Each record as compact JSON, newest first: a sealed run's text is cut from its
+        shard file as it was written (the same encoder and settings), not encoded again."""
+        for record, text in self._streamed(run_ids):
+            yield text if text is not None else json.dumps(record, ensure_ascii=False,
+                                                            separators=(",", ":"))
+
+    def _streamed(self, run_ids: list[str] | None
+                  ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Records newest first, with their JSON text where it is at hand, a shard at a
+        time: the order comes from the index (under the lock for that moment only), then
+        each shard is read when its first run comes up (store files are replaced whole,
+        so reading them without the lock is safe) and dropped when its runs are out. A run
+        that moved meanwhile (a seal) is looked up again; one removed meanwhile (rm) is
+        left out."""
         with self._indexed() as connection:
-            if connection is None:
-                order = None
-            else:
-                if run_ids is None:
-                    order = connection.execute(
-                        "SELECT id, location, start FROM runs ORDER BY start DESC").fetchall()
-                else:
-                    order = sorted(((r["id"], None, r.get("start") or "")
-                                    for r in self._located(connection, run_ids)),
-                                   key=lambda row: row[2], reverse=True)
-                spooled = [r for r in self._spooled(set())
-                           if (run_ids is None or r["id"] in run_ids) and not connection.execute(
-                               "SELECT 1 FROM runs WHERE id = ?", (r["id"],)).fetchone()]
-        if order is None:
-            yield from self.records(run_ids)
+            order = None
+            if connection is not None and run_ids is None:
+                order = connection.execute(
+                    "SELECT id, location, start FROM runs ORDER BY start DESC").fetchall()
+                spooled = [with_live_status(r) for r in self._spooled(set())
+                           if not connection.execute("SELECT 1 FROM runs WHERE id = ?",
+                                                     (r["id"],)).fetchone()]
+        if order is None:  # a few runs (`records` reads only their shards), or no index
+            for record in self.records(run_ids):
+                yield record, None
             return
-        if run_ids is not None:  # a few runs: `_located` read them already
-            yield from self.records(run_ids)
-            return
-        spooled = [with_live_status(r) for r in spooled]
         spooled.sort(key=lambda r: r.get("start") or "", reverse=True)
-        cache: dict[int, dict[str, dict[str, Any]]] = {}
+        cache: dict[int, dict[str, tuple[dict[str, Any], str | None]]] = {}
         for run_id, location, start in order:
             while spooled and (spooled[0].get("start") or "") >= start:
-                yield spooled.pop(0)
+                yield spooled.pop(0), None
             if location not in cache:
                 if len(cache) >= 4:
                     del cache[next(iter(cache))]  # the oldest shard read: its runs are out
                 cache[location] = self._runs_at(location)
-            record = cache[location].get(run_id)
-            if record is None:
-                record = next(iter(self.records([run_id])), None)
-            if record is not None:
-                yield with_live_status(record)
-        yield from spooled
+            found = cache[location].get(run_id)
+            if found is None:
+                moved = next(iter(self.records([run_id])), None)
+                found = (moved, None) if moved is not None else None
+            if found is not None:
+                record, text = found
+                if record.get("status") == "running":
+                    record, text = with_live_status(record), None
+                yield record, text
+        for record in spooled:
+            yield record, None
 
-    def _runs_at(self, location: int) -> dict[str, dict[str, Any]]:
-        """The full records in the head or in one shard, by id, read without TinyDB's
-        copies (the file is checked as any store file is)."""
+    def _runs_at(self, location: int) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """The full records in the head or in one shard, by id, each with its JSON text
+        when the file is a shard as `_seal_if_full` writes it ({"runs":{"1":{...},...}})."""
         path = self.db_path if location == index.HEAD else self._shard_path(location)
+        if location != index.HEAD:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+                with without_garbage_collection():
+                    return _shard_records(text)
+            except (OSError, ValueError):
+                pass  # read as any store file is, below: damage is reported as such
         with without_garbage_collection():
             data = _AtomicJSONStorage(path).read() or {}
-        return {record["id"]: record for record in (data.get(RUNS) or {}).values()}
+        return {record["id"]: (record, None) for record in (data.get(RUNS) or {}).values()}
 
     # -- checking and repairing ------------------------------------------------------------
 
@@ -1191,6 +1208,28 @@ class IndexedLookup:
                     "SELECT r.summary FROM runs r WHERE r.number IN (SELECT run FROM files WHERE "
                     f"hash IN ({','.join('?' * len(chunk))}))", chunk))
         return list({row["id"]: row for row in found}.values())
+
+
+_SHARD_START = '{"' + RUNS + '":{'
+_DECODER = json.JSONDecoder()
+
+
+def _shard_records(text: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """The runs of a shard file's text, by id, each with the slice of text that encodes
+    it. ValueError if the text is not laid out as a seal writes it."""
+    if not text.startswith(_SHARD_START):
+        raise ValueError("not a sealed shard's layout")
+    found, position, end = {}, len(_SHARD_START), len(text)
+    while position < end and text[position] != "}":
+        _key, position = _DECODER.raw_decode(text, position)
+        if text[position] != ":":
+            raise ValueError("not a sealed shard's layout")
+        record, after = _DECODER.raw_decode(text, position + 1)
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise ValueError("not a run")
+        found[record["id"]] = (record, text[position + 1:after])
+        position = after + 1 if after < end and text[after] == "," else after
+    return found
 
 
 def _content_hashes(rows: list[dict[str, Any]]) -> list[str]:
