@@ -212,7 +212,7 @@ class PostgresStore(Store):
             given = conninfo_to_dict(self.url)
         except psycopg.Error as exc:
             raise StoreError(f"[store] url is not a PostgreSQL URL or conninfo "
-                             f"({redact(str(exc), self.url)})") from None
+                             f"({' '.join(redact(str(exc), self.url).split())})") from None
         extra: dict[str, Any] = {}
         if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
             extra["connect_timeout"] = CONNECT_TIMEOUT
@@ -713,6 +713,25 @@ class PostgresStore(Store):
         found = [with_live_status(record) for record in found]
         found.sort(key=lambda record: record.get("start") or "", reverse=True)
         return found
+
+    def iter_records(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every stored record, newest first, read `batch` at a time (a server-side
+        cursor: copying a million runs does not hold them all), then the spooled ones."""
+        spooled = self._reading()
+        stored = self._stored_among([record["id"] for record in spooled])
+        connection = self._connect()
+        with connection.transaction(), connection.cursor(name="recipe_records") as cursor:
+            cursor.itersize = batch
+            cursor.execute("SELECT record FROM runs WHERE NOT trashed "
+                           "ORDER BY started DESC, id DESC")
+            for (record,) in cursor:
+                yield with_live_status(record)
+        yield from (record for record in spooled if record["id"] not in stored)
+
+    def stored_ids(self) -> set[str]:
+        with self._cursor() as cursor:
+            cursor.execute("SELECT id FROM runs")
+            return {row[0] for row in cursor.fetchall()}
 
     def latest(self) -> dict[str, Any] | None:
         spooled = self._reading()
