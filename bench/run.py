@@ -11,6 +11,7 @@
     python bench/run.py notebook       # 9. per cell <= 2 ms; `recipe run NB` <= 1.3x nbconvert
     python bench/run.py children       # 10. python -c pass outside a run: no cost at all
     python bench/run.py objects        # 11. a logged h5py.File / sqlite3.connect: <= 100 us more
+    python bench/run.py fallback       # 12. open-event fallback: <= 3% on imports, <= 20 us/open
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -1051,6 +1052,114 @@ def objects(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+# -- 12. the open-event fallback -----------------------------------------------------------
+
+FALLBACK_TARGET_PERCENT = 3.0
+FALLBACK_OPEN_TARGET_US = 20.0
+
+FALLBACK_IMPORTS = """\
+import json, time
+import recipe  # records; RECIPE_CAPTURE_AUDIT=no: the same run without the fallback
+t0 = time.perf_counter()
+import pandas, matplotlib.pyplot, scipy
+print(json.dumps({"import_s": time.perf_counter() - t0}))
+"""
+
+FALLBACK_OPENS = """\
+import json, os, sys, time
+import recipe
+from recipe.record import recorder
+
+reps, calls, directory = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+inputs = [os.path.join(directory, f"in{i}.txt") for i in range(calls)]
+for path in inputs:  # warm-up: every input hashed once, so the timed reads are cache hits
+    with open(path, "rb") as f:
+        f.read()
+read_us, write_us = [], []
+for rep in range(reps):
+    t0 = time.perf_counter()
+    for path in inputs:
+        with open(path, "rb") as f:
+            f.read()
+    t1 = time.perf_counter()
+    for i in range(calls):  # outputs: noted now, hashed once closed (the recorder's thread)
+        with open(os.path.join(directory, f"out{rep}_{i}.txt"), "wb") as f:
+            f.write(b"x")
+    t2 = time.perf_counter()
+    read_us.append((t1 - t0) / calls * 1e6)
+    write_us.append((t2 - t1) / calls * 1e6)
+run = recorder.current()
+print(json.dumps({"recording": run is not None, "read_us": read_us, "write_us": write_us}))
+"""
+
+
+def fallback(args: argparse.Namespace) -> dict[str, Any]:
+    """Both scripts recorded, with the fallback on and off (`RECIPE_CAPTURE_AUDIT=no`),
+    the processes of the two modes alternated; the data in the script's working
+    directory (under /tmp, which the fallback records because it is the run's cwd)."""
+    modes = ("off", "on")
+    imports = {mode: {"import_s": [], "wall_s": []} for mode in modes}
+    opens: dict[str, dict[str, list[float]]] = {mode: {"read_us": [], "write_us": []}
+                                                for mode in modes}
+    logged = []
+    with temp_dir("fallback") as root:
+        (root / "imports.py").write_text(FALLBACK_IMPORTS)
+        (root / "opens.py").write_text(FALLBACK_OPENS)
+        for round_ in range(args.rounds):
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                home = root / f"home-{round_}-{mode}"
+                env = clean_env(RECIPE_HOME=str(home),
+                                RECIPE_CAPTURE_AUDIT="yes" if mode == "on" else "no")
+                wall, result = timed([PYTHON, "imports.py"], env=env, cwd=root)
+                imports[mode]["import_s"].append(json.loads(result.stdout)["import_s"])
+                imports[mode]["wall_s"].append(wall)
+                data = root / f"data-{round_}-{mode}"
+                data.mkdir()
+                for i in range(args.calls):
+                    (data / f"in{i}.txt").write_bytes(b"input %d" % i)
+                _wall, result = timed([PYTHON, "opens.py", str(args.reps), str(args.calls),
+                                       str(data)], env=env, cwd=root)
+                out = json.loads(result.stdout.strip().splitlines()[-1])
+                for key in ("read_us", "write_us"):
+                    opens[mode][key] += out[key]
+                if mode == "on":  # every open recorded once: the warm-up read and the timed ones
+                    shown = subprocess.run(recipe_command() + ["latest", "--json"], env=env,
+                                           capture_output=True, text=True, check=True)
+                    run = json.loads(shown.stdout)
+                    logged.append((len(run["inputs"]), len(run["outputs"]),
+                                   (args.reps + 1) * args.calls, args.reps * args.calls))
+                shutil.rmtree(data)
+                shutil.rmtree(home, ignore_errors=True)
+    results: dict[str, Any] = {"rounds": args.rounds, "reps": args.reps, "calls": args.calls,
+                               "logged": logged, "imports": imports, "opens": opens}
+    rows = []
+    for key, name in (("import_s", "import pandas, matplotlib.pyplot, scipy (in the script)"),
+                      ("wall_s", "the same script, process wall time")):
+        off, on = median(imports["off"][key]), median(imports["on"][key])
+        percent = (on - off) / off * 100
+        ok = percent <= FALLBACK_TARGET_PERCENT
+        results[key] = {"off_s": off, "on_s": on, "overhead_percent": percent, "pass": ok}
+        rows.append((name, ms(off) + " ms", ms(on) + " ms", f"{percent:+.1f}%",
+                     f"<= {FALLBACK_TARGET_PERCENT:g}%", verdict(ok)))
+    for key, name in (("read_us", "open(path, 'rb') + read, hash cached"),
+                      ("write_us", "open(new, 'wb') + write, hashed once closed")):
+        off, on = median(opens["off"][key]), median(opens["on"][key])
+        ok = on - off <= FALLBACK_OPEN_TARGET_US
+        results[key] = {"off_us": off, "on_us": on, "overhead_us": on - off, "pass": ok,
+                        "off_p25_p75": spread(opens["off"][key]),
+                        "on_p25_p75": spread(opens["on"][key])}
+        rows.append((name, f"{off:.1f} us", f"{on:.1f} us", f"{on - off:+.1f} us",
+                     f"<= {FALLBACK_OPEN_TARGET_US:g} us", verdict(ok)))
+    print_table(f"12. the open-event fallback, off against on: medians of {args.rounds} "
+                f"processes per mode ({args.reps} x {args.calls:,} opens each)",
+                ("what", "audit = no", "audit = yes", "overhead", "target", "verdict"), rows)
+    complete = all(i == ei and o == eo for i, o, ei, eo in logged)
+    results["all_logged"] = complete
+    print(f"events (inputs, outputs, expected inputs, expected outputs): {logged}")
+    print("every open recorded once:", "yes" if complete else "NO")
+    return results
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -1100,6 +1209,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=5, help="repetitions per process")
     p.add_argument("--rounds", type=int, default=6, help="processes per mode, alternated")
     p.add_argument("--calls", type=int, default=300)
+    p = items.add_parser("fallback", help="12. the open-event fallback: imports, per open")
+    p.add_argument("--rounds", type=int, default=10, help="processes per mode, alternated")
+    p.add_argument("--reps", type=int, default=5, help="repetitions per process")
+    p.add_argument("--calls", type=int, default=1000)
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1109,7 +1222,7 @@ def main(argv: list[str] | None = None) -> int:
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
                  "lineage": lineage, "notebook": notebook,
-                 "children": children, "objects": objects}
+                 "children": children, "objects": objects, "fallback": fallback}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

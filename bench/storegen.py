@@ -82,9 +82,9 @@ def make_run(index: int, rng: random.Random, upstream: dict[str, Any] | None = N
             "diff": DIFF.format(name=name, alpha=alpha),
         },
         "libraries": dict(LIBRARIES),
-        "params": {},
-        "results": {},
-        "label": "",
+        "params": {"x": index % 10, "alpha": alpha},
+        "results": {"score": round(rng.random(), 4)},
+        "label": f"alpha={alpha!r} x={index % 10}",
         "tags": ["model"] if "train" in name else (["dataset"] if "prepare" in name else []),
         "notes": [],
     }

@@ -50,7 +50,10 @@ class Workspace:
         return result
 
     def runs(self) -> list[dict]:
-        """Every stored run, newest first, as `recipe export` gives them."""
+        """Every stored run, newest first, as `recipe export` gives them (none when nothing
+        made a store: reading commands then fail, they never create one)."""
+        if not self.home.exists():
+            return []
         return json.loads(self.recipe("export").stdout)
 
     def only_run(self) -> dict:

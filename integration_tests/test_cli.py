@@ -95,6 +95,7 @@ def test_latest_is_the_newest_run(pipeline: Workspace) -> None:
 
 
 def test_latest_on_an_empty_store_exits_1(ws: Workspace) -> None:
+    ws.home.mkdir()  # an empty store; a missing one is an error (exit 2)
     assert ws.recipe("latest", check=False).returncode == 1
 
 

@@ -249,6 +249,7 @@ def test_errors_say_recipe_error_once(ws: Workspace, args: list[str]) -> None:
 
 
 def test_sweep_and_run_ids_need_the_same_prefix_length(ws: Workspace) -> None:
+    ws.home.mkdir()
     for args in (["show", "abcde"], ["runs", "--sweep", "abcde"], ["search", "--id", "abcde"]):
         result = ws.recipe(*args, check=False)
         assert result.returncode == 2
@@ -339,6 +340,7 @@ def test_the_bash_completion_script_loads_in_bash(ws: Workspace) -> None:
 # -- the web viewer's port -------------------------------------------------------------------
 
 def test_gui_on_a_port_in_use_says_so_in_one_line(ws: Workspace) -> None:
+    ws.home.mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

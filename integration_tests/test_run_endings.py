@@ -82,6 +82,68 @@ def test_sys_exit_sets_status_and_exit_code(ws: Workspace, code: str, status: st
     assert (run["status"], run["exit_code"]) == (status, exit_code)
 
 
+@pytest.mark.parametrize(("code", "status", "exit_code"), [
+    ("raise SystemExit(5)", "failed", 5),
+    ("raise SystemExit('a message')", "failed", 1),
+    ("raise SystemExit", "completed", 0),
+    ("raise SystemExit(0)", "completed", 0),
+    ("code = 7\nraise SystemExit(code)", "failed", 7),
+    ("try:\n    sys.exit(3)\nexcept SystemExit:\n    pass", "completed", 0),
+    ("import threading\nt = threading.Thread(target=sys.exit, args=(4,))\nt.start()\n"
+     "t.join()", "completed", 0),
+    ("try:\n    sys.exit(3)\nfinally:\n    print('cleanup')", "failed", 3),
+])
+def test_the_record_has_the_exit_status_the_process_really_had(
+        ws: Workspace, code: str, status: str, exit_code: int) -> None:
+    script = ws.write("exits.py", f"import recipe, sys\n{code}\n")
+    assert ws.python(script, check=False).returncode == exit_code
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == (status, exit_code)
+
+
+def test_a_script_with_its_own_excepthook_that_raises_is_failed(ws: Workspace) -> None:
+    script = ws.write("hook.py", """\
+        import recipe, sys
+        def quiet(kind, value, tb):
+            print("my hook:", value, file=sys.stderr)
+        sys.excepthook = quiet
+        raise ValueError("bad")
+        """)
+    result = ws.python(script, check=False)
+    assert result.returncode == 1 and "my hook: bad" in result.stderr
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("failed", 1)
+    assert (run["exception"]["type"], run["exception"]["message"]) == ("ValueError", "bad")
+
+
+def test_a_system_exit_whose_code_cannot_be_seen_is_not_recorded_as_a_success(
+        ws: Workspace) -> None:
+    script = ws.write("computed.py", """\
+        import recipe
+        def main():
+            return 4
+        raise SystemExit(main())
+        """)
+    assert ws.python(script, check=False).returncode == 4
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("failed", None)
+    assert run["exception"]["type"] == "SystemExit"
+    assert "not known" in run["exception"]["message"]
+
+
+def test_os_exit_leaves_a_lost_run_not_a_completed_one(ws: Workspace) -> None:
+    script = ws.write("hard.py", """\
+        import recipe, os
+        import numpy as np
+        np.save("kept.npy", np.arange(3))
+        os._exit(3)
+        """)
+    assert ws.python(script, check=False).returncode == 3
+    run = ws.only_run()
+    assert (run["status"], run["exit_code"]) == ("lost", None)
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "kept.npy")]
+
+
 def test_keyboard_interrupt_is_interrupted_and_keeps_pythons_exit_status(ws: Workspace) -> None:
     script = ws.write("kbd.py", "import recipe, time\ntime.sleep(0.5)\nraise KeyboardInterrupt\n")
     result = ws.python(script, check=False)
@@ -119,7 +181,8 @@ def test_sigterm_ends_the_run_as_interrupted_and_the_process_dies_of_it(ws: Work
     assert process.wait(timeout=30) == -signal.SIGTERM
     run = ws.only_run()
     assert (run["status"], run["exit_code"]) == ("interrupted", 128 + signal.SIGTERM)
-    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy"),
+                                                    str(ws.root / "started")]
 
 
 def test_sigterm_chains_to_the_scripts_own_handler(ws: Workspace) -> None:
@@ -150,14 +213,33 @@ def test_a_killed_run_shows_running_then_lost_with_the_files_it_logged(ws: Works
         time.sleep(3)  # the recorder flushes logged files every 2 s
         [run] = ws.runs()
         assert run["status"] == "running" and run["end"] is None
-        assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+        # "started" was closed 3 s ago: the recorder's thread has hashed it since
+        logged = [str(ws.root / "early.npy"), str(ws.root / "started")]
+        assert [o["path"] for o in run["outputs"]] == logged
     finally:
         process.kill()
         process.wait(timeout=30)
     [run] = ws.runs()
     assert run["status"] == "lost"
-    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "early.npy")]
+    assert [o["path"] for o in run["outputs"]] == logged
     assert ws.recipe("db", "check").returncode == 0
+
+
+def test_a_run_killed_right_after_its_first_write_keeps_that_output(ws: Workspace) -> None:
+    # The periodic flush is a minute away: only the flush after the first file event
+    # can have written the output before the SIGKILL.
+    script = ws.write("long.py", LONG_SCRIPT)
+    process = subprocess.Popen([sys.executable, str(script)], cwd=ws.root,
+                               env={**ws.env, "RECIPE_STORE_FLUSH_INTERVAL": "60"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(ws.root / "started")
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    [run] = ws.runs()
+    assert run["status"] == "lost"
+    assert str(ws.root / "early.npy") in [o["path"] for o in run["outputs"]]
 
 
 def test_recipe_run_records_a_script_without_the_import_line(ws: Workspace) -> None:
@@ -212,9 +294,9 @@ def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
 
 def test_the_command_line_never_records_itself(ws: Workspace) -> None:
     ws.recipe("latest", check=False)
-    ws.recipe("export")
+    ws.recipe("export", check=False)
     ws.recipe("--help")
-    assert ws.runs() == []
+    assert not ws.home.exists()
     assert not (ws.home / "spool").exists() or not list((ws.home / "spool").iterdir())
 
 

@@ -517,6 +517,7 @@ def test_each_run_of_a_parallel_sweep_owns_exactly_its_files(ws: Workspace, kind
     for run in runs:
         a = run["params"]["a"]
         assert sorted((os.path.basename(o["path"]), o["function"]) for o in run["outputs"]) == [
+            ("executions.log", "open"),  # appended by every run (the open-event fallback)
             (f"first_{a}.npy", "numpy.save"), (f"second_{a}.npy", "numpy.save")]
         assert run["inputs"] == []
     [driver] = stored(ws, "driver.py")

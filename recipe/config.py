@@ -21,7 +21,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "libraries": {"disabled": ""},
     "environment": {"record": "no"},
     "secrets": {"words": "", "keep": ""},
-    "capture": {"children": "yes"},
+    "capture": {"children": "yes", "audit": "yes", "include": "", "exclude": "",
+                "temp": "no"},
 }
 
 REDACTED = "***"
@@ -86,6 +87,10 @@ class Config:
     secret_words: tuple[str, ...]
     secret_keep: tuple[str, ...]
     capture_children: bool
+    capture_audit: bool
+    capture_include: tuple[str, ...]
+    capture_exclude: tuple[str, ...]
+    capture_temp: bool
     sources: tuple[str, ...]
 
     def __init__(self, **settings: object) -> None:
@@ -213,5 +218,9 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         secret_words=listing("secrets", "words"),
         secret_keep=listing("secrets", "keep"),
         capture_children=flag("capture", "children"),
+        capture_audit=flag("capture", "audit"),
+        capture_include=tuple(os.path.expanduser(glob) for glob in listing("capture", "include")),
+        capture_exclude=tuple(os.path.expanduser(glob) for glob in listing("capture", "exclude")),
+        capture_temp=flag("capture", "temp"),
         sources=sources,
     )

@@ -23,6 +23,7 @@ from .output import (
     emit_csv,
     emit_json,
     emit_ndjson,
+    fail,
     full_records,
     label_and_tags,
     listing_options,
@@ -83,9 +84,12 @@ def search(term: str, regex: bool, by_id: bool, listing: Listing) -> int:
               help="A condition on a parameter or a result, NAME OP VALUE with OP = != < <= "
                    "> >= (repeatable: all must hold).")
 @click.option("--sweep", metavar="ID", help="Only the runs of this sweep, in its order.")
+@click.option("--trashed", is_flag=True,
+              help="List the runs in the trash instead (`recipe rm`; JSON: their summaries, "
+                   "each with the time it was trashed).")
 @listing_options
 def list_runs(script: str | None, status: str | None, tag: str | None, where: tuple[str, ...],
-              sweep: str | None, listing: Listing) -> int:
+              sweep: str | None, trashed: bool, listing: Listing) -> int:
     """List runs with their parameters and results, newest first.
 
     A run without the parameter or result a condition names never matches it. No match
@@ -100,9 +104,19 @@ def list_runs(script: str | None, status: str | None, tag: str | None, where: tu
       recipe runs --since 3d --sort -score --limit 10
       recipe runs --status failed --csv > failed.csv
       recipe runs --sweep 1a2b3c4d
+      recipe runs --trashed
     """
     store = open_store_or_fail()
     chosen = listing.query(script=script, status=status, tag=tag, where=where)
+    if trashed:
+        if sweep is not None:
+            raise click.UsageError("--trashed and --sweep exclude each other")
+        found = chosen.ordered([run for run in store.trashed() if chosen.keep(run)])
+        if listing.format in ("json", "ndjson"):
+            (emit_json if listing.format == "json" else emit_ndjson)(found)
+        else:
+            _emit_runs(store, listing, found, lambda: _runs_tables(found))
+        return 0
     if sweep is None:
         found = store.find(chosen)
     else:
@@ -326,7 +340,10 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
         else:
             from ..record.journal import atomic_write_json
 
-            atomic_write_json(os.path.abspath(output), runs, indent=2)
+            try:
+                atomic_write_json(os.path.abspath(output), runs, indent=2)
+            except OSError as exc:
+                fail(f"cannot write {output}: {exc.strerror or exc}")
             messages.info(f"exported {len(runs)} run(s) to {output}")
         return 0
 
@@ -345,8 +362,11 @@ def export(run_ids: tuple[str, ...], fmt: str, output: str | None, include_files
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
-        with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
+        try:
+            with click.open_file(output, "w", encoding="utf-8", atomic=True) as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
         messages.info(f"exported {len(runs)} run(s) as {fmt} to {output}")
     return 0
 

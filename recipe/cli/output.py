@@ -9,13 +9,14 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from .. import config, messages
 from ..display import ago, duration
-from ..store import MIN_PREFIX, Store, UnknownRun, open_store
+from ..record import delivery
+from ..store import MIN_PREFIX, Store, StoreMissing, UnknownRun, open_store
 from ..store.query import RunQuery, moment
 
 STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow",
@@ -33,11 +34,31 @@ def settings_or_fail() -> config.Config:
     except config.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     messages.set_quiet(settings.quiet)
+    delivery.show_background_warnings(settings.home)
     return settings
 
 
-def open_store_or_fail() -> Store:
-    return open_store(settings_or_fail())
+def open_store_or_fail(*, create: bool = False) -> Store:
+    """The configured store. Only commands that record (`create`) may start a new one:
+    for every other command a missing RECIPE_HOME is a mistyped path, an error."""
+    settings = settings_or_fail()
+    if not create:
+        require_store(settings)
+    return open_store(settings)
+
+
+def require_store(settings: config.Config) -> None:
+    """StoreMissing unless the store directory exists (nothing is created to find out)."""
+    if not os.path.isdir(settings.home):
+        raise StoreMissing(f"no store at {settings.home} (RECIPE_HOME)")
+
+
+def fail(message: str) -> NoReturn:
+    """One line `recipe: error: MESSAGE`, exit status 2: bad input that is not an option
+    (a file that cannot be written, an import file that is not an export)."""
+    error = click.ClickException(message)
+    error.exit_code = 2
+    raise error
 
 
 def resolve_id(store: Store, prefix: str) -> str:

@@ -109,7 +109,7 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
         finished = recorder.current()
         if finished is not None:
             sys.stdout.flush()  # the script's own output first
-            store = open_store_or_fail()
+            store = open_store_or_fail(create=True)
             emit_json(store.get(finished.id))
     return status
 
@@ -168,7 +168,7 @@ def sweep_command(target: str, params: tuple[str, ...], nominal: tuple[str, ...]
     from ..execute.params import coerce
     from ..execute.sweeps import sweep
 
-    store = open_store_or_fail()  # also applies RECIPE_QUIET
+    store = open_store_or_fail(create=True)  # also applies RECIPE_QUIET
     try:
         chosen = targets.of(target)
     except ValueError as exc:

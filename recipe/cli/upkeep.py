@@ -1,5 +1,5 @@
-"""Keeping the store well: db check, db repair, db upgrade, db copy; and the web viewer
-(gui)."""
+"""Keeping the store well: db check, db repair, db upgrade, db copy, rm / restore / gc (the
+trash), import; and the web viewer (gui)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,73 @@ from typing import Any
 import click
 
 from .. import config, messages
-from .output import NothingFound, open_store_or_fail, settings_or_fail
+from .output import (
+    NothingFound,
+    complete_run_id,
+    emit_json,
+    fail,
+    open_store_or_fail,
+    require_store,
+    resolve_among,
+    resolve_id,
+    settings_or_fail,
+)
 
 
 @click.group()
 def db() -> None:
-    """Check, repair, upgrade or copy the store."""
+    """Check, repair, upgrade or copy the store.
+
+    \b
+    Example:
+      recipe db check
+      recipe db repair
+    """
 
 
 @db.command()
-def check() -> int:
-    """Verify every store file; exit status 1 if anything is damaged."""
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {store, ok, problems, pending} as JSON.")
+def check(as_json: bool) -> int:
+    """Verify every store file and the spool; exit status 1 if anything is damaged.
+
+    Reports damaged or wrong-shaped files, shards missing from the catalog, runs stored
+    twice, unreadable journals and orphan journals (events whose run's record is gone).
+
+    \b
+    Example:
+      recipe db check
+      recipe db check --json | jq .problems
+    """
     store = open_store_or_fail()
     problems = store.check()
-    for problem in problems:
-        click.echo(f"problem: {problem}")
-    if problems:
-        click.echo("run `recipe db repair` to salvage what can be read")
-        raise NothingFound()
     pending = store.pending()
-    click.echo(f"store OK: {store.db_path}"
-               + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    if as_json:
+        emit_json({"store": store.home, "ok": not problems, "problems": problems,
+                   "pending": pending})
+    else:
+        for problem in problems:
+            click.echo(f"problem: {problem}")
+        if problems:
+            click.echo("run `recipe db repair` to salvage what can be read")
+        else:
+            click.echo(f"store OK: {store.home}"
+                       + (f" ({pending} run(s) waiting in the spool)" if pending else ""))
+    if problems:
+        raise NothingFound()
     return 0
 
 
 @db.command()
 def repair() -> int:
-    """Salvage every readable run from damaged files (a backup of each is kept) and bring
-    in the runs kept aside in the spool."""
+    """Salvage every readable run from damaged files (a backup of each is kept, and what
+    is not a run is set aside in backups/), rebuild the indexes, and bring in the runs
+    kept aside in the spool and orphan journals (as `lost` runs).
+
+    \b
+    Example:
+      recipe db repair
+    """
     store = open_store_or_fail()
     report = store.repair()
     for line in report:
@@ -102,6 +141,135 @@ def copy_command(where: str) -> int:
     return 0
 
 
+@click.command("rm")
+@click.argument("run_ids", metavar="ID...", nargs=-1, required=True,
+                shell_complete=complete_run_id)
+@click.option("--json", "as_json", is_flag=True, help="Print the ids moved, as JSON.")
+def remove(run_ids: tuple[str, ...], as_json: bool) -> int:
+    """Move runs to the trash: no listing, search, lineage or export shows them any more.
+
+    Nothing is deleted: `recipe restore ID` brings a run back, `recipe runs --trashed`
+    lists the trash, `recipe gc` empties it for good. So rm never asks first.
+
+    \b
+    Example:
+      recipe rm 1a2b3c 4d5e6f
+      recipe runs --status failed --format ndjson | jq -r .id | xargs recipe rm
+    """
+    store = open_store_or_fail()
+    ids = list(dict.fromkeys(resolve_id(store, prefix) for prefix in run_ids))
+    moved = store.trash(ids)
+    if as_json:
+        emit_json(moved)
+    messages.info(f"moved {len(moved)} run(s) to the trash; `recipe restore ID` brings one "
+                  "back, `recipe gc` deletes them for good")
+    return 0
+
+
+@click.command("restore")
+@click.argument("run_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the ids restored, as JSON.")
+def restore(run_ids: tuple[str, ...], as_json: bool) -> int:
+    """Bring runs back from the trash (`recipe runs --trashed` lists it).
+
+    \b
+    Example:
+      recipe restore 1a2b3c
+    """
+    store = open_store_or_fail()
+    in_trash = [row["id"] for row in store.trashed()]
+    ids = list(dict.fromkeys(resolve_among(store, prefix, in_trash) for prefix in run_ids))
+    restored = store.restore(ids)
+    if as_json:
+        emit_json(restored)
+    messages.info(f"restored {len(restored)} run(s) from the trash")
+    return 0
+
+
+@click.command("gc")
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Only runs moved to the trash more than AGE ago (30min, 12h, 3d, 2w).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask first (on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the ids deleted, as JSON.")
+def gc(older_than: str | None, yes: bool, as_json: bool) -> int:
+    """Empty the trash: delete for good the runs `recipe rm` moved there.
+
+    On a terminal it says how many runs and asks first, unless --yes; in a script (no
+    terminal) it does not ask: those runs were already removed by hand once.
+
+    \b
+    Example:
+      recipe gc --older-than 30d
+      recipe gc --yes
+    """
+    from ..store.query import moment
+
+    before = ""
+    if older_than is not None:
+        try:
+            before = moment(older_than)
+        except ValueError as exc:
+            raise click.UsageError(f"--older-than: {exc}") from None
+    store = open_store_or_fail()
+    doomed = [row for row in store.trashed() if not before or (row.get("trashed") or "") < before]
+    if doomed and not yes and sys.stdin.isatty():
+        click.confirm(f"delete {len(doomed)} run(s) in the trash for good?", abort=True)
+    deleted = store.purge(before) if doomed else []
+    if as_json:
+        emit_json(deleted)
+    messages.info(f"deleted {len(deleted)} run(s) from the trash for good")
+    return 0
+
+
+@click.command("import")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {added: [ids], skipped: [ids]} as JSON.")
+def import_command(files: tuple[str, ...], as_json: bool) -> int:
+    """Bring runs exported by `recipe export` (on another machine, by a cluster job) into
+    this store, with their ids: lineage across machines just works. A run already here
+    is skipped, so importing the same file twice adds nothing. `-` reads standard input.
+
+    \b
+    Example:
+      recipe import cluster-runs.json laptop-runs.json
+      ssh lab recipe export | recipe import -
+    """
+    records = [record for name in files for record in _exported_runs(name)]
+    store = open_store_or_fail(create=True)
+    added, skipped = store.import_records(records)
+    if as_json:
+        emit_json({"added": added, "skipped": skipped})
+    messages.info(f"imported {len(added)} run(s)"
+                  + (f"; {len(skipped)} already here, skipped" if skipped else ""))
+    return 0
+
+
+def _exported_runs(name: str) -> list[dict[str, Any]]:
+    """The run records in an export file (a JSON array of runs, or one run as `show --json`
+    prints it); one line, exit 2, for anything else."""
+    import json
+
+    from ..store.base import malformed
+
+    try:
+        with click.open_file(name, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        fail(f"cannot read {name}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"{name} is not a recipe export: not JSON ({exc})")
+    runs = [data] if isinstance(data, dict) else data
+    if not isinstance(runs, list):
+        fail(f"{name} is not a recipe export: a JSON array of runs (`recipe export`)")
+    for index, run in enumerate(runs):
+        problem = malformed(run)
+        if problem:
+            fail(f"{name} is not a recipe export: item {index + 1} is not a run ({problem})")
+    return runs
+
+
 @click.command("gui")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to serve on; another than this machine's loopback shows your "
@@ -132,6 +300,7 @@ def gui(host: str, port: int, no_browser: bool, allowed: tuple[str, ...]) -> int
     from werkzeug.serving import make_server
 
     settings = settings_or_fail()
+    require_store(settings)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     if not loopback:
         messages.warn(f"serving on {host}: anyone who can reach this address can read your "
@@ -177,4 +346,4 @@ def _app_for(settings: config.Config, host: str, allowed: tuple[str, ...]) -> An
                        "ALLOWED_HOSTS": allowed_hosts(host, allowed)})
 
 
-COMMANDS = [db, gui]
+COMMANDS = [db, remove, restore, gc, import_command, gui]

@@ -1,7 +1,10 @@
 """Where a finished run's record goes: from its journal in the spool into the store.
 
 A plain script must not pay for the store at its end (importing TinyDB costs ~20 ms, and
-the store lock may be busy), so a detached `python -m recipe.store.merge` does it.
+the store lock may be busy), so a detached `python -m recipe.store.merge` does it. That
+process holds nothing of the script's: stdin, stdout and stderr are /dev/null, every
+other inheritable descriptor is closed, it has a session of its own; what it has to say
+goes to `$RECIPE_HOME/merge.log`, which the next recorded run or command shows once.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ def deliver(run: Run, saved: bool) -> None:
 
         In a process that has not imported TinyDB (a plain script), a detached
         `python -m recipe.store.merge` does it: importing TinyDB costs ~20 ms, two thirds of the
-        start-up budget, and the script need not wait for the store lock. The merger
-        inherits stderr, so a store problem still reaches the user as one warning line."""
+        start-up budget, and the script need not wait for the store lock. A caller that
+        captures the script's output must not wait for it either, so its warnings wait
+        in the log that `show_background_warnings` prints."""
         if not saved:
             messages.warn(f"could not save run {run.id[:8]} under {run.config.home}: "
                           "the disk is full or not writable")
@@ -30,6 +34,7 @@ def deliver(run: Run, saved: bool) -> None:
         if not run.store_at_end:
             return
         messages.info(f"recorded run {run.id[:8]} ({run.record['status']})")
+        show_background_warnings(run.config.home)
         if "tinydb" not in sys.modules and _spawn_merger(run.id):
             return
         from ..store.merge import merge_into_store
@@ -46,18 +51,63 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+# What detached merges had to say (a busy or damaged store), until someone shows it.
+BACKGROUND_LOG = "merge.log"
+
+
+def show_background_warnings(home: str) -> None:
+    """Print, once, the warnings detached merges left in `$RECIPE_HOME/merge.log`: the
+    log is claimed by renaming it, so two processes never both show it."""
+    path = os.path.join(home, BACKGROUND_LOG)
+    claimed = f"{path}.{os.getpid()}.shown"
+    try:
+        os.rename(path, claimed)
+    except OSError:
+        return  # none (the usual case: one failed rename), or not ours to take
+    try:
+        with open(claimed, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+        os.unlink(claimed)
+    except OSError:
+        return
+    for line in filter(None, lines):
+        messages.warn(line.removeprefix("recipe: warning: "))
+
+
+def _inheritable_descriptors() -> list[int]:
+    """This process's descriptors above stderr that a spawned program would inherit (a
+    pipe the script's caller passed it, say): the merger must not keep them open."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        descriptor = int(name)
+        try:
+            if descriptor > 2 and os.get_inheritable(descriptor):
+                found.append(descriptor)
+        except OSError:
+            pass  # the listing's own descriptor, closed by now
+    return found
+
+
 def _spawn_merger(run_id: str) -> bool:
-    """Start `python -m recipe.store.merge RUN_ID` detached; False if it cannot be started."""
+    """Start `python -m recipe.store.merge RUN_ID` detached, holding none of this
+    process's descriptors; False if it cannot be started."""
     if not sys.executable:
         return False
     env = child_environment()
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
+            actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                       (os.POSIX_SPAWN_DUP2, devnull, 2)]
+            actions += [(os.POSIX_SPAWN_CLOSE, descriptor)
+                        for descriptor in _inheritable_descriptors() if descriptor != devnull]
             os.posix_spawn(sys.executable,
                            [sys.executable, "-m", "recipe.store.merge", run_id], env,
-                           file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
-                                         (os.POSIX_SPAWN_DUP2, devnull, 1)],
+                           file_actions=actions,
                            setsid=True)  # its own session: a Ctrl-C meant for us spares it
         finally:
             os.close(devnull)

@@ -3,7 +3,8 @@ cannot take it. Standard library only: the recorder writes here without importin
 
 Each run has `spool/<id>.json`, its record without file events, replaced atomically, and
 `spool/<id>.events`, one JSON object per line, only ever appended: the files it logged
-(kind `input`/`output`, also from its workers), the processes it started (`command`,
+(kind `input`/`output`, also from its workers; `removed`: a file it wrote was deleted, so
+its events so far are `transient`), the processes it started (`command`,
 `exit`, and `child` from a child run), and the notes and tags added by `recipe
 annotate`/`tag` while it runs (the recorder owns the record file, so others only append
 here). A torn last line (a
@@ -82,38 +83,70 @@ def journals(home: str) -> list[str]:
     return [name[:-5] for name in names if name.endswith(".json") and not name.startswith(".")]
 
 
+def orphans(home: str) -> list[str]:
+    """Run ids that have events in the spool but no record: a forked child that outlived
+    its run appended after the store took the run's journal (or a full disk kept the
+    record from being written). `recipe db check` reports them, `db repair` merges them."""
+    try:
+        names = set(os.listdir(os.path.join(home, SPOOL_DIR)))
+    except FileNotFoundError:
+        return []
+    return [name[:-7] for name in names if name.endswith(".events")
+            and not name.startswith(".") and name[:-7] + ".json" not in names]
+
+
 def read(home: str, run_id: str) -> dict[str, Any]:
     """The run's full record: its record file with the events appended so far.
 
     Raises OSError or ValueError if the record file itself is unreadable."""
-    journal = Journal(home, run_id)
     record = read_record(home, run_id)
-    record.setdefault("inputs", [])
-    record.setdefault("outputs", [])
+    apply_events(record, read_events(home, run_id))
+    return record
+
+
+def read_events(home: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's events appended so far (none if it has no events file); a torn line of
+    a killed process, or one that is not an object, is skipped."""
     try:
-        with open(journal.events_path, encoding="utf-8") as handle:
+        with open(Journal(home, run_id).events_path, encoding="utf-8") as handle:
             lines = handle.readlines()
     except FileNotFoundError:
-        lines = []
-    processes = []
+        return []
+    events = []
     for line in lines:
         try:
             event = json.loads(line)
         except ValueError:
             continue  # torn line of a killed process
-        if not isinstance(event, dict):
-            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def apply_events(record: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Fold events into a record: files into inputs/outputs (a file "removed" later in
+    the run marks its events `transient`), processes into children and commands,
+    annotations into notes and tags."""
+    record.setdefault("inputs", [])
+    record.setdefault("outputs", [])
+    processes = []
+    by_path: dict[str, list[dict[str, Any]]] = {}  # the file events so far, per path
+    for event in events:
+        event = dict(event)
         kind = event.get("kind")
         if kind in ("input", "output"):
             del event["kind"]
             record[kind + "s"].append(event)
+            by_path.setdefault(event.get("path"), []).append(event)
+        elif kind == "removed":
+            for earlier in by_path.pop(event.get("path"), ()):
+                earlier["transient"] = True
         elif kind in PROCESS_EVENTS:
             processes.append(event)
         else:
             annotate(record, event)
     if processes:
         add_processes(record, processes)
-    return record
 
 
 # What a run's journal says about the processes it started (recipe/capture/children.py).

@@ -18,7 +18,7 @@ import threading
 import time
 
 from .. import __version__, config, messages
-from ..capture import arguments, children, hooks, patching
+from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
 from .fields import Secrets, default_tags, json_or_summary, label, now, user
 from .hashing import FileHasher
@@ -79,6 +79,9 @@ class Run:
         self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
                                                 dict[str, Any]]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
+        # path -> what the open-event fallback saw of the file while it is open: ("input",
+        # its event, hashed when opened) or ("output"/"update", an entry as above)
+        self._opened: dict[str, list[tuple[str, Any]]] = {}
         self._wake = threading.Event()
         self._ended = False
         # The pid of this process when it works for a run started by another one (a
@@ -87,6 +90,7 @@ class Run:
         self._late: Run | None = None  # this worker's own run, once that run has ended
         self._pausing = False  # the recorder's thread is asked to stop: a fork is coming
         self._record_changed = False  # params or results set since the last save
+        self._flushed_any = False  # the first file event was written to the journal
         self._label_given = False
         self.secrets = Secrets(settings.secret_words, settings.secret_keep)
         # The script's content once the worker read it (and its parameters, in a plain run),
@@ -96,6 +100,7 @@ class Run:
         self._identity_names: set[str] | None = set()
         self._parsed: set[str] = set()  # names the script's argument parser returned
         self._touched: set[str] = set()  # every path logged, for `_remember_files`
+        self._written: set[str] = set()  # every path logged as an output: removed, transient
         self._worker: threading.Thread | None = None
         self._exit_code: int | None = None
         self._exception: BaseException | None = None
@@ -223,6 +228,8 @@ class Run:
                 {p.name for p in found.parameters}
 
     def _work(self, read_git: bool) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
+        endings.watch_main_frame()
         self._note_script()
         if read_git and self.config.git_enabled:
             try:
@@ -246,10 +253,13 @@ class Run:
         self._flush_loop()
 
     def _flush_loop(self) -> None:
+        patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own
         while not self._ended and not self._pausing:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                endings.watch_main_frame()
+                audit.complete_closed()  # files opened for writing, closed since
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -258,13 +268,19 @@ class Run:
 
     # -- events ----------------------------------------------------------------------
 
-    def log(self, kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
+    def log(self, kind: str, path: str, function: str, hash_at_end: bool = False, *,
+            fallback: bool = False) -> None:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
         when closed), so it is hashed when a "complete" event for its path comes (it was
         closed) or when the run ends. An "update" (opened to read and write) is compared
         then with its content noted by the "before" event its call sent before opening
-        it: an input if the bytes stayed the same, else an output."""
+        it: an input if the bytes stayed the same, else an output.
+
+        `fallback`: an open seen by the open-event fallback (capture/audit.py). Its event
+        waits until the file is complete (closed, or the run's end), and a declared
+        function that logs the same file meanwhile replaces it: `with open(p, "wb") as f:
+        np.save(f, a)` is one numpy.save output, not an "open" one as well."""
         if self.paused:
             return
         if kind == "before":
@@ -273,10 +289,17 @@ class Run:
                 self._before_update[path] = digest
             return
         if kind == "complete":
-            self._complete(path)
+            # A library closing its writer does not close the script's file object it
+            # wrote into (ParquetWriter.close on a file opened by the script).
+            self._complete(path, opened=fallback)
             return
         self._touched.add(path)
         fields = self.event_fields  # replaced, never changed in place: safe to keep
+        if fallback:
+            self._log_opened(kind, path, function, fields)
+            return
+        if self._opened:
+            self._supersede(kind, path)
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
@@ -291,11 +314,50 @@ class Run:
         except OSError:
             return None
 
-    def _complete(self, path: str) -> None:
+    def _log_opened(self, kind: str, path: str, function: str,
+                    fields: dict[str, Any]) -> None:
+        at = now()
+        item: tuple[str, Any]
+        if kind == "input":  # hashed now: what the open reads
+            event = self._event(kind, path, function, at, fields)
+            if event is None:
+                return
+            item = (kind, event)
+        else:
+            with self._lock:
+                before = self._before_update.pop(path, None) if kind == "update" else None
+            item = (kind, (kind, path, function, at, before, fields))
         with self._lock:
+            self._opened.setdefault(path, []).append(item)
+
+    def _supersede(self, kind: str, path: str) -> None:
+        """A declared function logged `path`: what the fallback saw of it in the same
+        direction (read, or written) while it is open is that call's, not the script's."""
+        writes = kind != "input"
+        with self._lock:
+            items = self._opened.pop(path, [])
+            kept = [item for item in items if (item[0] != "input") != writes]
+            if kept:
+                self._opened[path] = kept
+
+    def _complete(self, path: str, *, opened: bool = True) -> None:
+        """The file is complete: hash what waited for it (with `opened`, the fallback's
+        events too, which only the fallback completes)."""
+        with self._lock:
+            seen = self._opened.pop(path, []) if opened else []
             done = self._hash_at_end.pop(path, [])
+        for kind, item in seen:
+            if kind == "input":
+                self.log_event(item)
+            else:
+                self._log_deferred(*item)
         for entry in done:
             self._log_deferred(*entry)
+
+    def _complete_all(self) -> None:
+        """The run (or a worker's part of it) ends: every file still waiting is hashed."""
+        for path in [*self._opened, *self._hash_at_end]:
+            self._complete(path)
 
     def _log_deferred(self, kind: str, path: str, function: str, at: str,
                       before: str | None, fields: dict[str, Any]) -> None:
@@ -305,20 +367,70 @@ class Run:
 
     def _log(self, kind: str, path: str, function: str, at: str,
              fields: dict[str, Any]) -> None:
+        event = self._event(kind, path, function, at, fields)
+        if event is None:
+            return
+        if kind == "output":
+            self._written.add(path)
+        self.log_event(event)
+
+    def _event(self, kind: str, path: str, function: str, at: str,
+               fields: dict[str, Any]) -> dict[str, Any] | None:
         import fnmatch
 
         if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
-            return
+            return None
         try:
             digest, size = self.hasher.hash(path)
         except OSError:
-            return  # not a readable regular file (never written, a directory, a pipe)
+            return None  # not a readable regular file (never written, a directory, a pipe)
         event = {"kind": kind, "path": path, "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
-        self.log_event(event)
+        return event
+
+    def moved(self, source: str, target: str) -> None:
+        """`source` is renamed to `target` (the open-event fallback saw os.rename or
+        os.replace): the file is an output under its new name, hashed once complete. What
+        waited to be hashed as `source` (written as x.tmp, replaced to x) waits as
+        `target`, under the function that wrote it; anything else gets "os.rename". What
+        the run logged as written under the old name is transient."""
+        if self.paused:
+            return
+        self._touched.add(target)
+        with self._lock:
+            opened = self._opened.pop(source, [])
+            waiting = self._hash_at_end.pop(source, [])
+        read = [item for kind, item in opened if kind == "input"]
+        for event in read:  # the file was read under its old name
+            self.log_event(event)
+        written = [entry for kind, entry in opened if kind != "input"]
+        with self._lock:
+            if waiting:
+                self._hash_at_end.setdefault(target, []).extend(
+                    ("output", target, *entry[2:4], None, entry[5]) for entry in waiting)
+            if written or not waiting:
+                self._opened.setdefault(target, []).extend(
+                    ("output", ("output", target, *entry[2:4], None, entry[5]))
+                    for entry in written or
+                    [("output", source, "os.rename", now(), None, self.event_fields)])
+        self._mark_transient(source)
+
+    def removed(self, path: str) -> None:
+        """`path` is about to be deleted (os.remove, os.unlink): what waited to be hashed
+        is hashed now, and a file the run wrote is transient."""
+        if self.paused:
+            return
+        self._complete(path)
+        self._mark_transient(path)
+
+    def _mark_transient(self, path: str) -> None:
+        """`journal.read` marks each event of `path` logged before this one transient."""
+        if path in self._written:
+            self._written.discard(path)
+            self.log_event({"kind": "removed", "path": path, "time": now()})
 
     def log_event(self, event: dict[str, Any]) -> None:
         """Any journal event: a file, a command started, a child run."""
@@ -327,6 +439,14 @@ class Run:
             return
         with self._lock:
             self._pending.append(event)
+            first = not self._flushed_any and event.get("kind") in ("input", "output")
+            if first:
+                self._flushed_any = True
+        if first and self._worker is not None:
+            # A run killed in its first seconds keeps its first file: written now, on the
+            # caller's thread (one small append, no fsync), not at the thread's next tick,
+            # which may also be waiting for git.
+            self._flush_events()
 
     def _flush_events(self, *, durable: bool = False) -> None:
         with self._lock:
@@ -413,7 +533,9 @@ class Run:
         journal; the parent flushes what was buffered and ends the run."""
         self._lock = threading.Lock()  # another thread may have held it at the fork
         self._pending = []
-        self._hash_at_end = []
+        self._hash_at_end = {}
+        self._before_update = {}
+        self._opened = {}
         self._worker = None
         self._pausing = False
         self._late = None
@@ -431,9 +553,7 @@ class Run:
     def end_as_worker(self) -> None:
         """The end of a worker's part: the files it left to hash at the end, and its own
         run, if it outlived the one it worked for."""
-        deferred, self._hash_at_end = self._hash_at_end, []
-        for kind, path, function, time_of_call in deferred:
-            self._log(kind, path, function, time_of_call)
+        self._complete_all()
         if self._late is not None:
             self._late.finish()
 
@@ -492,11 +612,18 @@ class Run:
         """Remember the argument of sys.exit()."""
         self._exit_code = endings.exit_status(code)
 
+    @property
+    def noted_exit(self) -> int | None:
+        return self._exit_code
+
     def note_exception(self, exc: BaseException) -> None:
         self._exception = exc
 
-    def finish(self, status: str | None = None, exit_code: int | None = None) -> None:
-        """End the run once: final record, events, libraries; then into the store."""
+    def finish(self, status: str | None = None, exit_code: int | None = None, *,
+               exit_unknown: bool = False) -> None:
+        """End the run once: final record, events, libraries; then into the store.
+        `exit_unknown`: the script ended by a SystemExit whose code recipe cannot see
+        (endings.how_the_frame_ended), said so in `exception` rather than guessed."""
         if self._ended or self.worker_pid is not None:
             return
         exc = self._exception
@@ -528,6 +655,14 @@ class Run:
                     "message": str(exc),
                     "traceback": endings.format_exception(exc),
                 }
+            elif exit_unknown:
+                record["exception"] = {
+                    "type": "SystemExit",
+                    "message": "raised with an exit code recipe cannot see (a computed "
+                               "`raise SystemExit(...)`); the process's exit status is "
+                               "not known",
+                    "traceback": "",
+                }
         try:
             from .environment import library_versions, third_party_modules
 
@@ -536,9 +671,7 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
-        for entries in self._hash_at_end.values():
-            for entry in entries:
-                self._log_deferred(*entry)
+        self._complete_all()
         self._remember_files()
         children.end_of_run(self)
         self._flush_events(durable=True)
@@ -643,6 +776,7 @@ def install_capture(settings: config.Config) -> None:
     for a run, a sweep's runs in one process, and a worker alike."""
     patching.set_sink(log_to_current)
     arguments.set_sink(arguments_to_current)
+    audit.install(settings, current)
     hooks.install(settings.disabled_libraries)
 
 

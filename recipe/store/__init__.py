@@ -13,14 +13,23 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .base import MIN_PREFIX, Store, StoreDamaged, StoreError, StoreLocked, UnknownRun
+from .base import (
+    MIN_PREFIX,
+    Store,
+    StoreDamaged,
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    StoreUnwritable,
+    UnknownRun,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..config import Config
 
-__all__ = ["MIN_PREFIX", "Store", "StoreDamaged", "StoreError", "StoreLocked", "UnknownRun",
-           "copy_runs", "open_store", "open_target"]
+__all__ = ["MIN_PREFIX", "Store", "StoreDamaged", "StoreError", "StoreLocked", "StoreMissing",
+           "StoreUnwritable", "UnknownRun", "copy_runs", "open_store", "open_target"]
 
 
 def open_store(settings: Config) -> Store:
@@ -67,11 +76,11 @@ def copy_runs(source: Store, target: Store, *, batch: int = 2000,
     """Copy every finished run of `source` that `target` lacks, `batch` at a time;
     (copied, already there). Copying twice adds nothing. `progress(copied)` after each
     batch."""
-    from ..record import journal
     from .postgres import PostgresStore
 
     to_server = isinstance(target, PostgresStore)
-    there = target.stored_ids() if to_server else {row["id"] for row in target.summaries()}
+    there = (target.stored_ids() if to_server else
+             {row["id"] for row in [*target.summaries(), *target.trashed()]})
     streamed: Iterable[dict[str, Any]] = (source.iter_records()
                                           if isinstance(source, PostgresStore)
                                           else source.records())
@@ -82,10 +91,8 @@ def copy_runs(source: Store, target: Store, *, batch: int = 2000,
         nonlocal copied, chunk
         if to_server:
             target.copy_in(chunk, batch=batch)
-        else:  # through the target's own spool, as its runs' merges do
-            for record in chunk:
-                journal.Journal(target.home, record["id"]).write_record(record, durable=False)
-            target.merge_pending(timeout=60.0)
+        else:
+            target.import_records(chunk)
         copied += len(chunk)
         chunk = []
         if progress is not None:

@@ -37,12 +37,43 @@ class StoreDamaged(StoreError):
     """A store file is not valid JSON (or not recipe's); `recipe db repair` salvages it."""
 
 
+class StoreMissing(StoreError):
+    """The store directory does not exist: reading commands never create one."""
+
+
+class StoreUnwritable(StoreError, OSError):
+    """The store cannot be written (a read-only directory or mount, a full disk, a
+    directory where a store file belongs); reading it still works. An OSError too, so
+    callers that keep a run aside on OSError keep doing so."""
+
+
 class StoreLocked(StoreError):
     """Another process held the store lock for longer than we could wait."""
 
 
 class UnknownRun(StoreError):
     pass
+
+
+def malformed(record: Any) -> str:
+    """Why `record` is not a run record every reader can use ("" if it is): valid JSON
+    of the wrong shape (a string, a list, an event without a path) is damage too."""
+    if not isinstance(record, dict):
+        return f"a {type(record).__name__}, not an object"
+    for field in ("id", "start"):
+        if not isinstance(record.get(field), str):
+            return f"its {field} is missing or not a string"
+    for field, kind in (("status", str), ("script", str), ("params", dict),
+                        ("results", dict), ("tags", list), ("notes", list),
+                        ("inputs", list), ("outputs", list)):
+        value = record.get(field)
+        if value is not None and not isinstance(value, kind):
+            return f"its {field} is a {type(value).__name__}"
+    for field in ("inputs", "outputs"):
+        for event in record.get(field) or ():
+            if not isinstance(event, dict) or not isinstance(event.get("path"), str):
+                return f"one of its {field} is not a file event with a path"
+    return ""
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +227,44 @@ class Store:
                     and row.get("status") == "completed"):
                 found[computation] = row
         return found
+
+    # -- the trash, and runs from elsewhere ------------------------------------------------
+
+    def trash(self, run_ids: list[str]) -> list[str]:
+        """Move stored runs (full ids) to the trash: no listing, search, lineage or export
+        sees them until `restore`; `purge` deletes them for good. UnknownRun for an id
+        that is not stored; StoreError for a run still in the spool (running)."""
+        raise NotImplementedError
+
+    def restore(self, run_ids: list[str]) -> list[str]:
+        """Bring runs (full ids) back from the trash into the store."""
+        raise NotImplementedError
+
+    def trashed(self) -> list[dict[str, Any]]:
+        """The summaries of the runs in the trash, newest first, each with `trashed` (the
+        ISO time it was moved there)."""
+        raise NotImplementedError
+
+    def purge(self, before: str = "") -> list[str]:
+        """Delete for good the runs moved to the trash before `before` (an ISO time; ""
+        for all of them); return their ids."""
+        raise NotImplementedError
+
+    def import_records(self, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store runs exported elsewhere (`recipe export`), keeping their ids; a run whose
+        id is already here (stored, in the trash or in the spool) is skipped, so importing
+        twice adds nothing. Returns (ids added, ids skipped). This version goes through
+        the spool, as a finished run does; a backend may write them directly."""
+        from ..record import journal
+
+        here = {row["id"] for row in self.summaries([r["id"] for r in records])}
+        here |= {row["id"] for row in self.trashed()} | set(journal.journals(self.home))
+        added = [record for record in {r["id"]: r for r in records}.values()
+                 if record["id"] not in here]
+        for record in added:
+            journal.Journal(self.home, record["id"]).write_record(record)
+        self.merge_pending(timeout=60.0)
+        return [r["id"] for r in added], [r["id"] for r in records if r["id"] in here]
 
     # -- checking and repairing ------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """`python -m recipe.store.merge RUN_ID`: bring finished runs from the spool into the store.
 
-Started detached by a recorded script at its end (see Run._store), so that the script
+Started detached by a recorded script at its end (record/delivery.py), so that the script
 neither imports TinyDB nor waits for the store lock; it then refreshes the cache of
-installed distributions if a `pip install` made it stale.
+installed distributions if a `pip install` made it stale. Its stdio is /dev/null: a
+warning goes to `$RECIPE_HOME/merge.log`, which the next recorded run or command shows.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ def main(argv: list[str]) -> int:
         settings = config.load()
     except config.ConfigError:
         settings = config.defaults()
-    messages.set_quiet(settings.quiet)
-    merge_into_store(settings, argv[0] if argv else "?")
-    # Nothing more to say: let go of the script's stderr, which a caller that captures it
-    # is waiting on to close, before the slow part.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    messages.set_quiet(True)  # nobody reads its stderr: only warnings are kept, in the log
+    import io
+
+    said, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        merge_into_store(settings, argv[0] if argv else "?")
+    finally:
+        said, sys.stderr = sys.stderr.getvalue(), said
+    if said:
+        _keep_for_later(settings.home, said)
     try:  # after a `pip install`, the scan the script was spared (environment.py)
         from ..record.environment import build_distributions_cache
 
@@ -45,6 +49,21 @@ def main(argv: list[str]) -> int:
     except Exception:  # never-raise guard: a cache only saves time
         pass
     return 0
+
+
+def _keep_for_later(home: str, text: str) -> None:
+    """Append to the log that the next recorded run or command shows."""
+    from ..record.delivery import BACKGROUND_LOG
+
+    try:
+        descriptor = os.open(os.path.join(home, BACKGROUND_LOG),
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(descriptor, text.encode("utf-8", "replace"))
+        finally:
+            os.close(descriptor)
+    except OSError:
+        pass  # a store that cannot take a log line: its run waits in the spool all the same
 
 
 if __name__ == "__main__":

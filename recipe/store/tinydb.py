@@ -14,6 +14,7 @@ one rewrite of the bounded head, whatever the number of runs stored.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -21,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from tinydb import Query, Storage, TinyDB
@@ -37,7 +38,9 @@ from .base import (
     StoreDamaged,
     StoreError,
     StoreLocked,
+    StoreUnwritable,
     UnknownRun,
+    malformed,
     summary,
     with_live_status,
     without_garbage_collection,
@@ -68,6 +71,9 @@ class _AtomicJSONStorage(Storage):
             raise StoreDamaged(f"{self.path} is damaged ({exc}); run `recipe db repair`") from None
         if not isinstance(data, dict):
             raise StoreDamaged(f"{self.path} is not a recipe store; run `recipe db repair`")
+        problem = _shape_problem(data)
+        if problem:
+            raise StoreDamaged(f"{self.path} is damaged ({problem}); run `recipe db repair`")
         return data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -87,6 +93,7 @@ class TinyStore(Store):
         self.shard_dir = stem + ".shards"
         self.sweep_dir = stem + ".sweeps"
         self.lock_path = stem + ".lock"
+        self.trash_path = stem + ".trash.json"
         self.backup_dir = os.path.join(self.home, "backups")
         self.warnings: list[str] = []  # what readers went without (a damaged head)
         self._shard_hashes: dict[int, set[str]] = {}  # sealed shards do not change files
@@ -95,8 +102,25 @@ class TinyStore(Store):
 
     @contextmanager
     def _locked(self, *, exclusive: bool, timeout: float) -> Iterator[None]:
-        os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
-        descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        """The store lock: exclusive for a writer, shared for a reader. A reader never
+        creates the lock file, and reads without the lock when it cannot open it (a
+        read-only store, or one nothing was written to yet): every store file is replaced
+        atomically, in an order that keeps what the head names on disk first, so a
+        lockless reader sees a consistent store (docs/design.md, "Reading a read-only
+        store"). A writer that cannot have the lock gets StoreUnwritable, as does any
+        OSError while it writes."""
+        if exclusive:
+            try:
+                os.makedirs(os.path.dirname(self.lock_path), exist_ok=True)
+                descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise self._unwritable(exc) from None
+        else:
+            try:
+                descriptor = os.open(self.lock_path, os.O_RDONLY)
+            except OSError:
+                yield
+                return
         mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
         deadline = time.monotonic() + timeout
         try:
@@ -110,9 +134,20 @@ class TinyStore(Store):
                             f"the store {self.db_path} stayed locked for {timeout:g} s"
                         ) from None
                     time.sleep(0.005)
-            yield
+            try:
+                yield
+            except OSError as exc:
+                if exclusive:
+                    raise self._unwritable(exc) from None
+                raise
         finally:
             os.close(descriptor)  # closing releases the lock
+
+    def _unwritable(self, error: OSError) -> StoreUnwritable:
+        where = error.filename or self.home
+        reason = ("is a directory" if error.errno == errno.EISDIR
+                  else f"cannot be written ({error.strerror or error})")
+        return StoreUnwritable(f"the store {self.home} cannot be changed: {where} {reason}")
 
     # -- files ---------------------------------------------------------------------------
 
@@ -149,8 +184,10 @@ class TinyStore(Store):
                 rows = json.loads(text)
         except (OSError, ValueError) as exc:
             raise StoreDamaged(f"{path} is damaged ({exc}); run `recipe db repair`") from None
-        if not isinstance(rows, list):
-            raise StoreDamaged(f"{path} is damaged; run `recipe db repair`")
+        problem = (f"a {type(rows).__name__}, not a list" if not isinstance(rows, list)
+                   else next(filter(None, map(malformed, rows)), ""))
+        if problem:
+            raise StoreDamaged(f"{path} is damaged ({problem}); run `recipe db repair`")
         return rows
 
     def _write_index(self, number: int, records: list[dict[str, Any]]) -> None:
@@ -187,7 +224,10 @@ class TinyStore(Store):
         """Bring every finished (or lost) run waiting in the spool into the store.
 
         Returns the ids merged. Raises StoreLocked / StoreDamaged / OSError, leaving the
-        spool as it was: nothing is deleted from it before the store holds it."""
+        spool as it was: nothing is deleted from it before the store holds it. An empty
+        spool costs no lock and writes nothing (so readers of a clean store write nothing)."""
+        if not journal.journals(self.home):
+            return []
         with self._locked(exclusive=True, timeout=timeout):
             records = []
             for run_id in journal.journals(self.home):
@@ -239,6 +279,135 @@ class TinyStore(Store):
         catalog_rows[str(number)] = _catalog_row(number, records)
         head.storage.write(data)
 
+    # -- the trash: db.trash.json, runs moved out of the store whole -----------------------
+
+    def trash(self, run_ids: list[str]) -> list[str]:
+        """Move stored runs to the trash file. The trash is written first, then the shards
+        and the head without them: a crash in between leaves a run in both, never in
+        neither."""
+        wanted = set(run_ids)
+        try:
+            self.merge_pending(timeout=10.0)
+        except (StoreError, OSError):
+            pass  # a run kept aside is reported below as not stored yet
+        with self._locked(exclusive=True, timeout=10.0):
+            spooled = wanted & set(journal.journals(self.home))
+            if spooled:
+                raise StoreError(f"run {min(spooled)[:8]} is still running (or waits in the "
+                                 "spool): remove it once it has ended and been stored")
+            with self._db(self.db_path) as head:
+                found = {doc["id"]: dict(doc) for doc in head.table(RUNS).all()
+                         if doc["id"] in wanted}
+                shards: dict[int, list[dict[str, Any]]] = {}
+                for row in self._catalog(head):
+                    if len(found) == len(wanted):
+                        break
+                    number = row["shard"]
+                    needles = sorted(wanted - found.keys())
+                    if any(s["id"] in wanted for s in self._read_index(number, needles)):
+                        shards[number] = self._records_of_shard(number)
+                        found.update((r["id"], r) for r in shards[number] if r["id"] in wanted)
+                if wanted - found.keys():
+                    raise UnknownRun(f"no run {min(wanted - found.keys())}")
+                stamp = datetime.now(timezone.utc).isoformat()
+                with self._db(self.trash_path) as trash:
+                    self._replace_runs(trash, [dict(r, trashed=stamp) for r in found.values()])
+                for number, records in shards.items():
+                    kept = [r for r in records if r["id"] not in wanted]
+                    _AtomicJSONStorage(self._shard_path(number)).write(
+                        {RUNS: {str(i): r for i, r in enumerate(kept, 1)}})
+                    self._write_index(number, kept)
+                    self._shard_hashes.pop(number, None)
+                    head.table(CATALOG).update(_catalog_row(number, kept), doc_ids=[number])
+                head.table(RUNS).remove(lambda doc: doc["id"] in wanted)
+        return sorted(found)
+
+    def restore(self, run_ids: list[str]) -> list[str]:
+        """Bring runs back from the trash into the head (the store first, then the trash
+        without them: a crash in between leaves a run in both)."""
+        wanted = set(run_ids)
+        with self._locked(exclusive=True, timeout=10.0):
+            with self._db(self.trash_path) as trash:
+                found = [dict(doc) for doc in trash.table(RUNS).all() if doc["id"] in wanted]
+                missing = wanted - {r["id"] for r in found}
+                if missing:
+                    raise UnknownRun(f"no run {min(missing)} in the trash")
+                for record in found:
+                    del record["trashed"]
+                self._insert(found)
+                trash.table(RUNS).remove(lambda doc: doc["id"] in wanted)
+        return sorted(wanted)
+
+    def trashed(self) -> list[dict[str, Any]]:
+        """The summaries of the runs in the trash, newest first, each with `trashed`."""
+        if not os.path.exists(self.trash_path):
+            return []
+        with self._locked(exclusive=False, timeout=30.0), self._db(self.trash_path) as trash:
+            rows = [dict(summary(doc), trashed=doc.get("trashed"))
+                    for doc in trash.table(RUNS).all()]
+        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+        return rows
+
+    def purge(self, before: str = "") -> list[str]:
+        """Delete for good the runs moved to the trash before `before` ("" for all)."""
+        if not os.path.exists(self.trash_path):
+            return []
+        with self._locked(exclusive=True, timeout=10.0), self._db(self.trash_path) as trash:
+            table = trash.table(RUNS)
+            gone = [doc for doc in table.all()
+                    if not before or (doc.get("trashed") or "") < before]
+            table.remove(doc_ids=[doc.doc_id for doc in gone])
+        return sorted(doc["id"] for doc in gone)
+
+    def import_records(self, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store exported runs with their ids, skipping those already here (stored, in
+        the trash, in the spool); straight into the head, sealed as it fills, so a running
+        run of another machine is stored as it was exported."""
+        unique = list({r["id"]: r for r in records}.values())
+        with self._locked(exclusive=True, timeout=60.0):
+            here = self._ids_here({r["id"] for r in unique})
+            added = [r for r in unique if r["id"] not in here]
+            self._insert(added)
+        return [r["id"] for r in added], [r["id"] for r in records if r["id"] in here]
+
+    def _ids_here(self, ids: set[str]) -> set[str]:
+        """Which of `ids` the store, the trash or the spool holds (the lock held)."""
+        here = ids & set(journal.journals(self.home))
+        needles = sorted(ids) if len(ids) <= 64 else None
+        with self._db(self.db_path) as head:
+            here |= {doc["id"] for doc in head.table(RUNS).all()} & ids
+            for row in self._catalog(head):
+                here |= {s["id"] for s in self._read_index(row["shard"], needles)} & ids
+        if os.path.exists(self.trash_path):
+            with self._db(self.trash_path) as trash:
+                here |= {doc["id"] for doc in trash.table(RUNS).all()} & ids
+        return here
+
+    def _insert(self, records: list[dict[str, Any]]) -> None:
+        """Insert records into the head (replacing a run of the same id there), sealing
+        it each time it fills up (the lock held)."""
+        position = 0
+        while position < len(records):
+            with self._db(self.db_path) as head:
+                runs = head.table(RUNS)
+                room = max(HEAD_MAX_RUNS - len(runs), 1)
+                batch = records[position:position + room]
+                ids = {record["id"] for record in batch}
+                same = [doc.doc_id for doc in runs.all() if doc["id"] in ids]
+                if same:
+                    runs.remove(doc_ids=same)
+                runs.insert_multiple(batch)
+                if not head.table(META):
+                    head.table(META).insert({"schema": SCHEMA_VERSION})
+                self._seal_if_full(head)
+            position += len(batch)
+
+    @staticmethod
+    def _replace_runs(db: TinyDB, records: list[dict[str, Any]]) -> None:
+        ids = {record["id"] for record in records}
+        db.table(RUNS).remove(lambda doc: doc["id"] in ids)
+        db.table(RUNS).insert_multiple(records)
+
     def annotate(self, run_id: str, annotation: dict[str, Any]) -> None:
         """Add a note or tags (see journal.annotate) to a stored run; to a run still in the
         spool, by appending the annotation to its journal (its recorder owns the record)."""
@@ -249,19 +418,27 @@ class TinyStore(Store):
             if run_id in journal.journals(self.home):
                 journal.Journal(self.home, run_id).append_events([annotation])
                 return
-            with self._db(self.db_path) as head:
-                if self._update_in(head, run_id, change):
-                    return
-                catalog = self._catalog(head)
-            for row in catalog:
-                number = row["shard"]
-                if any(s["id"] == run_id for s in self._read_index(number)):
-                    with self._db(self._shard_path(number)) as shard:
-                        self._update_in(shard, run_id, change)
-                        records = [dict(doc) for doc in shard.table(RUNS).all()]
-                    self._write_index(number, records)
-                    return
+            if self._change_stored(run_id, change):
+                return
         raise UnknownRun(f"no run {run_id}")
+
+    def _change_stored(self, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
+        """Apply `change` to the stored record of `run_id`, in the head or in its shard
+        (whose index is written again); False if no stored run has that id. The caller
+        holds the exclusive lock."""
+        with self._db(self.db_path) as head:
+            if self._update_in(head, run_id, change):
+                return True
+            catalog = self._catalog(head)
+        for row in catalog:
+            number = row["shard"]
+            if any(s["id"] == run_id for s in self._read_index(number, [run_id])):
+                with self._db(self._shard_path(number)) as shard:
+                    self._update_in(shard, run_id, change)
+                    records = [dict(doc) for doc in shard.table(RUNS).all()]
+                self._write_index(number, records)
+                return True
+        return False
 
     @staticmethod
     def _update_in(db: TinyDB, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
@@ -282,7 +459,7 @@ class TinyStore(Store):
         # damaged store still lets them read (the spool and whatever else is readable).
         try:
             self.merge_pending(timeout=2.0)
-        except (StoreLocked, StoreDamaged, OSError):
+        except (StoreError, OSError):
             pass
         with self._locked(exclusive=False, timeout=30.0):
             opened = False
@@ -462,6 +639,9 @@ class TinyStore(Store):
     def check(self) -> list[str]:
         """Every problem found, one line each; an empty list means all is well."""
         problems = []
+        if os.path.lexists(self.lock_path) and not os.path.isfile(self.lock_path):
+            problems.append(f"{self.lock_path} is not a file: nothing can write the store "
+                            "until it is removed")
         try:
             with self._locked(exclusive=False, timeout=30.0):
                 with self._db(self.db_path) as head:
@@ -490,6 +670,9 @@ class TinyStore(Store):
                 journal.read(self.home, run_id)
             except (OSError, ValueError) as exc:
                 problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+        for run_id in journal.orphans(self.home):
+            problems.append(f"{journal.Journal(self.home, run_id).events_path} has events "
+                            "but no record (a process that outlived its run): repair merges it")
         return problems
 
     def pending(self) -> int:
@@ -503,9 +686,7 @@ class TinyStore(Store):
         with self._locked(exclusive=True, timeout=60.0):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
             head_data = self._salvage(self.db_path, stamp, report)
-            catalog = {}
-            for row in (head_data.get(CATALOG) or {}).values():
-                catalog[row["shard"]] = row
+            catalog = {}  # made again from the shards on disk: a row may name a lost one
             in_shards: set[str] = set()
             for number in self._shard_files():
                 shard_data = self._salvage(self._shard_path(number), stamp, report)
@@ -528,11 +709,37 @@ class TinyStore(Store):
             head_data[META] = {"1": {"schema": SCHEMA_VERSION}}
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             journal.atomic_write_json(self.db_path, head_data)
+            for run_id in journal.orphans(self.home):
+                report.append(self._adopt_orphan(run_id))
         merged = self.merge_pending(timeout=60.0)
         if merged:
             kept = os.path.join(self.home, journal.SPOOL_DIR)
             report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
         return report
+
+    def _adopt_orphan(self, run_id: str) -> str:
+        """Bring an orphan journal's events in (the caller holds the exclusive lock): into
+        its run if the store holds it, else as a run of its own, `lost`, with what the
+        events say; the merge that follows takes it. Returns what was done."""
+        events = journal.read_events(self.home, run_id)
+        target = journal.Journal(self.home, run_id)
+        files = sum(event.get("kind") in ("input", "output") for event in events)
+        if self._change_stored(run_id, lambda record: journal.apply_events(record, events)):
+            os.unlink(target.events_path)
+            return f"added {files} file event(s) of an orphan journal to run {run_id[:8]}"
+        times = sorted(event["time"] for event in events if isinstance(event.get("time"), str))
+        when = times[0] if times else datetime.fromtimestamp(
+            os.path.getmtime(target.events_path), timezone.utc).isoformat()
+        target.write_record({
+            "id": run_id, "script": "<unknown>", "command": [], "cwd": "", "start": when,
+            "end": None, "duration": None, "status": "lost", "exit_code": None,
+            "exception": None, "hostname": "", "user": "", "platform": "", "python": "",
+            "git": None, "libraries": {}, "params": {}, "results": {}, "label": "",
+            "tags": [], "parent": None, "children": [], "commands": [],
+            "notes": [{"text": "made by `recipe db repair` from events found without their "
+                               "run's record (a process that outlived its run)",
+                       "time": datetime.now(timezone.utc).isoformat()}]})
+        return f"stored an orphan journal ({files} file event(s)) as lost run {run_id[:8]}"
 
     def _shard_files(self) -> list[int]:
         """Numbers of the shard files on disk, listed in the catalog or not."""
@@ -540,7 +747,9 @@ class TinyStore(Store):
         return sorted(int(name[:-5]) for name in names if re.fullmatch(r"\d+\.json", name))
 
     def _salvage(self, path: str, stamp: str, report: list[str]) -> dict[str, Any]:
-        """The file's data; if damaged, a backup copy and whatever runs can be read from it."""
+        """The file's data; if damaged, a backup copy and every well-formed run that can
+        be read from it. What is valid JSON but not a run (a string, a list, a run
+        without its id) is set aside in `backups/`, never dropped unsaid."""
         storage = _AtomicJSONStorage(path)
         try:
             return storage.read() or {}
@@ -553,11 +762,69 @@ class TinyStore(Store):
         shutil.copy2(path, backup)
         with open(path, "rb") as handle:
             text = handle.read().decode("utf-8", errors="replace")
-        runs = _salvage_runs(text)
-        storage.write({RUNS: {str(i): r for i, r in enumerate(runs, 1)}})
-        report.append(f"{path} was damaged: salvaged {len(runs)} run(s); "
-                      f"the damaged file is kept as {backup}")
-        return {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+        try:
+            runs, aside = _sort_out(json.loads(text))
+        except ValueError:  # not JSON (torn): find the run objects in the text
+            runs, aside = _sort_out({RUNS: _salvage_runs(text)})
+        data = {RUNS: {str(i): r for i, r in enumerate(runs, 1)}}
+        storage.write(data)
+        said = f"salvaged {len(runs)} run(s)"
+        if aside:
+            kept = os.path.join(self.backup_dir, f"{os.path.basename(path)}.{stamp}.set-aside.json")
+            journal.atomic_write_json(kept, aside, indent=2)
+            said += f", set aside {len(aside)} entr{'y' if len(aside) == 1 else 'ies'} that " \
+                    f"are not runs in {kept}"
+        report.append(f"{path} was damaged: {said}; the damaged file is kept as {backup}")
+        return data
+
+
+def _sort_out(data: Any) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The well-formed runs of a store file's data, whatever its shape (a table that is a
+    list, a file that is one), each once; and the entries of its runs tables that are not
+    runs. Catalog and meta rows are neither: repair makes them again."""
+    tables = data if isinstance(data, dict) else {RUNS: data}
+    runs, aside, seen = [], [], set()
+    for name, rows in tables.items():
+        if name in (CATALOG, META):
+            continue
+        entries = rows.values() if isinstance(rows, dict) else rows if isinstance(rows, list) \
+            else [rows]
+        for entry in entries:
+            if malformed(entry):
+                aside.append(entry)
+            elif entry["id"] not in seen:
+                seen.add(entry["id"])
+                runs.append(entry)
+    return runs, aside
+
+
+def _shape_problem(data: dict[str, Any]) -> str:
+    """What is wrong with the shape of a store file's tables ("" if nothing): TinyDB
+    expects each table to be an object of objects, readers expect runs and catalog rows
+    to have their fields."""
+    for name, rows in data.items():
+        if not isinstance(rows, dict):
+            return f"its table {name!r} is a {type(rows).__name__}, not an object"
+        for key, row in rows.items():
+            if name == RUNS:
+                problem = malformed(row)
+            elif name == CATALOG:
+                problem = _catalog_problem(row)
+            else:
+                problem = "" if isinstance(row, dict) else f"a {type(row).__name__}"
+            if problem:
+                return f"{name} row {key}: {problem}"
+    return ""
+
+
+def _catalog_problem(row: Any) -> str:
+    if not isinstance(row, dict):
+        return f"a {type(row).__name__}, not an object"
+    for field, kind in (("shard", int), ("count", int), ("first_start", str),
+                        ("last_start", str)):
+        if not isinstance(row.get(field), kind):
+            return f"its {field} is missing or not a{'n' if kind is int else ''} {kind.__name__}"
+    return ""
 
 
 class ContentLookup:
