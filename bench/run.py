@@ -12,6 +12,7 @@
     python bench/run.py children       # 10. python -c pass outside a run: no cost at all
     python bench/run.py objects        # 11. a logged h5py.File / sqlite3.connect: <= 100 us more
     python bench/run.py fallback       # 12. open-event fallback: <= 3% on imports, <= 20 us/open
+    python bench/run.py postgres       # 14. 1,000,000 runs on PostgreSQL: search < 100 ms
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -62,6 +63,7 @@ from common import (  # noqa: E402 - after making bench/ importable however we a
     verdict,
 )
 from notebooks import notebook  # noqa: E402
+from postgres import postgres  # noqa: E402
 from storegen import build_store, input_name  # noqa: E402
 
 STARTUP_TARGET_MS = 30.0
@@ -1213,6 +1215,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=10, help="processes per mode, alternated")
     p.add_argument("--reps", type=int, default=5, help="repetitions per process")
     p.add_argument("--calls", type=int, default=1000)
+    p = items.add_parser("postgres", help="14. the team store on PostgreSQL, many runs")
+    p.add_argument("--runs", type=int, default=1_000_000)
+    p.add_argument("--reps", type=int, default=7, help="repetitions of each command")
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1222,7 +1227,8 @@ def main(argv: list[str] | None = None) -> int:
     functions = {"startup": startup, "calls": calls, "hashing": hashing, "store": store,
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
                  "lineage": lineage, "notebook": notebook,
-                 "children": children, "objects": objects, "fallback": fallback}
+                 "children": children, "objects": objects, "fallback": fallback,
+                 "postgres": postgres}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache
