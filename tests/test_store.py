@@ -724,3 +724,45 @@ def test_concurrent_writers_lose_nothing(db: Store, home: Path) -> None:
     assert all([e["path"] for e in run["outputs"]] == [f"/w/{run['id']}"] for run in runs)
     assert spool_files(home) == []
     assert db.check() == []
+
+
+MACHINES, RUNS_PER_MACHINE = 8, 50
+
+
+def _machine_writes(url: str, home: str, machine: int) -> None:
+    """In a fresh process with a RECIPE_HOME of its own (another machine): record runs
+    one by one into the server's store, merging after each as recorders do."""
+    os.environ["RECIPE_HOME"], os.environ["RECIPE_STORE_URL"] = home, url
+    db = open_store(config.load())
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for number in range(RUNS_PER_MACHINE):
+        run_id = f"{machine:08x}{number:024x}"
+        journal = spool.Journal(home, run_id)
+        journal.append_events([{"kind": "output", "path": f"/m{machine}/{number}.csv",
+                                "hash": run_id, "hash_algorithm": "xxh3_128", "size": 1}])
+        journal.write_record({"id": run_id, "script": f"/m/{machine}.py", "pid": os.getpid(),
+                              "status": "completed", "notes": [], "tags": [],
+                              "start": (base + timedelta(seconds=number)).isoformat()})
+        db.merge_pending(timeout=60)
+
+
+def test_eight_machines_writing_fifty_runs_each_to_one_server_lose_nothing(
+        postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_machine_writes,
+                                 args=(postgres_url, str(tmp_path / f"m{m}"), m))
+                 for m in range(MACHINES)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+
+    assert [process.exitcode for process in processes] == [0] * MACHINES
+    monkeypatch.setenv("RECIPE_STORE_URL", postgres_url)
+    db = open_store(config.load())
+    runs = stored_runs(db)
+    assert len(runs) == len({run["id"] for run in runs}) == MACHINES * RUNS_PER_MACHINE
+    assert all(len(run["outputs"]) == 1 for run in runs)
+    assert len(db.summaries([".csv"])) == MACHINES * RUNS_PER_MACHINE
+    assert db.check() == []
+    db.close()
