@@ -375,7 +375,10 @@ class Noise:
         if self.include is not None and self.include.match(path):
             return False
         if (path.startswith(self.libraries) or "/site-packages/" in path
-                or "/dist-packages/" in path or "/__pycache__/" in path):
+                or "/dist-packages/" in path or "/__pycache__/" in path
+                # a package's metadata wherever it is installed (an editable install's
+                # egg-info in the project), read by importlib.metadata
+                or ".dist-info/" in path or ".egg-info/" in path):
             return True
         if self.temp and path.startswith(self.temp) and not path.startswith(self.workdir):
             return True

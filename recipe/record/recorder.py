@@ -351,8 +351,9 @@ class Run:
         item: tuple[str, Any]
         if kind == "input":  # hashed now: what the open reads
             event = self._event(kind, path, function, at, fields)
-            if event is None or event["hash"] is None:
+            if event is None or event.get("hash_error") in ("vanished", "permission denied"):
                 return  # a file recipe cannot read, the script's open cannot either
+            # (a FIFO, a device or a socket it opens is recorded, unhashed)
             item = (kind, event)
         else:
             with self._lock:
