@@ -79,3 +79,24 @@ def test_a_tilde_is_recorded_as_the_library_took_it(ws: Workspace) -> None:
     assert {event["path"]: event["function"] for event in ws.only_run()["outputs"]} == {
         str(ws.root / "~" / "literal.npy"): "numpy.save",
         str(home / "expanded.csv"): "pandas.DataFrame.to_csv"}
+
+
+def test_a_command_and_a_removed_file_named_not_in_utf8_keep_the_run(ws: Workspace) -> None:
+    script = ws.write("commands.py", """\
+        import recipe, os, subprocess
+        odd = os.fsdecode(b"caf\\xe9.txt")
+        with open(odd, "w") as handle:
+            handle.write("scratch")
+        subprocess.run(["cat", odd], stdout=subprocess.DEVNULL, check=True)
+        os.remove(odd)
+        with open("kept.txt", "w") as handle:
+            handle.write("kept")
+        """)
+
+    ws.python(script)
+
+    run = ws.only_run()
+    assert run["status"] == "completed"
+    assert [command["argv"] for command in run["commands"]] == [["cat", "caf\\xe9.txt"]]
+    assert {(event["path"], bool(event.get("transient"))) for event in run["outputs"]} == {
+        (str(ws.root / "caf\\xe9.txt"), True), (str(ws.root / "kept.txt"), False)}

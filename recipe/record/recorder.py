@@ -20,7 +20,16 @@ import time
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, printable, user
+from .fields import (
+    Secrets,
+    default_tags,
+    json_or_summary,
+    label,
+    now,
+    printable,
+    printable_json,
+    user,
+)
 from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
@@ -498,14 +507,20 @@ class Run:
 
     def _append_events(self, events: list[dict[str, Any]], *, durable: bool = False) -> None:
         try:
-            self.journal.append_events(events, durable=durable)
+            try:
+                self.journal.append_events(events, durable=durable)
+            except UnicodeEncodeError:  # text that is not UTF-8 (a command's argv): escaped
+                self.journal.append_events(printable_json(events), durable=durable)
         except OSError:
             with self._lock:  # keep them for the next try
                 self._pending[:0] = events
 
     def _save_record(self, *, durable: bool) -> bool:
         try:
-            self.journal.write_record(self.record, durable=durable)
+            try:
+                self.journal.write_record(self.record, durable=durable)
+            except UnicodeEncodeError:  # a result or field whose text is not UTF-8: escaped
+                self.journal.write_record(printable_json(self.record), durable=durable)
             return True
         except OSError:
             return False
