@@ -103,6 +103,10 @@ def _stats(samples: list[dict[str, float]], key: str) -> tuple[float, float, flo
     return median(values), min(values), max(values)
 
 
+def _mean(samples: list[dict[str, float]], key: str) -> float:
+    return sum(sample[key] for sample in samples) / len(samples)
+
+
 def users(args: Any) -> dict[str, Any]:
     subreaper = _become_subreaper()
     python = sys.executable  # the venv's own, never the base interpreter behind it
@@ -145,6 +149,11 @@ def users(args: Any) -> dict[str, Any]:
             b_rss, r_rss = _stats(bare_samples, "rss"), _stats(recorded_samples, "rss")
             wall = (r_wall[0] - b_wall[0]) * 1000
             cpu = (r_cpu[0] - b_cpu[0]) * 1000
+            # The mean, not the median, judges CPU: with the embedded store one run in
+            # `[store] merge_batch` starts the merger for the batch, so its cost is shared
+            # by the runs, which a median would not show.
+            cpu_mean = (_mean(recorded_samples, "cpu") - _mean(bare_samples, "cpu")) * 1000
+            left_mean = _mean(recorded_samples, "left_cpu") * 1000
             rss = (r_rss[0] - b_rss[0]) / 2**20
             held = _stats(recorded_samples, "held")[0] * 1000
             left = _stats(recorded_samples, "left_cpu")[0] * 1000
@@ -153,19 +162,22 @@ def users(args: Any) -> dict[str, Any]:
             elif name == "x = 1":
                 checks = []
             else:
-                checks = [("wall", wall <= WALL_MS), ("cpu", cpu <= CPU_MS),
+                checks = [("wall", wall <= WALL_MS), ("cpu", cpu_mean <= CPU_MS),
                           ("rss", rss <= RSS_MB)]
-            entry["overhead"] = {"wall_ms": wall, "cpu_ms": cpu, "rss_mb": rss,
+            entry["overhead"] = {"wall_ms": wall, "cpu_ms": cpu, "cpu_mean_ms": cpu_mean,
+                                 "left_behind_cpu_mean_ms": left_mean, "rss_mb": rss,
                                  "stdio_held_ms": held, "left_behind_cpu_ms": left,
                                  "verdicts": {k: ok for k, ok in checks}}
             rows.append([name,
                          f"{b_wall[0]*1000:.1f} [{b_wall[1]*1000:.0f}-{b_wall[2]*1000:.0f}]",
                          f"{r_wall[0]*1000:.1f} [{r_wall[1]*1000:.0f}-{r_wall[2]*1000:.0f}]",
-                         f"{wall:+.1f}", f"{cpu:+.1f}", f"{left:.1f}", f"{rss:+.1f}",
+                         f"{wall:+.1f}", f"{cpu:+.1f}", f"{cpu_mean:+.1f}",
+                         f"{left:.1f} / {left_mean:.1f}", f"{rss:+.1f}",
                          f"{held:.1f}",
                          " ".join(f"{k} {verdict(ok)}" for k, ok in checks) or "-"])
     print_table(f"users: {args.pairs} interleaved pairs, pipes captured; medians "
                 "[min-max] ms", ["script", "bare wall", "recorded wall", "+wall",
-                                 "+cpu (incl. left)", "left-behind cpu", "+rss MB",
+                                 "+cpu (incl. left)", "+cpu mean",
+                                 "left-behind cpu (median / mean)", "+rss MB",
                                  "stdio held", "verdict"], rows)
     return results
