@@ -340,3 +340,23 @@ def test_ctrl_c_interrupts_a_headless_run(nb: Workspace) -> None:
     run = nb.only_run()
     assert (run["status"], run["exception"]["cell"]) == ("interrupted", 2)
     assert "early.npy" in by_name(run["outputs"])
+
+
+def test_ctrl_c_that_interrupts_no_cell_still_interrupts_the_run(nb: Workspace) -> None:
+    # SIGINT to `recipe run` just after a cell ended: nbclient shuts the kernel down, no
+    # cell sees a KeyboardInterrupt; the run is interrupted, since the cells after it
+    # never ran
+    write_notebook(nb.root / "stop.ipynb", [
+        ("import numpy as np, os, signal, threading\nnp.save('early.npy', np.arange(1))\n"
+         "threading.Timer(0.02, os.kill, (os.getppid(), signal.SIGINT)).start()",),
+        *[("pass",)] * 20,
+        ("np.save('late.npy', np.arange(1))",)])
+    result = subprocess.run([sys.executable, "-m", "recipe", "run", "stop.ipynb"],
+                            cwd=nb.root, env=nb.env, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode == 130, result.stderr
+    run = nb.only_run()
+    assert run["status"] == "interrupted"
+    assert not (nb.root / "late.npy").exists()
+    assert "early.npy" in by_name(run["outputs"])
