@@ -424,3 +424,24 @@ def test_an_open_that_fails_records_nothing(ws: Workspace) -> None:
                 print(type(exc).__name__)
         """)
     assert_events(ws, run, [])
+
+
+def test_a_file_read_for_long_reaches_the_journal_while_still_open(ws: Workspace) -> None:
+    """A run killed while it reads a big file still shows that input."""
+    ws.write("big.csv", "a,b\n1,2\n")
+    ws.write("script.py", f"""\
+        import recipe
+        import glob, json, time
+
+        with open("big.csv") as f:
+            for _ in range(600):
+                logged = [json.loads(line)["path"] for name in glob.glob({str(ws.home)!r}
+                          + "/spool/*.events") for line in open(name)]
+                if any(path.endswith("big.csv") for path in logged):
+                    print("in the journal while open")
+                    break
+                time.sleep(0.1)
+        """)
+    result = ws.python("script.py", env={"RECIPE_STORE_FLUSH_INTERVAL": "0.5"})
+    assert result.stdout == "in the journal while open\n"
+    assert_events(ws, ws.only_run(), [("input", "open", "big.csv")])

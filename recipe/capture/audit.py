@@ -54,6 +54,10 @@ _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/sha
 # A file noted when opened is complete once no descriptor or mapping of this process holds
 # it; one noted less than this long ago may not be open yet (the event precedes the open).
 _SETTLE_SECONDS = 0.5
+# A file read that stays open longer than this (a big file read line by line) has its
+# input event journaled anyway: a run killed an hour later still shows it. A declared
+# function given the open file (np.load(f)) comes long before.
+_RELEASE_READ_SECONDS = 5.0
 
 
 def _no_run() -> Any:
@@ -251,12 +255,12 @@ def complete_closed() -> None:
     held = _files_held()
     held_names = {os.path.basename(path) for path in held}
     for path in settled:
-        if path in held:
-            continue
         # /proc names the file by its real path: resolve the noted one only when it may
         # be one of those under another name (a symlink on the way)
-        if (os.path.basename(path) in held_names or os.path.islink(path)) \
-                and os.path.realpath(path) in held:
+        if path in held or ((os.path.basename(path) in held_names or os.path.islink(path))
+                            and os.path.realpath(path) in held):
+            if now - _waiting.get(path, now) > _RELEASE_READ_SECONDS:
+                run.release_reads(path)
             continue
         if _waiting.pop(path, None) is not None:
             run.log("complete", path, "", fallback=True)
