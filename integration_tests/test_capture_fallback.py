@@ -445,3 +445,26 @@ def test_a_file_read_for_long_reaches_the_journal_while_still_open(ws: Workspace
     result = ws.python("script.py", env={"RECIPE_STORE_FLUSH_INTERVAL": "0.5"})
     assert result.stdout == "in the journal while open\n"
     assert_events(ws, ws.only_run(), [("input", "open", "big.csv")])
+
+
+def test_a_file_written_again_before_it_is_read_is_one_output(ws: Workspace) -> None:
+    """A log appended to line by line is hashed once (its final bytes), not per open; a
+    read in between makes the version written so far an output of its own."""
+    run = recorded(ws, """\
+        for i in range(200):
+            with open("progress.log", "a") as log:
+                log.write(f"step {i}\\n")
+        with open("table.csv", "w") as f:
+            f.write("first version")
+        with open("table.csv") as f:
+            f.read()
+        with open("table.csv", "w") as f:
+            f.write("second version")
+        """)
+    assert_events(ws, run, [("output", "open", "progress.log"),
+                            ("output", "open", "table.csv"), ("input", "open", "table.csv"),
+                            ("output", "open", "table.csv")])
+    [log] = [e for e in run["outputs"] if e["path"].endswith("progress.log")]
+    assert_hash_of_file_on_disk(log)
+    assert sorted(e["size"] for e in run["outputs"] if e["path"].endswith("table.csv")) == [
+        13, 14]

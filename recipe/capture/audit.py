@@ -196,12 +196,19 @@ def _opened(run: Any, args: tuple) -> None:
     path = _absolute(path)
     if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
+    kind = kind_of_mode(mode) if mode is not None else _kind_of_flags(flags)
+    if kind != "input" and path in _waiting:
+        _waiting[path] = time.monotonic()  # not complete: written again (before the check)
+        if run.writes_waiting(path):
+            # Written again before anyone read it: one event, hashed once complete. A log
+            # appended to a thousand times is hashed once, not a thousand times.
+            return
     _complete_if_waiting(run, path)
     if mode is None:
-        _note(run, _kind_of_flags(flags), path, "os.open",
+        _note(run, kind, path, "os.open",
               flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL)
     else:
-        _note(run, kind_of_mode(mode), path, "open", "x" in mode)
+        _note(run, kind, path, "open", "x" in mode)
 
 
 def _renamed(run: Any, args: tuple) -> None:
@@ -262,8 +269,10 @@ def complete_closed() -> None:
             if now - _waiting.get(path, now) > _RELEASE_READ_SECONDS:
                 run.release_reads(path)
             continue
-        if _waiting.pop(path, None) is not None:
-            run.log("complete", path, "", fallback=True)
+        noted = _waiting.get(path)
+        if noted is not None and now - noted > _SETTLE_SECONDS:  # not opened again since
+            if _waiting.pop(path, None) is not None:
+                run.log("complete", path, "", fallback=True)
 
 
 def flush_unclosed() -> None:

@@ -365,6 +365,11 @@ class Run:
         for entry in done:
             self._log_deferred(*entry)
 
+    def writes_waiting(self, path: str) -> bool:
+        """Whether the fallback saw `path` opened for writing and it is not complete yet."""
+        with self._lock:
+            return any(kind != "input" for kind, _item in self._opened.get(path, ()))
+
     def release_reads(self, path: str) -> None:
         """The fallback's input events of `path`, a file still open long after it was
         opened: into the journal now (hashed when opened); what it writes still waits."""
