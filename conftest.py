@@ -45,6 +45,7 @@ class PostgresServer:
 
     def __init__(self, bindir: str, root: Path) -> None:
         self.bindir, self.root = bindir, root
+        self.password = PASSWORD
         self.data, self.sockets = root / "data", root / "sockets"
         self.port = _free_port()
         self.owner: str | None = None

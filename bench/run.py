@@ -13,6 +13,7 @@
     python bench/run.py objects        # 11. a logged h5py.File / sqlite3.connect: <= 100 us more
     python bench/run.py fallback       # 12. open-event fallback: <= 3% on imports, <= 20 us/open
     python bench/run.py users          # 13. numpy script, pipes captured: <= +15 ms, +40 ms CPU
+    python bench/run.py postgres       # 14. 1,000,000 runs on PostgreSQL: search < 100 ms
     python bench/run.py all            # every item, in that order
 
 Figures are medians of repeated runs on this machine; nothing here is a timed test and
@@ -63,6 +64,7 @@ from common import (  # noqa: E402 - after making bench/ importable however we a
     verdict,
 )
 from notebooks import notebook  # noqa: E402
+from postgres import postgres  # noqa: E402
 from storegen import build_store, input_name  # noqa: E402
 from users import users  # noqa: E402
 
@@ -1268,6 +1270,9 @@ def main(argv: list[str] | None = None) -> int:
                          "them: pipes captured, installed recipe, CPU incl. the merger")
     p.add_argument("--pairs", type=int, default=25, help="interleaved bare/recorded pairs")
     p.add_argument("--warmup", type=int, default=3)
+    p = items.add_parser("postgres", help="14. the team store on PostgreSQL, many runs")
+    p.add_argument("--runs", type=int, default=1_000_000)
+    p.add_argument("--reps", type=int, default=7, help="repetitions of each command")
     items.add_parser("all", help="every item with its defaults")
     args = parser.parse_args(argv)
 
@@ -1278,7 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
                  "concurrency": concurrency, "sweep": sweep, "gui": gui,
                  "lineage": lineage, "notebook": notebook,
                  "children": children, "objects": objects, "fallback": fallback,
-                 "users": users}
+                 "users": users, "postgres": postgres}
     results: dict[str, Any] = {"machine": facts}
     with bytecode_cache(enabled=not args.no_bytecode_cache) as cache:
         results["bytecode_cache"] = cache

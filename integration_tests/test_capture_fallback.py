@@ -358,7 +358,7 @@ def test_sqlite3_connect_seen_by_its_event_when_not_declared(ws: Workspace) -> N
     assert_hash_of_file_on_disk(run["outputs"][0])
 
 
-def test_a_fifo_opened_by_the_script_is_never_read(ws: Workspace) -> None:
+def test_a_fifo_opened_by_the_script_is_recorded_and_never_read(ws: Workspace) -> None:
     os.mkfifo(ws.root / "pipe")
     ws.write("script.py", """\
         import recipe
@@ -376,7 +376,11 @@ def test_a_fifo_opened_by_the_script_is_never_read(ws: Workspace) -> None:
         """)
     result = ws.python("script.py", timeout=60)
     assert result.stdout == "through the pipe\n"
-    assert_events(ws, ws.only_run(), [])
+    run = ws.only_run()
+    # contract section 4: a FIFO is recorded with hash null and why, never left out
+    assert_events(ws, run, [("input", "open", "pipe"), ("output", "open", "pipe")])
+    assert {(event["hash"], event["hash_error"]) for event in run["inputs"] + run["outputs"]
+            } == {(None, "fifo")}
 
 
 def test_a_closed_output_reaches_the_journal_while_the_run_goes_on(ws: Workspace) -> None:

@@ -58,3 +58,45 @@ def test_a_script_in_a_directory_that_is_not_utf8_is_recorded(ws: Workspace) -> 
     assert run["command"][1:] == ["caf\\xe9.npy"]
     assert [event["path"] for event in run["outputs"]] == [str(ws.root / "caf\\xe9.npy")]
     assert run["script_hash"]  # read under its real name
+
+
+def test_a_tilde_is_recorded_as_the_library_took_it(ws: Workspace) -> None:
+    pytest.importorskip("pandas")
+    home = ws.root / "home"
+    home.mkdir()
+    (ws.root / "~").mkdir()
+    script = ws.write("tilde.py", """\
+        import recipe
+        import numpy as np
+        import pandas as pd
+        np.save("~/literal.npy", np.zeros(2))  # numpy opens ./~/literal.npy
+        pd.DataFrame({"a": [1]}).to_csv("~/expanded.csv")  # pandas expands ~
+        """)
+
+    ws.python(script, env={"HOME": str(home)})
+
+    assert (ws.root / "~" / "literal.npy").exists() and (home / "expanded.csv").exists()
+    assert {event["path"]: event["function"] for event in ws.only_run()["outputs"]} == {
+        str(ws.root / "~" / "literal.npy"): "numpy.save",
+        str(home / "expanded.csv"): "pandas.DataFrame.to_csv"}
+
+
+def test_a_command_and_a_removed_file_named_not_in_utf8_keep_the_run(ws: Workspace) -> None:
+    script = ws.write("commands.py", """\
+        import recipe, os, subprocess
+        odd = os.fsdecode(b"caf\\xe9.txt")
+        with open(odd, "w") as handle:
+            handle.write("scratch")
+        subprocess.run(["cat", odd], stdout=subprocess.DEVNULL, check=True)
+        os.remove(odd)
+        with open("kept.txt", "w") as handle:
+            handle.write("kept")
+        """)
+
+    ws.python(script)
+
+    run = ws.only_run()
+    assert run["status"] == "completed"
+    assert [command["argv"] for command in run["commands"]] == [["cat", "caf\\xe9.txt"]]
+    assert {(event["path"], bool(event.get("transient"))) for event in run["outputs"]} == {
+        (str(ws.root / "caf\\xe9.txt"), True), (str(ws.root / "kept.txt"), False)}

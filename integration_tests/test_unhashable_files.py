@@ -1,7 +1,8 @@
 """Files that cannot be hashed (issue 12 items 1, 2, 4; issue 11 part 4): FIFOs, devices,
 /dev/stdout into a pipe, files gone before the hash. Each is recorded with `hash: null`
 and a `hash_error`, never dropped, never read, and the script runs as it would without
-recipe. Real FIFOs and devices, scripts in subprocesses with a timeout."""
+recipe; a memory-mapped file is hashed off the call (issue 12 "Also"). Real FIFOs and
+devices, scripts in subprocesses with a timeout."""
 
 from __future__ import annotations
 
@@ -51,8 +52,14 @@ def test_fifos_are_recorded_unhashed_and_never_block(ws: Workspace) -> None:
     assert result.stdout.splitlines() == ["10.0", "['0', '1', '2']"]
     run = ws.only_run()
     assert run["status"] == "completed"
-    assert events(run) == [("inputs", str(ws.root / "in.fifo"), None, "fifo"),
-                           ("outputs", str(ws.root / "out.fifo"), None, "fifo")]
+    in_fifo, out_fifo = str(ws.root / "in.fifo"), str(ws.root / "out.fifo")
+    # numpy's calls, and the opens of the script's own threads (the open-event fallback)
+    assert {(kind, event["path"], event["function"], event["hash"], event["hash_error"])
+            for kind in ("inputs", "outputs") for event in run[kind]} == {
+        ("inputs", in_fifo, "numpy.loadtxt", None, "fifo"),
+        ("outputs", out_fifo, "numpy.savetxt", None, "fifo"),
+        ("outputs", in_fifo, "open", None, "fifo"),
+        ("inputs", out_fifo, "open", None, "fifo")}
 
 
 def test_savetxt_to_dev_stdout_reaches_the_reader_of_the_pipe(ws: Workspace) -> None:
@@ -144,3 +151,37 @@ for url in ("/run/{run_id}", "/file?path=/dev/zero"):
 
     run_page, file_page = page.stdout.split("</html>")[:2]
     assert ">device<" in run_page and ">device<" in file_page
+
+
+def test_a_memory_mapped_input_is_hashed_off_the_call(ws: Workspace) -> None:
+    # Written by an unrecorded process: the run has no cached hash of it.
+    ws.python(ws.write("make.py", """\
+        import numpy as np
+        np.save("big.npy", np.arange(2**20))
+        """))
+    script = ws.write("mapped.py", """\
+        import recipe, sys, threading
+        import numpy as np
+        opened = []  # the opens of the file by the script's thread
+        sys.addaudithook(lambda event, args: event == "open" and str(args[0]).endswith(
+            "big.npy") and threading.current_thread() is threading.main_thread()
+            and opened.append(event))
+        array = np.load("big.npy", mmap_mode="r")
+        mapped = np.memmap("big.npy", mode="r")
+        print(int(array[-1]), mapped.size, len(opened))
+        """)
+
+    bare = ws.python(script, env={"RECIPE_DISABLE": "1"})
+    result = ws.python(script)
+
+    # numpy's own opens, and no more: the hash's open is not in the call
+    assert result.stdout == bare.stdout
+    assert bare.stdout.startswith("1048575 8388736 ")
+    run = ws.only_run()
+    digest = run["inputs"][0]["hash"]
+    assert [(event["function"], event["hash"]) for event in run["inputs"]] == [
+        ("numpy.load", digest), ("numpy.memmap", digest)]
+    from recipe.record.hashing import hash_file
+
+    assert digest == hash_file(str(ws.root / "big.npy"))
+

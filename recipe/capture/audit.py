@@ -178,9 +178,12 @@ def _note(run: Any, kind: str, path: str, function: str, exclusive: bool = False
     waits until then, for a declared function given the open file to replace it.
     `exclusive`: the open fails if the file exists (mode "x", O_CREAT | O_EXCL)."""
     present = _regular(path)
-    if present is False or (present and kind != "input" and (
-            exclusive or not os.access(path, os.W_OK))):
-        return  # not a file, or one the open will fail to write
+    if present is False and os.path.isdir(path):
+        return  # no file of its own (the open fails, or it is os.open of a directory)
+    # A FIFO, socket or device the script opens is recorded, unhashed (the recorder never
+    # opens one): /dev itself is noise, but a FIFO in the script's directory is its input.
+    if present and kind != "input" and (exclusive or not os.access(path, os.W_OK)):
+        return  # one the open will fail to write
     if present is None:
         if kind == "input":
             return  # the open will fail
@@ -389,7 +392,10 @@ class Noise:
         if self.include is not None and self.include.match(path):
             return False
         if (path.startswith(self.libraries) or "/site-packages/" in path
-                or "/dist-packages/" in path or "/__pycache__/" in path):
+                or "/dist-packages/" in path or "/__pycache__/" in path
+                # a package's metadata wherever it is installed (an editable install's
+                # egg-info in the project), read by importlib.metadata
+                or ".dist-info/" in path or ".egg-info/" in path):
             return True
         if self.temp and path.startswith(self.temp) and not path.startswith(self.workdir):
             return True

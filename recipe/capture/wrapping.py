@@ -6,8 +6,8 @@ Why not `import wrapt`: wrapt 2.x's package `__init__` imports everything wrapt 
 importlib.metadata (12-13 ms). recipe uses only `FunctionWrapper`, which lives in the C
 extension `wrapt._wrappers`; that extension needs only `wrapt.exceptions` (a few exception
 classes). Measured with `python -X importtime` on `import recipe; import numpy as np;
-np.save("a.npy", np.zeros(3))`, wrapt 2.5.2, Python 3.11: `import wrapt` 32-68 ms (the
-machine was loaded), the two modules loaded alone 0.5-0.9 ms (docs/performance.md,
+np.save("a.npy", np.zeros(3))`, wrapt 2.5.2, Python 3.11: `import wrapt` 32-84 ms (the
+machine was loaded), this module with the two it loads 0.7-1.8 ms (docs/performance.md,
 "Loading only wrapt's FunctionWrapper"). They are loaded by spec under their real names,
 so a later `import wrapt` by the script finds them in `sys.modules` and uses the same
 types (`isinstance(np.save, wrapt.FunctionWrapper)` holds); the package's attributes for

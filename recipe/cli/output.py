@@ -48,8 +48,10 @@ def open_store_or_fail(*, create: bool = False) -> Store:
 
 
 def require_store(settings: config.Config) -> None:
-    """StoreMissing unless the store directory exists (nothing is created to find out)."""
-    if not os.path.isdir(settings.home):
+    """StoreMissing unless the store directory exists (nothing is created to find out).
+    A store on a server (`[store] url`) needs none: RECIPE_HOME only holds this machine's
+    spool there."""
+    if not settings.store_url and not os.path.isdir(settings.home):
         raise StoreMissing(f"no store at {settings.home} (RECIPE_HOME)")
 
 

@@ -1,5 +1,5 @@
-"""Keeping the store well: db check, db repair, rm / restore / gc (the trash), import; and
-the web viewer (gui)."""
+"""Keeping the store well: db check, db repair, db upgrade, db copy, rm / restore / gc (the
+trash), import; and the web viewer (gui)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .output import (
 
 @click.group()
 def db() -> None:
-    """Check or repair the store.
+    """Check, repair, upgrade or copy the store.
 
     \b
     Example:
@@ -81,6 +81,63 @@ def repair() -> int:
     for line in report:
         messages.warn(line)  # store warnings are shown even when quiet
     click.echo("store repaired" if report else "nothing to repair")
+    return 0
+
+
+@db.command()
+def upgrade() -> int:
+    """Create the schema of a PostgreSQL store ([store] url), or bring it up to this
+    recipe's version; a TinyDB store needs nothing.
+
+    \b
+    Example:
+      RECIPE_STORE_URL=postgresql://alice@db.lab/recipe recipe db upgrade
+    """
+    from ..store.postgres import SCHEMA_VERSION, PostgresStore
+
+    store = open_store_or_fail()
+    if not isinstance(store, PostgresStore):
+        click.echo(f"the TinyDB store {store.db_path} needs no upgrade")
+        return 0
+    done = store.upgrade()
+    for line in done:
+        click.echo(line)
+    if not done:
+        click.echo(f"the store {store.db_path} has schema {SCHEMA_VERSION}: nothing to do")
+    return 0
+
+
+@db.command("copy")
+@click.option("--to", "where", required=True, metavar="URL_OR_PATH",
+              help="A PostgreSQL URL (postgresql://user@host/db) or a TinyDB store file "
+                   "(created if missing).")
+def copy_command(where: str) -> int:
+    """Copy every finished run of this store into another: TinyDB to PostgreSQL and back.
+    Runs already there are left as they are, so copying twice adds nothing.
+
+    \b
+    Example:
+      recipe db copy --to postgresql://alice@db.lab/recipe
+      RECIPE_STORE_URL=postgresql://alice@db.lab/recipe recipe db copy --to ~/backup/db.json
+    """
+    import time
+
+    from ..store import copy_runs, open_target
+
+    source = open_store_or_fail()
+    target = open_target(settings_or_fail(), where)
+    started = time.monotonic()
+    last = [started]
+
+    def progress(copied: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2.0:  # a long copy says how far it got, a short one nothing
+            last[0] = now
+            messages.info(f"copied {copied} runs ({now - started:.0f} s)")
+
+    copied, there = copy_runs(source, target, progress=progress)
+    click.echo(f"copied {copied} run(s) from {source.db_path} to {target.db_path}"
+               + (f"; {there} were there already" if there else ""))
     return 0
 
 

@@ -294,9 +294,11 @@ def _save(store: Any, document: dict[str, Any], slots: list[Outcome | None]) -> 
                         for o in slots if o is not None]
     document["counts"] = {state: sum(o.state == state for o in slots if o is not None)
                           for state in (EXECUTED, CACHED, FAILED)}
+    from ..store import StoreError
+
     try:
         store.save_sweep(document)
-    except OSError as exc:
+    except (StoreError, OSError) as exc:  # a server gone away: the runs wait in the spool
         messages.warn(f"could not save sweep {document['id'][:8]} ({exc})")
 
 

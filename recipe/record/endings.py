@@ -58,6 +58,8 @@ def preload_ending_modules(cache_dir: str) -> None:
     KeyboardInterrupt only if no `exec` of a source string happens afterwards, and imports
     that build namedtuples or dataclasses do exactly that."""
     try:
+        import opcode  # noqa: F401 - how_the_frame_ended reads the frame's last instruction
+
         if "tinydb" in sys.modules:  # `delivery` merges in this process, not in a merger
             from ..store import merge  # noqa: F401
         from . import environment

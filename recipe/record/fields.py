@@ -54,6 +54,19 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def printable_json(value: Any) -> Any:
+    """`value` with every string in it (dict keys too) `printable`: what the journal keeps
+    when a record or event holds text no UTF-8 file takes (an argument, a command's argv
+    or a removed file's name that is not UTF-8)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_json(key): printable_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_json(item) for item in value]
+    return value
+
+
 def label(params: dict[str, Any]) -> str:
     """`name=value` pairs sorted by name: floats by repr, bools yes/no, None left out."""
     def text(value: Any) -> str:

@@ -62,16 +62,14 @@ def hash_error(exc: OSError) -> str:
 
 
 def _open_regular(path: str) -> tuple[int, int]:
-    """(read-only descriptor, size) of the regular file at `path`, never blocking; a path
-    that names anything else is never opened.
+    """(read-only descriptor, size) of the file at `path`, which a stat found regular;
+    never blocking.
 
-    O_NONBLOCK: if the path becomes a FIFO between the stat and the open, the open returns
-    at once instead of waiting for a writer, and the fstat refuses it. O_NOATIME: reading a
+    O_NONBLOCK: if the path became a FIFO since the stat, the open returns at once instead
+    of waiting for a writer, and the fstat refuses it. O_NOATIME: reading a
     file just written would otherwise cost a metadata write (relatime): on ext4 a logged
     np.save cost +126-159 µs with it, +99 µs without (docs/performance.md, item 2); it
     needs the file's owner, others get a plain open."""
-    if not S_ISREG(os.stat(path).st_mode):
-        raise UnhashableFile(path, kind_of(os.stat(path).st_mode) or "directory")
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         descriptor = os.open(path, flags | getattr(os, "O_NOATIME", 0))
@@ -92,8 +90,15 @@ def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
 
 
 def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
-    """Hex digest of the regular file's bytes; `UnhashableFile` for anything else (never
-    opened in a way that blocks or reads a device)."""
+    """Hex digest of the regular file's bytes; `UnhashableFile` for anything else, which is
+    never opened (a FIFO's open blocks, a device's bytes never end)."""
+    mode = os.stat(path).st_mode
+    if not S_ISREG(mode):
+        raise UnhashableFile(path, kind_of(mode) or "directory")
+    return _hash_regular(path, algorithm)
+
+
+def _hash_regular(path: str, algorithm: str) -> str:
     digest = _hasher_factory(algorithm)()
     descriptor, size = _open_regular(path)
     with open(descriptor, "rb", buffering=0) as handle:
@@ -155,6 +160,6 @@ class FileHasher:
         key = (path, stat.st_size, stat.st_mtime_ns)
         digest = self._cache.get(key)
         if digest is None:
-            digest = hash_file(path, self.algorithm)
+            digest = _hash_regular(path, self.algorithm)  # regular: the stat above says so
             self._cache[key] = digest
         return digest, stat.st_size

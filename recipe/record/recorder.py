@@ -20,7 +20,16 @@ import time
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, printable, user
+from .fields import (
+    Secrets,
+    default_tags,
+    json_or_summary,
+    label,
+    now,
+    printable,
+    printable_json,
+    user,
+)
 from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
@@ -79,6 +88,9 @@ class Run:
         self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
                                                 dict[str, Any]]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
+        # (kind, path, function, time, fields) of memory-mapped inputs, which the
+        # recorder's thread hashes: the call that mapped the file must not wait for that
+        self._hash_soon: list[tuple[str, str, str, str, dict[str, Any]]] = []
         # path -> what the open-event fallback saw of the file while it is open: ("input",
         # its event, hashed when opened) or ("output"/"update", an entry as above)
         self._opened: dict[str, list[tuple[str, Any]]] = {}
@@ -269,6 +281,7 @@ class Run:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                self._hash_mapped()
                 endings.watch_main_frame()
                 audit.complete_closed()  # files the fallback saw opened, closed since
                 self._flush_events()
@@ -286,7 +299,9 @@ class Run:
         when closed), so it is hashed when a "complete" event for its path comes (it was
         closed) or when the run ends. An "update" (opened to read and write) is compared
         then with its content noted by the "before" event its call sent before opening
-        it: an input if the bytes stayed the same, else an output.
+        it: an input if the bytes stayed the same, else an output. An input with
+        `hash_at_end` is memory-mapped (read lazily): the recorder's thread hashes it at
+        once, off the script's call.
 
         `fallback`: an open seen by the open-event fallback (capture/audit.py). Its event
         waits until the file is complete (closed, or the run's end), and a declared
@@ -311,6 +326,14 @@ class Run:
             return
         if self._opened:
             self._supersede(kind, path)
+        if hash_at_end and kind == "input":
+            if self._worker is None or self._ended:  # no thread of its own: hash it now
+                self._log(kind, path, function, now(), fields)
+                return
+            with self._lock:
+                self._hash_soon.append((kind, path, function, now(), fields))
+            self._wake.set()
+            return
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
@@ -318,6 +341,12 @@ class Run:
                     (kind, path, function, now(), before, fields))
             return
         self._log(kind, path, function, now(), fields)
+
+    def _hash_mapped(self) -> None:
+        with self._lock:
+            waiting, self._hash_soon = self._hash_soon, []
+        for entry in waiting:
+            self._log(*entry)
 
     def _digest(self, path: str) -> str | None:
         try:
@@ -331,8 +360,9 @@ class Run:
         item: tuple[str, Any]
         if kind == "input":  # hashed now: what the open reads
             event = self._event(kind, path, function, at, fields)
-            if event is None or event["hash"] is None:
+            if event is None or event.get("hash_error") in ("vanished", "permission denied"):
                 return  # a file recipe cannot read, the script's open cannot either
+            # (a FIFO, a device or a socket it opens is recorded, unhashed)
             item = (kind, event)
         else:
             with self._lock:
@@ -494,14 +524,20 @@ class Run:
 
     def _append_events(self, events: list[dict[str, Any]], *, durable: bool = False) -> None:
         try:
-            self.journal.append_events(events, durable=durable)
+            try:
+                self.journal.append_events(events, durable=durable)
+            except UnicodeEncodeError:  # text that is not UTF-8 (a command's argv): escaped
+                self.journal.append_events(printable_json(events), durable=durable)
         except OSError:
             with self._lock:  # keep them for the next try
                 self._pending[:0] = events
 
     def _save_record(self, *, durable: bool) -> bool:
         try:
-            self.journal.write_record(self.record, durable=durable)
+            try:
+                self.journal.write_record(self.record, durable=durable)
+            except UnicodeEncodeError:  # a result or field whose text is not UTF-8: escaped
+                self.journal.write_record(printable_json(self.record), durable=durable)
             return True
         except OSError:
             return False
@@ -575,6 +611,7 @@ class Run:
         self._hash_at_end = {}
         self._before_update = {}
         self._opened = {}
+        self._hash_soon = []  # the parent's thread hashes what it mapped
         self._worker = None
         self._pausing = False
         self._late = None
@@ -714,6 +751,7 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        self._hash_mapped()
         if status in ("completed", "failed") and exit_code is not None:
             # the interpreter's shutdown will flush them anyway (not so after a signal or
             # before an exec: the program's bytes must stay what they would have been)

@@ -184,6 +184,35 @@ class Store:
         """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
         raise NotImplementedError
 
+    def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The records `records` gives, one at a time, newest first, so that an export of
+        every run holds a few of them in memory, not all. This version reads them all."""
+        return iter(self.records(run_ids))
+
+    def runs_with_path(self, path: str) -> list[dict[str, Any]]:
+        """The summaries of the runs that read or wrote exactly `path`, newest first
+        (a lineage walk's question where content is unknown)."""
+        needle = json.dumps(path, ensure_ascii=False)[1:-1]
+        return [run for run in self.summaries([needle])
+                if any(event.get("path") == path for kind in ("inputs", "outputs")
+                       for event in run.get(kind) or ())]
+
+    def export_lines(self, run_ids: list[str] | None = None) -> Iterator[str]:
+        """Each record of `stream` as compact JSON text (`recipe export`)."""
+        for record in self.stream(run_ids):
+            yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+    def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
+        """The summary of the newest run of each script under `directory` (what `recipe
+        status` checks without paths)."""
+        prefix = os.path.join(os.path.abspath(directory), "")
+        newest: dict[str, dict[str, Any]] = {}
+        for run in self.summaries([json.dumps(prefix, ensure_ascii=False)[1:-1]]):
+            script = run.get("script") or ""
+            if script.startswith(prefix) and script not in newest:  # newest first
+                newest[script] = run
+        return list(newest.values())
+
     def latest(self) -> dict[str, Any] | None:
         """The newest run's full record."""
         raise NotImplementedError

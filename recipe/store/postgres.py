@@ -2,7 +2,8 @@
 
     runs            one row per run: the full record (JSONB), its summary (what listing
                     reads), and the columns queries filter and order by: started, script,
-                    script_name, status, computation, params/results (JSONB, GIN), trashed
+                    script_name, status, computation, params/results (JSONB, GIN), trashed (when
+                    it was moved to the trash; NULL for a run in the store)
     files           one row per logged file event: run id, kind, path, basename, hash
     hash_algorithms every hash algorithm a stored run used (search hashes a file by each)
     sweeps          one row per sweep
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS runs (
     params jsonb NOT NULL DEFAULT '{}',
     results jsonb NOT NULL DEFAULT '{}',
     tags jsonb NOT NULL DEFAULT '[]',
-    trashed boolean NOT NULL DEFAULT false
+    trashed text COLLATE "C"
 );
 CREATE TABLE IF NOT EXISTS files (
     run_id text COLLATE "C" NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -178,7 +179,7 @@ class _Where:
     """A WHERE clause under construction: SQL fragments and their parameters."""
 
     def __init__(self) -> None:
-        self.parts: list[str] = ["NOT trashed"]
+        self.parts: list[str] = ["trashed IS NULL"]
         self.args: list[Any] = []
 
     def add(self, sql: str, *args: Any) -> None:
@@ -212,7 +213,7 @@ class PostgresStore(Store):
             given = conninfo_to_dict(self.url)
         except psycopg.Error as exc:
             raise StoreError(f"[store] url is not a PostgreSQL URL or conninfo "
-                             f"({redact(str(exc), self.url)})") from None
+                             f"({' '.join(redact(str(exc), self.url).split())})") from None
         extra: dict[str, Any] = {}
         if "connect_timeout" not in given and not os.environ.get("PGCONNECT_TIMEOUT"):
             extra["connect_timeout"] = CONNECT_TIMEOUT
@@ -435,6 +436,64 @@ class PostgresStore(Store):
             cursor.execute("UPDATE runs SET record = %s, summary = %s, tags = %s "
                            "WHERE id = %s", (_json(record), _json(summary(record)),
                                              _json(record.get("tags") or []), run_id))
+
+    # -- the trash, and runs from elsewhere ------------------------------------------------
+
+    def trash(self, run_ids: list[str]) -> list[str]:
+        """Mark stored runs as in the trash (the time they went there)."""
+        from datetime import datetime, timezone
+
+        wanted = sorted(set(run_ids))
+        try:
+            self.merge_pending()
+        except (StoreError, OSError):
+            pass  # a run kept aside is reported below as not stored yet
+        spooled = set(wanted) & set(journal.journals(self.home))
+        if spooled:
+            raise StoreError(f"run {min(spooled)[:8]} is still running (or waits in the "
+                             "spool): remove it once it has ended and been stored")
+        with self._cursor(transaction=True) as cursor:
+            cursor.execute("UPDATE runs SET trashed = %s WHERE id = ANY(%s) AND trashed IS "
+                           "NULL RETURNING id",
+                           (datetime.now(timezone.utc).isoformat(), wanted))
+            missing = set(wanted) - {row[0] for row in cursor.fetchall()}
+            if missing:  # rolls the others back: all or nothing, as with TinyDB
+                raise UnknownRun(f"no run {min(missing)}")
+        return wanted
+
+    def restore(self, run_ids: list[str]) -> list[str]:
+        wanted = sorted(set(run_ids))
+        with self._cursor(transaction=True) as cursor:
+            cursor.execute("UPDATE runs SET trashed = NULL WHERE id = ANY(%s) AND trashed IS "
+                           "NOT NULL RETURNING id", (wanted,))
+            missing = set(wanted) - {row[0] for row in cursor.fetchall()}
+            if missing:
+                raise UnknownRun(f"no run {min(missing)} in the trash")
+        return wanted
+
+    def trashed(self) -> list[dict[str, Any]]:
+        with self._cursor() as cursor:
+            cursor.execute("SELECT summary, trashed FROM runs WHERE trashed IS NOT NULL "
+                           "ORDER BY started DESC, id DESC")
+            return [dict(row[0], trashed=row[1]) for row in cursor.fetchall()]
+
+    def purge(self, before: str = "") -> list[str]:
+        with self._cursor() as cursor:
+            cursor.execute("DELETE FROM runs WHERE trashed IS NOT NULL AND (%s = '' OR "
+                           "trashed < %s) RETURNING id", (before, before))
+            return sorted(row[0] for row in cursor.fetchall())
+
+    def import_records(self, records: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+        """Store exported runs with their ids, straight to the server, skipping those it
+        holds (in the store or the trash) or this machine's spool holds."""
+        unique = list({record["id"]: record for record in records}.values())
+        here = self._stored_among([record["id"] for record in unique])
+        here |= set(journal.journals(self.home))
+        added = [record for record in unique if record["id"] not in here]
+        if added:
+            self.copy_in(added)
+        return ([record["id"] for record in added],
+                [record["id"] for record in records if record["id"] in here])
 
     def save_sweep(self, sweep: dict[str, Any]) -> None:
         with self._cursor() as cursor:
@@ -700,10 +759,10 @@ class PostgresStore(Store):
         spooled = self._reading()
         with self._cursor() as cursor:
             if run_ids is None:
-                cursor.execute("SELECT record FROM runs WHERE NOT trashed "
+                cursor.execute("SELECT record FROM runs WHERE trashed IS NULL "
                                "ORDER BY started DESC, id DESC")
             else:
-                cursor.execute("SELECT record FROM runs WHERE NOT trashed AND id = ANY(%s) "
+                cursor.execute("SELECT record FROM runs WHERE trashed IS NULL AND id = ANY(%s) "
                                "ORDER BY started DESC, id DESC", (list(run_ids),))
             found = [row[0] for row in cursor.fetchall()]
         wanted = set(run_ids) if run_ids is not None else None
@@ -714,10 +773,29 @@ class PostgresStore(Store):
         found.sort(key=lambda record: record.get("start") or "", reverse=True)
         return found
 
+    def iter_records(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """Every stored record, newest first, read `batch` at a time (a server-side
+        cursor: copying a million runs does not hold them all), then the spooled ones."""
+        spooled = self._reading()
+        stored = self._stored_among([record["id"] for record in spooled])
+        connection = self._connect()
+        with connection.transaction(), connection.cursor(name="recipe_records") as cursor:
+            cursor.itersize = batch
+            cursor.execute("SELECT record FROM runs WHERE trashed IS NULL "
+                           "ORDER BY started DESC, id DESC")
+            for (record,) in cursor:
+                yield with_live_status(record)
+        yield from (record for record in spooled if record["id"] not in stored)
+
+    def stored_ids(self) -> set[str]:
+        with self._cursor() as cursor:
+            cursor.execute("SELECT id FROM runs")
+            return {row[0] for row in cursor.fetchall()}
+
     def latest(self) -> dict[str, Any] | None:
         spooled = self._reading()
         with self._cursor() as cursor:
-            cursor.execute("SELECT record FROM runs WHERE NOT trashed "
+            cursor.execute("SELECT record FROM runs WHERE trashed IS NULL "
                            "ORDER BY started DESC, id DESC LIMIT 1")
             row = cursor.fetchone()
         candidates = spooled + ([row[0]] if row else [])
@@ -730,7 +808,7 @@ class PostgresStore(Store):
             prefix = prefix.strip().lower()
             if len(prefix) >= MIN_PREFIX:
                 with self._cursor() as cursor:
-                    cursor.execute("SELECT id FROM runs WHERE NOT trashed AND id LIKE %s "
+                    cursor.execute("SELECT id FROM runs WHERE trashed IS NULL AND id LIKE %s "
                                    "LIMIT 6", (_like(prefix) + "%",))
                     ids = [row[0] for row in cursor.fetchall()]
                 ids += [run_id for run_id in journal.journals(self.home)
@@ -742,7 +820,7 @@ class PostgresStore(Store):
         spooled = self._reading()
         with self._cursor() as cursor:
             cursor.execute("SELECT DISTINCT ON (computation) computation, summary FROM runs "
-                           "WHERE NOT trashed AND status = 'completed' AND computation = "
+                           "WHERE trashed IS NULL AND status = 'completed' AND computation = "
                            "ANY(%s) ORDER BY computation, started DESC",
                            (sorted(computations),))
             found = {row[0]: row[1] for row in cursor.fetchall()}
