@@ -428,3 +428,47 @@ def test_an_open_that_fails_records_nothing(ws: Workspace) -> None:
                 print(type(exc).__name__)
         """)
     assert_events(ws, run, [])
+
+
+def test_a_file_read_for_long_reaches_the_journal_while_still_open(ws: Workspace) -> None:
+    """A run killed while it reads a big file still shows that input."""
+    ws.write("big.csv", "a,b\n1,2\n")
+    ws.write("script.py", f"""\
+        import recipe
+        import glob, json, time
+
+        with open("big.csv") as f:
+            for _ in range(600):
+                logged = [json.loads(line)["path"] for name in glob.glob({str(ws.home)!r}
+                          + "/spool/*.events") for line in open(name)]
+                if any(path.endswith("big.csv") for path in logged):
+                    print("in the journal while open")
+                    break
+                time.sleep(0.1)
+        """)
+    result = ws.python("script.py", env={"RECIPE_STORE_FLUSH_INTERVAL": "0.5"})
+    assert result.stdout == "in the journal while open\n"
+    assert_events(ws, ws.only_run(), [("input", "open", "big.csv")])
+
+
+def test_a_file_written_again_before_it_is_read_is_one_output(ws: Workspace) -> None:
+    """A log appended to line by line is hashed once (its final bytes), not per open; a
+    read in between makes the version written so far an output of its own."""
+    run = recorded(ws, """\
+        for i in range(200):
+            with open("progress.log", "a") as log:
+                log.write(f"step {i}\\n")
+        with open("table.csv", "w") as f:
+            f.write("first version")
+        with open("table.csv") as f:
+            f.read()
+        with open("table.csv", "w") as f:
+            f.write("second version")
+        """)
+    assert_events(ws, run, [("output", "open", "progress.log"),
+                            ("output", "open", "table.csv"), ("input", "open", "table.csv"),
+                            ("output", "open", "table.csv")])
+    [log] = [e for e in run["outputs"] if e["path"].endswith("progress.log")]
+    assert_hash_of_file_on_disk(log)
+    assert sorted(e["size"] for e in run["outputs"] if e["path"].endswith("table.csv")) == [
+        13, 14]

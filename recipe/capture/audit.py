@@ -54,6 +54,10 @@ _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/sha
 # A file noted when opened is complete once no descriptor or mapping of this process holds
 # it; one noted less than this long ago may not be open yet (the event precedes the open).
 _SETTLE_SECONDS = 0.5
+# A file read that stays open longer than this (a big file read line by line) has its
+# input event journaled anyway: a run killed an hour later still shows it. A declared
+# function given the open file (np.load(f)) comes long before.
+_RELEASE_READ_SECONDS = 5.0
 
 
 def _no_run() -> Any:
@@ -195,12 +199,19 @@ def _opened(run: Any, args: tuple) -> None:
     path = _absolute(path)
     if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
+    kind = kind_of_mode(mode) if mode is not None else _kind_of_flags(flags)
+    if kind != "input" and path in _waiting:
+        _waiting[path] = time.monotonic()  # not complete: written again (before the check)
+        if run.writes_waiting(path):
+            # Written again before anyone read it: one event, hashed once complete. A log
+            # appended to a thousand times is hashed once, not a thousand times.
+            return
     _complete_if_waiting(run, path)
     if mode is None:
-        _note(run, _kind_of_flags(flags), path, "os.open",
+        _note(run, kind, path, "os.open",
               flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL)
     else:
-        _note(run, kind_of_mode(mode), path, "open", "x" in mode)
+        _note(run, kind, path, "open", "x" in mode)
 
 
 def _renamed(run: Any, args: tuple) -> None:
@@ -254,15 +265,17 @@ def complete_closed() -> None:
     held = _files_held()
     held_names = {os.path.basename(path) for path in held}
     for path in settled:
-        if path in held:
-            continue
         # /proc names the file by its real path: resolve the noted one only when it may
         # be one of those under another name (a symlink on the way)
-        if (os.path.basename(path) in held_names or os.path.islink(path)) \
-                and os.path.realpath(path) in held:
+        if path in held or ((os.path.basename(path) in held_names or os.path.islink(path))
+                            and os.path.realpath(path) in held):
+            if now - _waiting.get(path, now) > _RELEASE_READ_SECONDS:
+                run.release_reads(path)
             continue
-        if _waiting.pop(path, None) is not None:
-            run.log("complete", path, "", fallback=True)
+        noted = _waiting.get(path)
+        if noted is not None and now - noted > _SETTLE_SECONDS:  # not opened again since
+            if _waiting.pop(path, None) is not None:
+                run.log("complete", path, "", fallback=True)
 
 
 def flush_unclosed() -> None:
@@ -316,12 +329,16 @@ class Noise:
     dir; then `[capture] include` and `exclude` globs decide (exclude wins)."""
 
     def __init__(self, settings: config.Config) -> None:
-        def directories(*paths: str | None) -> tuple[str, ...]:
+        def directories(*paths: str | None, resolve: bool = False) -> tuple[str, ...]:
+            """As given and, with `resolve`, also with symlinks resolved (macOS's /tmp is
+            /private/tmp); realpath for every library directory would cost 0.4 ms of
+            start-up, and their files are opened under the names sys.path gives."""
             found = []
             for path in paths:
                 if path:
-                    for form in (os.path.abspath(path), os.path.realpath(path)):
-                        found.append(form.rstrip(os.sep) + os.sep)
+                    forms = (os.path.abspath(path), os.path.realpath(path)) if resolve \
+                        else (os.path.abspath(path),)
+                    found.extend(form.rstrip(os.sep) + os.sep for form in forms)
             return tuple(dict.fromkeys(found))
 
         def globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -340,7 +357,7 @@ class Noise:
             sites = [*site.getsitepackages(), site.getusersitepackages()]
         except (AttributeError, ImportError):  # a virtualenv's old site.py, python -S
             pass
-        self.never = directories(settings.home)
+        self.never = directories(settings.home, resolve=True)
         self.libraries = directories(
             sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sites,
             sys.pycache_prefix,
@@ -356,9 +373,9 @@ class Noise:
         # lies inside it: a project in /tmp/project is the user's, /tmp/tmpab12cd a library's.
         self.temp = () if settings.capture_temp else directories(
             os.environ.get("TMPDIR"), os.environ.get("TEMP"), os.environ.get("TMP"),
-            "/tmp", "/var/tmp", "/usr/tmp")
+            "/tmp", "/var/tmp", "/usr/tmp", resolve=True)
         try:
-            self.workdir = directories(os.getcwd())
+            self.workdir = directories(os.getcwd(), resolve=True)
         except OSError:  # the working directory was removed
             self.workdir = ()
         self.include = globs(settings.capture_include)

@@ -395,6 +395,23 @@ class Run:
         for entry in done:
             self._log_deferred(*entry)
 
+    def writes_waiting(self, path: str) -> bool:
+        """Whether the fallback saw `path` opened for writing and it is not complete yet."""
+        with self._lock:
+            return any(kind != "input" for kind, _item in self._opened.get(path, ()))
+
+    def release_reads(self, path: str) -> None:
+        """The fallback's input events of `path`, a file still open long after it was
+        opened: into the journal now (hashed when opened); what it writes still waits."""
+        with self._lock:
+            items = self._opened.pop(path, [])
+            kept = [item for item in items if item[0] != "input"]
+            if kept:
+                self._opened[path] = kept
+        for kind, event in items:
+            if kind == "input":
+                self.log_event(event)
+
     def _complete_all(self) -> None:
         """The run (or a worker's part of it) ends: every file still waiting is hashed."""
         for path in [*self._opened, *self._hash_at_end]:
