@@ -50,7 +50,10 @@ class Workspace:
         return result
 
     def runs(self) -> list[dict]:
-        """Every stored run, newest first, as `recipe export` gives them."""
+        """Every stored run, newest first, as `recipe export` gives them; none when no
+        store was ever made (reading a missing store is an error, exit 2)."""
+        if not self.home.exists():
+            return []
         return json.loads(self.recipe("export").stdout)
 
     def only_run(self) -> dict:
