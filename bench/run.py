@@ -527,26 +527,48 @@ def hashing(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- 4. a large store ----------------------------------------------------------------------
 
+# Exit status against an empty store (a directory with no runs): 1 unless listed.
+EMPTY_STORE_EXIT = {"recipe db check": 0, "recipe export -o FILE": 0,
+                    "recipe runs --where x>=5 --limit 50": 0, "recipe show ID": 2,
+                    "recipe status (one run's outputs)": 0}
+
+
 def store(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"runs": args.runs}
     with temp_dir("store") as root:
         big = root / "store"
         results.update(built_store(big, args.runs))
         empty = root / "empty-store"
+        empty.mkdir()  # an empty store; a missing one is an error (exit 2)
         existing = input_name(args.runs // 2, 0)  # a run in the middle: in a sealed shard
+        found = subprocess.run(recipe_command() + ["search", existing, "--json"], cwd=root,
+                               env=clean_env(RECIPE_HOME=str(big)), capture_output=True,
+                               text=True, check=True)  # also builds the run index, once
+        middle = json.loads(found.stdout)[0]
+        outputs = [event["path"] for event in middle["outputs"]]
+        export_to = str(root / "export.json")
         commands = {"recipe latest": ["latest"],
                     f"recipe search {existing}": ["search", existing],
-                    "recipe search no_such_file.csv": ["search", "no_such_file.csv"]}
+                    "recipe search no_such_file.csv": ["search", "no_such_file.csv"],
+                    "recipe show ID": ["show", middle["id"][:8]],
+                    "recipe lineage OUTPUT": ["lineage", outputs[0]],
+                    "recipe runs --where x>=5 --limit 50": ["runs", "--where", "x>=5",
+                                                             "--limit", "50"],
+                    "recipe status (one run's outputs)": ["status", *outputs],
+                    "recipe db check": ["db", "check"],
+                    "recipe export -o FILE": ["export", "-o", export_to]}
+        # status: the generated outputs are not on disk (missing: exit 1)
         expect = {"recipe latest": 0, f"recipe search {existing}": 0,
-                  "recipe search no_such_file.csv": 1}
+                  "recipe search no_such_file.csv": 1, "recipe status (one run's outputs)": 1}
+        expect = {name: expect.get(name, 0) for name in commands}
         cli: dict[str, dict[str, list[float]]] = {name: {"big": [], "empty": []}
                                                   for name in commands}
         for rep in range(-1, args.reps):  # rep -1: warm-up, not counted
             for name, argv in commands.items():
                 for which, home in (("big", big), ("empty", empty)):
                     elapsed, result = timed(recipe_command() + argv, cwd=root,
-                                            env=clean_env(RECIPE_HOME=str(home)))
-                    wanted = expect[name] if which == "big" else 1
+                                            env=clean_env(RECIPE_HOME=str(home)), check=False)
+                    wanted = expect[name] if which == "big" else EMPTY_STORE_EXIT.get(name, 1)
                     if result.returncode != wanted:
                         raise RuntimeError(f"{name} exited {result.returncode}:\n"
                                            f"{result.stdout}{result.stderr}")

@@ -50,8 +50,8 @@ class Workspace:
         return result
 
     def runs(self) -> list[dict]:
-        """Every stored run, newest first, as `recipe export` gives them (none when nothing
-        made a store: reading commands then fail, they never create one)."""
+        """Every stored run, newest first, as `recipe export` gives them; none when no
+        store was ever made (reading a missing store is an error, exit 2)."""
         if not self.home.exists():
             return []
         return json.loads(self.recipe("export").stdout)

@@ -293,6 +293,7 @@ def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
 
 
 def test_the_command_line_never_records_itself(ws: Workspace) -> None:
+    ws.home.mkdir()  # an empty store (reading a missing one is an error)
     ws.recipe("latest", check=False)
     ws.recipe("export", check=False)
     ws.recipe("--help")

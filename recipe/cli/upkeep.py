@@ -36,19 +36,25 @@ def db() -> None:
 @db.command()
 @click.option("--json", "as_json", is_flag=True,
               help="Print {store, ok, problems, pending} as JSON.")
-def check(as_json: bool) -> int:
+@click.option("--full", is_flag=True,
+              help="Decode every sealed shard again, also those an earlier check found "
+                   "sound and nothing has rewritten since.")
+def check(as_json: bool, full: bool) -> int:
     """Verify every store file and the spool; exit status 1 if anything is damaged.
 
     Reports damaged or wrong-shaped files, shards missing from the catalog, runs stored
     twice, unreadable journals and orphan journals (events whose run's record is gone).
+    A sealed shard found sound once is decoded again only when a write replaced it;
+    --full decodes them all.
 
     \b
     Example:
       recipe db check
       recipe db check --json | jq .problems
+      recipe db check --full
     """
     store = open_store_or_fail()
-    problems = store.check()
+    problems = store.check(full=True) if full else store.check()
     pending = store.pending()
     if as_json:
         emit_json({"store": store.home, "ok": not problems, "problems": problems,

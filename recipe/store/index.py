@@ -32,7 +32,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .query import RunQuery
 
-SCHEMA = 3
+SCHEMA = 4
 HEAD = 0  # the location of a run in the head (db.json); N > 0: sealed shard N
 
 _TABLES = """
@@ -56,6 +56,7 @@ CREATE TABLE tags (run INTEGER NOT NULL, tag TEXT);
 CREATE INDEX tags_run ON tags (run);
 CREATE INDEX tags_tag ON tags (tag);
 CREATE TABLE algorithms (name TEXT PRIMARY KEY);
+CREATE TABLE verified (location INTEGER PRIMARY KEY, stamp TEXT, ids TEXT);
 """
 
 
@@ -190,6 +191,26 @@ def move(connection: sqlite3.Connection, source: int, target: int) -> None:
 
 def stamp(connection: sqlite3.Connection, value: str) -> None:
     connection.execute("INSERT OR REPLACE INTO state VALUES ('fingerprint', ?)", (value,))
+
+
+def verified(connection: sqlite3.Connection) -> dict[int, tuple[str, list[str]]]:
+    """The shards `db check` found sound, with the fingerprint of their files then and
+    their run ids."""
+    try:
+        return {location: (stamp, json.loads(ids)) for location, stamp, ids in
+                connection.execute("SELECT location, stamp, ids FROM verified")}
+    except sqlite3.Error:
+        return {}
+
+
+def remember_verified(connection: sqlite3.Connection,
+                      shards: list[tuple[int, str, list[str]]]) -> None:
+    """Note shards found sound; a read-only index simply remembers nothing."""
+    try:
+        connection.executemany("INSERT OR REPLACE INTO verified VALUES (?, ?, ?)",
+                               [(n, stamp, json.dumps(ids)) for n, stamp, ids in shards])
+    except sqlite3.Error:
+        pass
 
 
 # -- questions -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -279,8 +280,9 @@ class TinyStore(Store):
         with self._db(self.db_path) as head, without_garbage_collection():
             head_rows = [dict(doc) for doc in head.table(RUNS).all()]
             shards = [row["shard"] for row in self._catalog(head)]
-            located = [(index.HEAD, head_rows)]
-            located += ((number, self._read_index(number)) for number in shards)
+            # A generator: one shard's summaries in memory at a time.
+            located = itertools.chain([(index.HEAD, head_rows)],
+                                      ((number, self._read_index(number)) for number in shards))
             return index.build(self.index_path, located, stamp)
 
     @contextmanager
@@ -962,8 +964,12 @@ class TinyStore(Store):
 
     # -- checking and repairing ------------------------------------------------------------
 
-    def check(self) -> list[str]:
-        """Every problem found, one line each; an empty list means all is well."""
+    def check(self, *, full: bool = False) -> list[str]:
+        """Every problem found, one line each; an empty list means all is well.
+
+        A sealed shard is decoded and compared with its index file unless the run index
+        remembers doing so for the same files (inode, size and mtime of both: every
+        rewrite renames a new file into place); `full` decodes every shard again."""
         problems = []
         if os.path.lexists(self.lock_path) and not os.path.isfile(self.lock_path):
             problems.append(f"{self.lock_path} is not a file: nothing can write the store "
@@ -977,7 +983,14 @@ class TinyStore(Store):
                 for number in sorted(set(self._shard_files()) - set(listed)):
                     problems.append(f"{self._shard_path(number)} is not in the catalog "
                                     "(an interrupted seal)")
+                connection = self._fresh_index()
+                verified = {} if full or connection is None else index.verified(connection)
+                newly = []
                 for number in listed:
+                    stamp = index.fingerprint([self._shard_path(number), self._index_path(number)])
+                    if verified.get(number, (None,))[0] == stamp:
+                        seen += verified[number][1]
+                        continue
                     try:
                         ids = [r["id"] for r in self._records_of_shard(number)]
                         indexed = [s["id"] for s in self._read_index(number)]
@@ -986,7 +999,11 @@ class TinyStore(Store):
                         continue
                     if sorted(ids) != sorted(indexed):
                         problems.append(f"{self._index_path(number)} does not match its shard")
+                    else:
+                        newly.append((number, stamp, ids))
                     seen += ids
+                if connection is not None and newly:
+                    index.remember_verified(connection, newly)
                 if len(seen) != len(set(seen)):
                     problems.append(f"{len(seen) - len(set(seen))} run(s) are stored twice")
         except StoreError as exc:
