@@ -293,11 +293,13 @@ def test_quiet_hides_the_informational_line(ws: Workspace) -> None:
 
 
 def test_the_command_line_never_records_itself(ws: Workspace) -> None:
-    ws.home.mkdir()  # an empty store (reading a missing one is an error)
+    assert ws.recipe("latest", check=False).returncode == 2  # no store: an error...
+    assert not ws.home.exists()  # ...that does not make one
+    ws.home.mkdir()  # an empty store
     ws.recipe("latest", check=False)
     ws.recipe("export", check=False)
     ws.recipe("--help")
-    assert not ws.home.exists()
+    assert ws.runs() == []
     assert not (ws.home / "spool").exists() or not list((ws.home / "spool").iterdir())
 
 
