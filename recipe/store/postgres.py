@@ -539,18 +539,16 @@ class PostgresStore(Store):
 
     @staticmethod
     def _needles_sql(needles: list[str], where: _Where) -> None:
-        """Runs whose JSON text may hold one of `needles` (JSON-escaped strings): a file
-        path containing it, a hash or an id starting with it, or a script containing it.
-        A superset, as `Store.summaries` allows."""
+        """Runs that may hold one of `needles` (JSON-escaped strings) where the callers of
+        `summaries(needles)` look for it: a file path containing it, a hash or an id
+        starting with it. (`completed`, which looks for a script, has its own query.)"""
         texts = [json.loads(f'"{needle}"') for needle in needles]
         parts, args = [], []
         for text in texts:
-            pattern = f"%{_like(text)}%"
             parts += ["SELECT run_id FROM files WHERE path LIKE %s",
                       "SELECT run_id FROM files WHERE hash LIKE %s",
-                      "SELECT id FROM runs WHERE id LIKE %s",
-                      "SELECT id FROM runs WHERE script LIKE %s"]
-            args += [pattern, _like(text) + "%", _like(text.lower()) + "%", pattern]
+                      "SELECT id FROM runs WHERE id LIKE %s"]
+            args += [f"%{_like(text)}%", _like(text) + "%", _like(text.lower()) + "%"]
         where.add(f"id IN ({' UNION '.join(parts)})", *args)
 
     def summaries(self, needles: list[str] | None = None) -> list[dict[str, Any]]:
