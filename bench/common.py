@@ -19,9 +19,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-# The real interpreter, never a version-manager shim (a pyenv shim is a bash script that
-# adds ~80 ms to every subprocess here and would hide what recipe costs).
-PYTHON = os.path.realpath(sys.executable)
+# The interpreter running the benchmark, never a version-manager shim (a pyenv shim is a
+# bash script that adds ~80 ms to every subprocess here and would hide what recipe costs):
+# the shim execs the real interpreter, whose sys.executable is itself. Not realpath: in a
+# venv that is the base interpreter, which has neither the venv's recipe nor its packages.
+PYTHON = os.path.abspath(sys.executable)
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -358,7 +358,7 @@ def test_sqlite3_connect_seen_by_its_event_when_not_declared(ws: Workspace) -> N
     assert_hash_of_file_on_disk(run["outputs"][0])
 
 
-def test_a_fifo_opened_by_the_script_is_never_read(ws: Workspace) -> None:
+def test_a_fifo_opened_by_the_script_is_recorded_and_never_read(ws: Workspace) -> None:
     os.mkfifo(ws.root / "pipe")
     ws.write("script.py", """\
         import recipe
@@ -376,7 +376,11 @@ def test_a_fifo_opened_by_the_script_is_never_read(ws: Workspace) -> None:
         """)
     result = ws.python("script.py", timeout=60)
     assert result.stdout == "through the pipe\n"
-    assert_events(ws, ws.only_run(), [])
+    run = ws.only_run()
+    # contract section 4: a FIFO is recorded with hash null and why, never left out
+    assert_events(ws, run, [("input", "open", "pipe"), ("output", "open", "pipe")])
+    assert {(event["hash"], event["hash_error"]) for event in run["inputs"] + run["outputs"]
+            } == {(None, "fifo")}
 
 
 def test_a_closed_output_reaches_the_journal_while_the_run_goes_on(ws: Workspace) -> None:
@@ -400,3 +404,71 @@ def test_a_closed_output_reaches_the_journal_while_the_run_goes_on(ws: Workspace
     assert result.stdout == "in the journal\n"
     assert_events(ws, ws.only_run(), [("output", "open", "early.txt")])
     assert json.loads(ws.recipe("latest", "--json").stdout)["outputs"][0]["size"] == 5
+
+
+def test_a_file_never_closed_is_hashed_with_what_the_script_wrote(ws: Workspace) -> None:
+    """Its Python buffer is flushed as the run ends (the shutdown would flush it later)."""
+    run = recorded(ws, """\
+        log = open("log.txt", "w")
+        log.write("a line the buffer still holds\\n")
+        """)
+    assert_events(ws, run, [("output", "open", "log.txt")])
+    assert_hash_of_file_on_disk(run["outputs"][0])
+    assert run["outputs"][0]["size"] == 30
+
+
+def test_an_open_that_fails_records_nothing(ws: Workspace) -> None:
+    ws.write("kept.txt", "kept")
+    run = recorded(ws, """\
+        for path, mode in (("no_such_dir/out.txt", "w"), ("missing.txt", "r"),
+                           ("no_such_dir/log.txt", "a"), ("kept.txt", "x")):
+            try:
+                open(path, mode)
+            except OSError as exc:
+                print(type(exc).__name__)
+        """)
+    assert_events(ws, run, [])
+
+
+def test_a_file_read_for_long_reaches_the_journal_while_still_open(ws: Workspace) -> None:
+    """A run killed while it reads a big file still shows that input."""
+    ws.write("big.csv", "a,b\n1,2\n")
+    ws.write("script.py", f"""\
+        import recipe
+        import glob, json, time
+
+        with open("big.csv") as f:
+            for _ in range(600):
+                logged = [json.loads(line)["path"] for name in glob.glob({str(ws.home)!r}
+                          + "/spool/*.events") for line in open(name)]
+                if any(path.endswith("big.csv") for path in logged):
+                    print("in the journal while open")
+                    break
+                time.sleep(0.1)
+        """)
+    result = ws.python("script.py", env={"RECIPE_STORE_FLUSH_INTERVAL": "0.5"})
+    assert result.stdout == "in the journal while open\n"
+    assert_events(ws, ws.only_run(), [("input", "open", "big.csv")])
+
+
+def test_a_file_written_again_before_it_is_read_is_one_output(ws: Workspace) -> None:
+    """A log appended to line by line is hashed once (its final bytes), not per open; a
+    read in between makes the version written so far an output of its own."""
+    run = recorded(ws, """\
+        for i in range(200):
+            with open("progress.log", "a") as log:
+                log.write(f"step {i}\\n")
+        with open("table.csv", "w") as f:
+            f.write("first version")
+        with open("table.csv") as f:
+            f.read()
+        with open("table.csv", "w") as f:
+            f.write("second version")
+        """)
+    assert_events(ws, run, [("output", "open", "progress.log"),
+                            ("output", "open", "table.csv"), ("input", "open", "table.csv"),
+                            ("output", "open", "table.csv")])
+    [log] = [e for e in run["outputs"] if e["path"].endswith("progress.log")]
+    assert_hash_of_file_on_disk(log)
+    assert sorted(e["size"] for e in run["outputs"] if e["path"].endswith("table.csv")) == [
+        13, 14]

@@ -263,6 +263,7 @@ def test_exec_ends_the_run_and_the_new_program_is_its_child(ws: Workspace) -> No
 
 def test_a_forked_child_that_outlives_the_run_goes_into_a_run_of_its_own(
         ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"  # the parent's run is stored at its end
     script = ws.write("main.py", """\
         import recipe
         import os, sys, time

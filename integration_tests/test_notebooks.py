@@ -325,11 +325,12 @@ def test_import_recipe_imports_no_notebook_library_in_a_script(ws: Workspace) ->
 def test_ctrl_c_interrupts_a_headless_run(nb: Workspace) -> None:
     write_notebook(nb.root / "slow.ipynb", [
         ("import numpy as np\nnp.save('early.npy', np.arange(1))",),
-        ("import time\ntime.sleep(60)",)])
+        ("import time\nnp.save('asleep.npy', np.arange(1))\ntime.sleep(60)",)])
     started = subprocess.Popen([sys.executable, "-m", "recipe", "run", "slow.ipynb"],
                                cwd=nb.root, env=nb.env, stderr=subprocess.PIPE, text=True)
     spool = nb.home / "spool"
-    while not any("early.npy" in path.read_text() for path in spool.glob("*.events")):
+    # events reach the journal at once: wait until the second cell runs
+    while not any("asleep.npy" in path.read_text() for path in spool.glob("*.events")):
         assert started.poll() is None, started.stderr.read()
         time.sleep(0.05)
     started.send_signal(signal.SIGINT)
@@ -338,4 +339,24 @@ def test_ctrl_c_interrupts_a_headless_run(nb: Workspace) -> None:
     assert started.returncode == 130, stderr
     run = nb.only_run()
     assert (run["status"], run["exception"]["cell"]) == ("interrupted", 2)
+    assert "early.npy" in by_name(run["outputs"])
+
+
+def test_ctrl_c_that_interrupts_no_cell_still_interrupts_the_run(nb: Workspace) -> None:
+    # SIGINT to `recipe run` just after a cell ended: nbclient shuts the kernel down, no
+    # cell sees a KeyboardInterrupt; the run is interrupted, since the cells after it
+    # never ran
+    write_notebook(nb.root / "stop.ipynb", [
+        ("import numpy as np, os, signal, threading\nnp.save('early.npy', np.arange(1))\n"
+         "threading.Timer(0.02, os.kill, (os.getppid(), signal.SIGINT)).start()",),
+        *[("pass",)] * 20,
+        ("np.save('late.npy', np.arange(1))",)])
+    result = subprocess.run([sys.executable, "-m", "recipe", "run", "stop.ipynb"],
+                            cwd=nb.root, env=nb.env, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode == 130, result.stderr
+    run = nb.only_run()
+    assert run["status"] == "interrupted"
+    assert not (nb.root / "late.npy").exists()
     assert "early.npy" in by_name(run["outputs"])

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from recipe_workspace import Workspace
 
@@ -42,6 +43,7 @@ def test_eight_concurrent_writers_lose_nothing(ws: Workspace) -> None:
 
 def test_a_damaged_store_never_breaks_the_script_and_repair_recovers_everything(
         ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"  # a detached merger after every run
     script = ws.write("write.py", SCRIPT)
     ws.python(script, "intact")
     ws.python(script, "damaged")
@@ -109,6 +111,7 @@ def _merger_of(run_id: str) -> list[int]:
 
 
 def test_a_caller_capturing_the_output_never_waits_for_the_busy_store(ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"  # a detached merger after every run
     script = ws.write("write.py", SCRIPT)
     ws.python(script, "first")  # the store exists, with its lock file
     extra_read, extra_write = os.pipe()  # a descriptor the caller passes the script
@@ -131,3 +134,32 @@ def test_a_caller_capturing_the_output_never_waits_for_the_busy_store(ws: Worksp
             fcntl.flock(lock, fcntl.LOCK_UN)
     outputs = {run["outputs"][0]["path"] for run in ws.runs()}
     assert str(ws.root / "out-busy.npy") in outputs
+
+
+def test_plain_runs_wait_in_the_spool_for_one_merger_per_batch(ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "3"
+    script = ws.write("write.py", SCRIPT)
+    for name in ("one", "two"):
+        ws.python(script, name)
+    spool = ws.home / "spool"
+    assert len(list(spool.glob("*.json"))) == 2  # no merger yet: they wait
+    assert not (ws.home / "db.json").exists()
+
+    ws.python(script, "three")  # the third makes a batch: one merger takes them all
+    deadline = time.monotonic() + 60
+    while list(spool.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(spool.glob("*.json")) == []
+    assert sorted(Path(run["outputs"][0]["path"]).name for run in ws.runs()) == [
+        "out-one.npy", "out-three.npy", "out-two.npy"]
+
+
+def test_a_run_waiting_in_the_spool_is_seen_by_every_reader(ws: Workspace) -> None:
+    script = ws.write("write.py", SCRIPT)
+    ws.python(script, "waiting")
+    assert len(list((ws.home / "spool").glob("*.json"))) == 1  # below the batch of 8
+
+    found = ws.recipe("search", "out-waiting.npy", "--json")
+    assert [Path(run["outputs"][0]["path"]).name for run in json.loads(found.stdout)] == [
+        "out-waiting.npy"]
+    assert list((ws.home / "spool").glob("*.json")) == []  # the reader merged it first

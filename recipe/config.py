@@ -10,7 +10,7 @@ HASH_ALGORITHMS = ("xxh3_128", "xxh64", "sha256")
 # Every option, with its default. config.example.ini documents each of them.
 DEFAULTS: dict[str, dict[str, str]] = {
     "general": {"quiet": "no"},
-    "store": {"path": "", "url": "", "flush_interval": "2"},
+    "store": {"path": "", "url": "", "flush_interval": "2", "merge_batch": "8"},
     "hash": {"algorithm": "xxh3_128"},
     "git": {"enabled": "yes", "diff": "yes", "diff_max_kb": "256",
             "diff_exclude": ".env, .env.*, *.env, .envrc, .netrc, .pgpass, .pypirc, "
@@ -75,6 +75,7 @@ class Config:
     store_url: str
     quiet: bool
     flush_interval: float
+    merge_batch: int
     hash_algorithm: str
     git_enabled: bool
     git_diff: bool
@@ -206,6 +207,7 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         store_url=text("store", "url"),
         quiet=flag("general", "quiet"),
         flush_interval=number("store", "flush_interval"),
+        merge_batch=max(1, int(number("store", "merge_batch"))),
         hash_algorithm=algorithm,
         git_enabled=flag("git", "enabled"),
         git_diff=flag("git", "diff"),

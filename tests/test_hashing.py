@@ -176,3 +176,37 @@ def test_hash_tree_skips_what_is_no_regular_file(tmp_path: Path) -> None:
     (store / "dangling").symlink_to(tmp_path / "nowhere")
 
     assert hash_tree(str(store)) == before
+
+
+def _socket_file(tmp_path: Path) -> str:
+    import socket
+
+    path = str(tmp_path / "s.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.close()  # the socket file stays
+    return path
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda tmp_path: (os.mkfifo(tmp_path / "f.fifo"), str(tmp_path / "f.fifo"))[1], "fifo"),
+    (lambda tmp_path: "/dev/null", "device"),
+    (_socket_file, "socket"),
+], ids=["fifo", "device", "socket"])
+def test_what_is_not_a_regular_file_is_never_opened(make: Any, reason: str,
+                                                    tmp_path: Path) -> None:
+    from recipe.record.hashing import UnhashableFile, hash_error
+
+    path = make(tmp_path)
+    for hashing in (lambda: FileHasher().hash(path), lambda: hash_file(path)):
+        with pytest.raises(UnhashableFile) as caught:
+            hashing()  # a FIFO without a writer would block here if it were opened
+        assert hash_error(caught.value) == reason
+
+
+def test_hash_errors_are_short_reasons() -> None:
+    from recipe.record.hashing import hash_error
+
+    assert hash_error(FileNotFoundError(2, "No such file or directory")) == "vanished"
+    assert hash_error(PermissionError(13, "Permission denied")) == "permission denied"
+    assert hash_error(OSError(5, "Input/output error")) == "input/output error"

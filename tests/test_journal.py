@@ -94,6 +94,23 @@ def test_read_merges_events_into_inputs_and_outputs(
     assert read["status"] == "running"
 
 
+def test_a_removed_event_marks_the_earlier_events_of_its_path_transient(
+        home: Path, make_record: Callable[..., dict], make_event: Callable[..., dict],
+        spool_run: Callable[..., str]) -> None:
+    events = [make_event("output", "/d/tmp.pkl", "1" * 32), make_event("input", "/d/tmp.pkl",
+                                                                        "1" * 32),
+              make_event("output", "/d/kept.csv", "2" * 32),
+              {"kind": "removed", "path": "/d/tmp.pkl", "time": "t"},
+              make_event("output", "/d/tmp.pkl", "3" * 32)]  # written again, and kept
+    run_id = spool_run(make_record(status="running"), events)
+
+    read = spool.read(home, run_id)
+
+    assert [(e["path"], e.get("transient")) for e in read["outputs"]] == [
+        ("/d/tmp.pkl", True), ("/d/kept.csv", None), ("/d/tmp.pkl", None)]
+    assert [e.get("transient") for e in read["inputs"]] == [True]
+
+
 def test_read_keeps_inputs_already_in_the_record(
         home: Path, make_record: Callable[..., dict], make_event: Callable[..., dict],
         spool_run: Callable[..., str]) -> None:

@@ -201,7 +201,7 @@ class PathLike:
     (Path("sub/../data.csv"), "{cwd}/data.csv"),
     ("/abs/data.csv", "/abs/data.csv"),
     (PathLike(), "{cwd}/custom/place.csv"),
-    ("~/x", "{user}/x"),
+    ("~/x", "{cwd}/~/x"),  # as open() takes it: most libraries do not expand ~
     (io.BytesIO(b"x"), None),
     (io.StringIO("x"), None),
     (3, None),
@@ -221,6 +221,13 @@ def test_path_of(value: Any, expected: str | None, tmp_path: Path,
 
     assert result == (expected.format(cwd=tmp_path, user=tmp_path / "user")
                       if expected else None)
+
+
+def test_path_of_expands_a_tilde_for_a_library_that_does(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+
+    assert patching.path_of("~/x", expand_user=True) == str(tmp_path / "user" / "x")
 
 
 @pytest.mark.parametrize("name", ["relative.txt", "{cwd}/absolute.txt"])

@@ -6,6 +6,8 @@
   declared call, apply/remove; it knows no library and hands logged files to a sink (the
   recorder);
 - `patches/<library>.py`: one declaration module per library, mostly data;
+- `audit`: the open-event fallback, an audit hook that sees every file Python code opens
+  (builtin open, os.open, pathlib, json/csv/pickle...), renames and removes;
 - `children`: the processes a run starts (workers, child runs, commands), with
   `bootstrap/sitecustomize.py`, which brings recipe into the interpreters a run starts.
 

@@ -33,6 +33,7 @@ from .patching import _inside_logged_call, kind_of_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
     from typing import Any
 
@@ -53,7 +54,10 @@ _SYSTEM_FILES = ("/etc", "/usr/share", "/usr/lib", "/usr/lib64", "/usr/local/sha
 # A file noted when opened is complete once no descriptor or mapping of this process holds
 # it; one noted less than this long ago may not be open yet (the event precedes the open).
 _SETTLE_SECONDS = 0.5
-
+# A file read that stays open longer than this (a big file read line by line) has its
+# input event journaled anyway: a run killed an hour later still shows it. A declared
+# function given the open file (np.load(f)) comes long before.
+_RELEASE_READ_SECONDS = 5.0
 
 
 def _no_run() -> Any:
@@ -74,10 +78,17 @@ def install(settings: config.Config, current: Callable[[], Any]) -> None:
     the hook itself is added once per process. `current` gives the run of the caller."""
     global _installed, _current, _handlers, _noise
     _current = current
-    _noise = Noise(settings)
     _waiting.clear()
+    _handlers = {}
+    if not settings.capture_audit:
+        return
+    try:
+        _noise = Noise(settings)
+    except Exception as exc:  # never-raise guard: `import recipe` must not fail for this
+        _report(exc)
+        return
     _handlers = {"open": _opened, "os.rename": _renamed, "os.remove": _removed,
-                 "sqlite3.connect": _connected} if settings.capture_audit else {}
+                 "sqlite3.connect": _connected}
     if not _installed:
         _installed = True
         sys.addaudithook(_hook)
@@ -90,8 +101,10 @@ def _hook(event: str, args: tuple) -> None:
     handler = _handlers.get(event)
     if handler is None:
         return
+    if _inside_logged_call.get():  # a declared call's own I/O, or recipe's
+        return
     run = _current()
-    if run is None or run.paused or run.ended or _inside_logged_call.get():
+    if run is None or run.paused or run.ended:
         return
     token = _inside_logged_call.set(True)  # what the run does with the file is its own I/O
     try:
@@ -123,12 +136,18 @@ def _absolute(path: Any, directory_fd: int = -1) -> str | None:
             return None
     if not path:
         return None
-    if directory_fd not in (-1, None) and not os.path.isabs(path):
-        try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
-            return os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
-        except OSError:
-            return None
-    return os.path.abspath(path)
+    if path[0] != "/":
+        if directory_fd not in (-1, None):
+            try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
+                path = os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
+            except OSError:
+                return None
+        else:
+            path = os.path.join(os.getcwd(), path)
+    # os.path.abspath's normpath is the costliest step of a recorded open: only when needed
+    if "/." in path or "//" in path or path.endswith("/"):
+        return os.path.normpath(path)
+    return path
 
 
 def _kind_of_flags(flags: int) -> str:
@@ -154,12 +173,17 @@ def _complete_if_waiting(run: Any, path: str) -> None:
         run.log("complete", path, "", fallback=True)
 
 
-def _note(run: Any, kind: str, path: str, function: str) -> None:
+def _note(run: Any, kind: str, path: str, function: str, exclusive: bool = False) -> None:
     """An input is hashed now, an output or an update once the file is complete; each
-    waits until then, for a declared function given the open file to replace it."""
+    waits until then, for a declared function given the open file to replace it.
+    `exclusive`: the open fails if the file exists (mode "x", O_CREAT | O_EXCL)."""
     present = _regular(path)
-    if present is False:
-        return
+    if present is False and os.path.isdir(path):
+        return  # no file of its own (the open fails, or it is os.open of a directory)
+    # A FIFO, socket or device the script opens is recorded, unhashed (the recorder never
+    # opens one): /dev itself is noise, but a FIFO in the script's directory is its input.
+    if present and kind != "input" and (exclusive or not os.access(path, os.W_OK)):
+        return  # one the open will fail to write
     if present is None:
         if kind == "input":
             return  # the open will fail
@@ -175,11 +199,19 @@ def _opened(run: Any, args: tuple) -> None:
     path = _absolute(path)
     if path is None or _noise is None or _noise.matches(path) or _from_own_code():
         return
+    kind = kind_of_mode(mode) if mode is not None else _kind_of_flags(flags)
+    if kind != "input" and path in _waiting:
+        _waiting[path] = time.monotonic()  # not complete: written again (before the check)
+        if run.writes_waiting(path):
+            # Written again before anyone read it: one event, hashed once complete. A log
+            # appended to a thousand times is hashed once, not a thousand times.
+            return
     _complete_if_waiting(run, path)
     if mode is None:
-        _note(run, _kind_of_flags(flags), path, "os.open")
+        _note(run, kind, path, "os.open",
+              flags & (os.O_CREAT | os.O_EXCL) == os.O_CREAT | os.O_EXCL)
     else:
-        _note(run, kind_of_mode(mode), path, "open")
+        _note(run, kind, path, "open", "x" in mode)
 
 
 def _renamed(run: Any, args: tuple) -> None:
@@ -231,10 +263,44 @@ def complete_closed() -> None:
     if run is None or run.ended:
         return
     held = _files_held()
+    held_names = {os.path.basename(path) for path in held}
     for path in settled:
-        if path not in held and os.path.realpath(path) not in held:
+        # /proc names the file by its real path: resolve the noted one only when it may
+        # be one of those under another name (a symlink on the way)
+        if path in held or ((os.path.basename(path) in held_names or os.path.islink(path))
+                            and os.path.realpath(path) in held):
+            if now - _waiting.get(path, now) > _RELEASE_READ_SECONDS:
+                run.release_reads(path)
+            continue
+        noted = _waiting.get(path)
+        if noted is not None and now - noted > _SETTLE_SECONDS:  # not opened again since
             if _waiting.pop(path, None) is not None:
                 run.log("complete", path, "", fallback=True)
+
+
+def flush_unclosed() -> None:
+    """The run ends before the interpreter's shutdown closes the files the script never
+    closed (`f = open("log.txt", "w")` with no close): flush the Python buffers of those
+    it opened for writing, so that their hash is of the bytes they will hold. Costs a walk
+    over the garbage collector's objects, only when such a file is still open."""
+    if not _waiting:
+        return
+    held = _files_held() if os.path.isdir("/proc/self/fd") else None
+    still_open = {path for path in _waiting
+                  if held is None or path in held or os.path.realpath(path) in held}
+    if not still_open:
+        return
+    import gc
+    import io
+
+    for obj in gc.get_objects():
+        if isinstance(obj, (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom)):
+            try:
+                if (not obj.closed and obj.writable() and isinstance(obj.name, str)
+                        and os.path.abspath(obj.name) in still_open):
+                    obj.flush()
+            except (OSError, ValueError):
+                pass  # closed meanwhile, or a broken file: the interpreter's problem too
 
 
 def _files_held() -> set[str]:
@@ -263,20 +329,25 @@ class Noise:
     dir; then `[capture] include` and `exclude` globs decide (exclude wins)."""
 
     def __init__(self, settings: config.Config) -> None:
-        import fnmatch
-        import re
-
-        def directories(*paths: str | None) -> tuple[str, ...]:
+        def directories(*paths: str | None, resolve: bool = False) -> tuple[str, ...]:
+            """As given and, with `resolve`, also with symlinks resolved (macOS's /tmp is
+            /private/tmp); realpath for every library directory would cost 0.4 ms of
+            start-up, and their files are opened under the names sys.path gives."""
             found = []
             for path in paths:
                 if path:
-                    for form in (os.path.abspath(path), os.path.realpath(path)):
-                        found.append(form.rstrip(os.sep) + os.sep)
+                    forms = (os.path.abspath(path), os.path.realpath(path)) if resolve \
+                        else (os.path.abspath(path),)
+                    found.extend(form.rstrip(os.sep) + os.sep for form in forms)
             return tuple(dict.fromkeys(found))
 
         def globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-            return re.compile("|".join(fnmatch.translate(p) for p in patterns)) \
-                if patterns else None
+            if not patterns:
+                return None
+            import fnmatch  # only then: `re` may not be imported yet at start-up
+            import re
+
+            return re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
         home = os.path.expanduser("~")
         sites: list[str] = []
@@ -286,19 +357,27 @@ class Noise:
             sites = [*site.getsitepackages(), site.getusersitepackages()]
         except (AttributeError, ImportError):  # a virtualenv's old site.py, python -S
             pass
-        self.never = directories(settings.home)
+        self.never = directories(settings.home, resolve=True)
         self.libraries = directories(
             sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sites,
+            sys.pycache_prefix,
             _RECIPE_DIRECTORY, "/proc", "/sys", "/dev", *_SYSTEM_FILES,
             os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache"),
             os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"),
-            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"))
+            os.environ.get("MPLCONFIGDIR"), os.path.join(home, ".matplotlib"),
+            os.environ.get("IPYTHONDIR") or os.path.join(home, ".ipython"),
+            os.path.join(home, ".jupyter"), os.environ.get("JUPYTER_RUNTIME_DIR"),
+            os.path.join(os.environ.get("XDG_DATA_HOME")
+                         or os.path.join(home, ".local", "share"), "jupyter"))
         # The temp dir (tempfile's candidates), but not the run's working directory when it
         # lies inside it: a project in /tmp/project is the user's, /tmp/tmpab12cd a library's.
         self.temp = () if settings.capture_temp else directories(
             os.environ.get("TMPDIR"), os.environ.get("TEMP"), os.environ.get("TMP"),
-            "/tmp", "/var/tmp", "/usr/tmp")
-        self.workdir = directories(os.getcwd())
+            "/tmp", "/var/tmp", "/usr/tmp", resolve=True)
+        try:
+            self.workdir = directories(os.getcwd(), resolve=True)
+        except OSError:  # the working directory was removed
+            self.workdir = ()
         self.include = globs(settings.capture_include)
         self.exclude = globs(settings.capture_exclude)
         self._modules_seen = -1
@@ -313,7 +392,10 @@ class Noise:
         if self.include is not None and self.include.match(path):
             return False
         if (path.startswith(self.libraries) or "/site-packages/" in path
-                or "/dist-packages/" in path or "/__pycache__/" in path):
+                or "/dist-packages/" in path or "/__pycache__/" in path
+                # a package's metadata wherever it is installed (an editable install's
+                # egg-info in the project), read by importlib.metadata
+                or ".dist-info/" in path or ".egg-info/" in path):
             return True
         if self.temp and path.startswith(self.temp) and not path.startswith(self.workdir):
             return True

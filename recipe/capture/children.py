@@ -25,6 +25,7 @@ import os
 import sys
 
 from .. import messages
+from .patching import without_this_frame
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -326,20 +327,23 @@ def _wrap_subprocess(subprocess: ModuleType) -> None:
                 more = (*more[:9], _with_variables(more[9], run), *more[10:])
             elif kwargs.get("env") is not None:
                 kwargs["env"] = _with_variables(kwargs["env"], run)
-        original_init(self, args, *more, **kwargs)
+        with without_this_frame:
+            original_init(self, args, *more, **kwargs)
         if run is not None:
             shell = kwargs.get("shell", more[7] if len(more) > 7 else False)
             _guarded("a command", lambda: _started(run, _argv(self.args, bool(shell)),
                                                   self.pid))
 
     def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
-        code = original_wait(self, *args, **kwargs)
+        with without_this_frame:
+            code = original_wait(self, *args, **kwargs)
         if self.pid in _unwaited:
             _guarded("an exit status", lambda: _exited(self.pid, code))
         return code
 
     def poll(self: Any) -> Any:
-        code = original_poll(self)
+        with without_this_frame:
+            code = original_poll(self)
         if code is not None and self.pid in _unwaited:
             _guarded("an exit status", lambda: _exited(self.pid, code))
         return code
@@ -355,7 +359,8 @@ def _wrap_os() -> None:
     waitpid, wait = os.waitpid, os.wait
 
     def os_system(command: Any) -> int:
-        status = system(command)
+        with without_this_frame:
+            status = system(command)
         run = _user_run()
         if run is not None:
             _guarded("a command", lambda: _started(run, _argv(command, shell=True), None,
@@ -367,7 +372,8 @@ def _wrap_os() -> None:
             run = _user_run()
             if run is not None:
                 env = _with_variables(env, run)
-            pid = original(path, argv, env, *args, **kwargs)
+            with without_this_frame:
+                pid = original(path, argv, env, *args, **kwargs)
             if run is not None:
                 _guarded("a command", lambda: _started(run, _argv(argv), pid))
             return pid
@@ -391,18 +397,21 @@ def _wrap_os() -> None:
 
     def os_execv(path: Any, argv: Any, /) -> None:
         _guarded("a command", lambda: exec_before(path, argv))
-        execv(path, argv)
+        with without_this_frame:
+            execv(path, argv)
 
     def os_execve(path: Any, argv: Any, env: Any) -> None:
         run = _user_run()
         if run is not None:
             env = _with_variables(env, run)
         _guarded("a command", lambda: exec_before(path, argv))
-        execve(path, argv, env)
+        with without_this_frame:
+            execve(path, argv, env)
 
     def reaper(original: Callable) -> Callable:
         def reap(*args: Any) -> Any:
-            pid, status = result = original(*args)
+            with without_this_frame:
+                pid, status = result = original(*args)
             if pid:
                 _guarded("an exit status", lambda: _exited(pid, _exit_code(status)))
             return result

@@ -2,8 +2,9 @@
 
 recipe has its own small `sys.meta_path` finder instead of `wrapt.register_post_import_hook`
 because `import wrapt` costs ~29 ms here (its importer module imports importlib.metadata),
-which is the whole start-up budget of `import recipe`. wrapt is imported only when a
-supported library actually gets patched.
+which is the whole start-up budget of `import recipe`. Of wrapt, only its C extension's
+FunctionWrapper is loaded (capture/wrapping.py), when a supported library actually gets
+patched.
 """
 
 from __future__ import annotations

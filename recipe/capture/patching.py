@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     # The recorder's callback: sink(kind, path, function_name, hash_at_end); kind is
     # "input", "output", "update" (read and written: the bytes decide), "before" (sent
     # before a call opens a file for update: note its content) or "complete" (the file
-    # is closed: hash what waits for it).
+    # is closed: hash what waits for it). An input with hash_at_end is memory-mapped:
+    # hashed soon, off the call.
     Sink = Callable[[str, str, str, bool], None]
     ActualPath = Callable[[str, Any, dict], "str | None"]
     Locate = Callable[[Any, Any], Any]
@@ -66,17 +67,24 @@ class Declaration:
     - `locate(instance, given)`: the path when it is not the argument itself (kept on the
       object, or inside a store object given);
     - `positional`: the leading positional parameters, for a C function whose signature
-      inspect cannot read.
+      inspect cannot read;
+    - `mapped`: the file is memory-mapped, its bytes read lazily, so an input is hashed
+      by the recorder's thread instead of in the call (np.load of a 2 GiB file must not
+      wait 6 s): True always (np.memmap), or the name of a parameter that maps it when
+      given and not None (np.load's `mmap_mode`);
+    - `expands_user`: the library expands a leading `~` to the home directory (pandas,
+      xarray, pyarrow and imageio do; numpy and most others open `./~/x` as given), set
+      for a whole library by `expanding_user`.
     """
 
     __slots__ = ("kind", "module", "attribute", "argument", "name", "actual_path", "mode",
-                 "many", "until_closed", "locate", "positional")
+                 "many", "until_closed", "locate", "positional", "mapped", "expands_user")
 
     def __init__(self, kind: str, module: str, attribute: str, argument: str | None,
                  name: str | None = None, actual_path: ActualPath | None = None, *,
                  mode: tuple[str | None, str] | None = None, many: bool = False,
                  until_closed: bool = False, locate: Locate | None = None,
-                 positional: tuple[str, ...] = ()) -> None:
+                 positional: tuple[str, ...] = (), mapped: bool | str = False) -> None:
         self.kind = kind
         self.module = module
         self.attribute = attribute
@@ -89,6 +97,8 @@ class Declaration:
         self.until_closed = until_closed
         self.locate = locate
         self.positional = positional
+        self.mapped = mapped
+        self.expands_user = False
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name}>"
@@ -96,9 +106,10 @@ class Declaration:
 
 def Input(module: str, attribute: str, argument: str, *, name: str | None = None,
           actual_path: ActualPath | None = None, many: bool = False,
-          locate: Locate | None = None, positional: tuple[str, ...] = ()) -> Declaration:
+          locate: Locate | None = None, positional: tuple[str, ...] = (),
+          mapped: bool | str = False) -> Declaration:
     return Declaration("input", module, attribute, argument, name, actual_path, many=many,
-                       locate=locate, positional=positional)
+                       locate=locate, positional=positional, mapped=mapped)
 
 
 def Output(module: str, attribute: str, argument: str, *, name: str | None = None,
@@ -111,13 +122,14 @@ def Output(module: str, attribute: str, argument: str, *, name: str | None = Non
 
 def Opens(module: str, attribute: str, argument: str, *, mode: str | None = "mode",
           default: str = "r", name: str | None = None, actual_path: ActualPath | None = None,
-          locate: Locate | None = None, positional: tuple[str, ...] = ()) -> Declaration:
+          locate: Locate | None = None, positional: tuple[str, ...] = (),
+          mapped: bool = False) -> Declaration:
     """A function or constructor that returns an open file or dataset: `mode` (the name of
     its mode parameter, `default` when not given) decides input or output; `mode=None`:
     it always reads and writes, an input if the run left the bytes unchanged."""
     return Declaration("open", module, attribute, argument, name, actual_path,
                        mode=(mode, default if mode else "r+"), until_closed=True, locate=locate,
-                       positional=positional)
+                       positional=positional, mapped=mapped)
 
 
 def Closes(module: str, attribute: str, path_on_self: Callable[[Any], Any], *,
@@ -130,6 +142,13 @@ def Closes(module: str, attribute: str, path_on_self: Callable[[Any], Any], *,
 def Internal(module: str, attribute: str) -> Declaration:
     """A method whose files are the library's own bookkeeping: nothing in it is logged."""
     return Declaration("internal", module, attribute, None)
+
+
+def expanding_user(declarations: list[Declaration]) -> list[Declaration]:
+    """The declarations of a library that expands `~` in every path it takes."""
+    for declaration in declarations:
+        declaration.expands_user = True
+    return declarations
 
 
 def with_suffix(suffix: str) -> ActualPath:
@@ -168,9 +187,10 @@ def set_sink(sink: Sink | None) -> None:
     _sink = sink
 
 
-def path_of(value: Any) -> str | None:
+def path_of(value: Any, expand_user: bool = False) -> str | None:
     """The local file a path argument names: str, bytes, os.PathLike or an open file's
-    `.name`; None for buffers, descriptors, URLs and anything else."""
+    `.name`; None for buffers, descriptors, URLs and anything else. A leading `~` is the
+    directory `./~`, as `open` takes it, unless the library expands it (`expand_user`)."""
     if isinstance(value, (str, bytes, os.PathLike)):
         try:
             path = os.fsdecode(os.fspath(value))
@@ -186,19 +206,21 @@ def path_of(value: Any) -> str | None:
         path = os.fsdecode(name)
     if not path or "://" in path or "\n" in path:
         return None
-    return os.path.abspath(os.path.expanduser(path))
+    return os.path.abspath(os.path.expanduser(path) if expand_user else path)
 
 
-def _each_given(given: Any) -> Iterator[Any]:
+def _each_given(given: Any, expand_user: bool) -> Iterator[Any]:
     """What a `many` argument names, one by one: the items of a list or tuple (nested
     too), the files a glob pattern matches (sorted, as xarray and netCDF4 expand them), or
     the argument itself."""
     if isinstance(given, (list, tuple)):
         for item in given:
-            yield from _each_given(item)
+            yield from _each_given(item, expand_user)
         return
     if isinstance(given, (str, os.PathLike)):
-        pattern = os.path.expanduser(os.fsdecode(os.fspath(given)))
+        pattern = os.fsdecode(os.fspath(given))
+        if expand_user:
+            pattern = os.path.expanduser(pattern)
         if any(char in pattern for char in "*?[") and not os.path.exists(pattern):
             import glob
 
@@ -270,7 +292,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
         def internal(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
             token = _inside_logged_call.set(True)
             try:
-                return wrapped(*args, **kwargs)
+                with without_this_frame:
+                    return wrapped(*args, **kwargs)
             finally:
                 _inside_logged_call.reset(token)
 
@@ -284,6 +307,10 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
     mode_position = (None if mode_name is None else
                      _position(function, is_method, mode_name, path=False,
                                positional=positional))
+    expand_user = declaration.expands_user
+    mapped = declaration.mapped
+    mapped_position = (_position(function, is_method, mapped, path=False, positional=positional)
+                       if isinstance(mapped, str) else None)
 
     def files(instance: Any, args: tuple, kwargs: dict) -> list[tuple[str, str, Any]]:
         """(kind, absolute path, argument as given) of each file the call touches."""
@@ -298,9 +325,12 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
         if kind == "open":
             mode = _value(args, kwargs, mode_name, mode_position)
             file_kind = kind_of_mode(mode if isinstance(mode, str) else default_mode)
+        if file_kind == "input" and (mapped is True or isinstance(mapped, str) and _value(
+                args, kwargs, mapped, mapped_position) not in (None, _MISSING)):
+            file_kind = "mapped"  # an input whose bytes are read lazily: hashed off the call
         found = []
-        for one in (_each_given(given) if declaration.many else (given,)):
-            path = path_of(one)
+        for one in (_each_given(given, expand_user) if declaration.many else (given,)):
+            path = path_of(one, expand_user)
             if path is not None and declaration.actual_path is not None:
                 path = declaration.actual_path(path, one, kwargs)
             if path is None:
@@ -319,6 +349,10 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
             if file_kind == "complete":
                 sink(file_kind, path, declaration.name, False)
                 continue
+            if file_kind == "mapped":
+                if os.path.exists(path):
+                    sink("input", path, declaration.name, True)
+                continue
             deferred = file_kind == "update" or (file_kind == "output" and (
                 declaration.until_closed or not _written_through(given)))
             # What a call that returned did not leave on disk was no local file: a style
@@ -332,14 +366,16 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
             # the close itself writes is the object's file, logged already: the flag is set
             # (pandas' ExcelWriter.close calls openpyxl's Workbook.save).
             if _sink is None:
-                return wrapped(*args, **kwargs)
+                with without_this_frame:
+                    return wrapped(*args, **kwargs)
             try:
                 found = files(instance, args, kwargs)  # before: a closed object has no path
             except Exception:  # an object closed twice has no path: nothing to log
                 found = []
             token = _inside_logged_call.set(True)
             try:
-                result = wrapped(*args, **kwargs)
+                with without_this_frame:
+                    result = wrapped(*args, **kwargs)
             finally:
                 _inside_logged_call.reset(token)
             try:
@@ -356,7 +392,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
 
     def wrapper(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
         if _sink is None or _inside_logged_call.get():
-            return wrapped(*args, **kwargs)
+            with without_this_frame:
+                return wrapped(*args, **kwargs)
         token = _inside_logged_call.set(True)
         try:
             found = None
@@ -369,7 +406,8 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
                 except Exception as exc:  # the one never-raise guard
                     _report_internal_error(declaration.name, exc)
                     found = []
-            result = wrapped(*args, **kwargs)
+            with without_this_frame:
+                result = wrapped(*args, **kwargs)
             # Logged inside the flag, so hashing and bookkeeping are never logged themselves.
             try:
                 log(files(instance, args, kwargs) if found is None else found)
@@ -380,6 +418,25 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
             _inside_logged_call.reset(token)
 
     return wrapper
+
+
+class _WithoutThisFrame:
+    """`with without_this_frame:` around a wrapper's call of the original: an exception
+    leaves without the wrapper's own frame, so the script's traceback, printed or stored,
+    is exactly the one it has without recipe. On the way out the wrapper's frame is the
+    first of the traceback, and the re-raise after `__exit__` adds none (CPython 3.11+,
+    which re-raises with the exception's `__traceback__`; 3.10 still shows the frame)."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: Any) -> bool:
+        if exc is not None and traceback is not None:
+            exc.__traceback__ = traceback.tb_next
+        return False
+
+
+without_this_frame = _WithoutThisFrame()
 
 
 _reported: set[str] = set()
@@ -414,7 +471,7 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
     A name the installed version lacks is skipped: a library that renamed or dropped a
     function must never make its own import fail.
     """
-    import wrapt  # lazily: only once a supported library is imported
+    from .wrapping import FunctionWrapper  # lazily: only once a supported library is imported
 
     patched = []
     for declaration in declarations:
@@ -431,8 +488,7 @@ def apply(declarations: Iterable[Declaration], module: ModuleType) -> list[str]:
         if getattr(function, "_self_recipe_declaration", None) is not None:
             continue  # idempotent: already ours
         takes_self = is_class and descriptor is not staticmethod
-        wrapper = wrapt.FunctionWrapper(function,
-                                        _make_wrapper(declaration, function, takes_self))
+        wrapper = FunctionWrapper(function, _make_wrapper(declaration, function, takes_self))
         # wrapt keeps `_self_` attributes on the wrapper instead of passing them through.
         wrapper._self_recipe_declaration = declaration
         own = not is_class or name in vars(parent)

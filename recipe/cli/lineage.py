@@ -135,8 +135,11 @@ def status_command(paths: tuple[str, ...], listing: Listing) -> int:
     """
     from ..provenance.graph import Checker, Graph, latest_outputs
 
-    runs = Graph.from_store(open_store_or_fail())
-    targets = [os.path.abspath(path) for path in paths] or latest_outputs(runs, os.getcwd())
+    store = open_store_or_fail()
+    # Around the store: the walk learns only the runs the files it checks lead to.
+    runs = Graph.around(store)
+    targets = [os.path.abspath(path) for path in paths] or latest_outputs(
+        Graph(store.newest_of_scripts(os.getcwd())), os.getcwd())
     checker = Checker(runs)
     # Chosen by the start of the run that wrote each file, shown as Checker says them.
     dated = listing.select([{**verdict, "start": (runs.runs.get(verdict["run"]) or {})

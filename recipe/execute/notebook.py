@@ -198,7 +198,13 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
     except OSError as exc:
         messages.warn(f"could not write the executed notebook {output} ({exc.strerror})")
         output = None
-    return _finish(settings, run_id, spec, output, error, store_at_end)
+    # Ctrl-C or SIGTERM between two cells interrupts no cell: nbclient shuts the kernel
+    # down, which ends its run as completed, though the cells after it never ran.
+    stopped = any(cell.get("cell_type") == "code" and cell.get("execution_count") is None
+                  and cell.get("source", "").strip()  # nbclient runs no empty cell
+                  and "skip-execution" not in cell.get("metadata", {}).get("tags", ())
+                  for cell in notebook.cells)
+    return _finish(settings, run_id, spec, output, error, store_at_end, stopped)
 
 
 def _check_recording(settings: config.Config, run_id: str, client: Any) -> None:
@@ -209,9 +215,11 @@ def _check_recording(settings: config.Config, run_id: str, client: Any) -> None:
 
 
 def _finish(settings: config.Config, run_id: str, spec: dict[str, Any],
-            executed: str | None, error: str | None, store_at_end: bool) -> Finished:
+            executed: str | None, error: str | None, store_at_end: bool,
+            stopped: bool) -> Finished:
     """The kernel has ended (its run with it, unless it died): record the executed notebook
-    as an output, end a run the kernel left running, and bring it into the store."""
+    as an output, end a run the kernel left running, or ended `completed` although it was
+    `stopped` before its last cell, and bring it into the store."""
     from ..record.hashing import FileHasher
 
     try:
@@ -226,6 +234,11 @@ def _finish(settings: config.Config, run_id: str, spec: dict[str, Any],
                             "placement": {"run_id": run_id, "fields": spec["fields"]}},
                            1, error)
         record = journal.read_record(settings.home, run_id)
+    if stopped and record.get("status") == "completed":
+        record.update(status="interrupted", exit_code=130, exception={
+            "type": "KeyboardInterrupt", "message": "interrupted between two cells",
+            "traceback": "", "cell": None})
+        journal.Journal(settings.home, run_id).write_record(record)
     if executed is not None:
         digest, size = FileHasher(settings.hash_algorithm).hash(executed)
         journal.Journal(settings.home, run_id).append_events([{

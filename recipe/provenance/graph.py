@@ -13,7 +13,6 @@ memory: the store is read once, however deep the chain.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from typing import Any
@@ -86,11 +85,11 @@ class Graph:
         elif not digest and version.get("path"):
             self._search(version["path"])
 
-    def _search(self, needle: str) -> None:
-        """Around a store: learn the runs whose summary holds `needle` (a path, a prefix)."""
-        if self._store is not None and needle not in self._asked:
-            self._asked.add(needle)
-            self._learn(self._store.summaries([json.dumps(needle)[1:-1]]))
+    def _search(self, path: str) -> None:
+        """Around a store: learn the runs that read or wrote `path`."""
+        if self._store is not None and path not in self._asked:
+            self._asked.add(path)
+            self._learn(self._store.runs_with_path(path))
 
     def algorithms(self) -> set[str]:
         if self._store is not None:
@@ -144,7 +143,8 @@ class Graph:
             return {"path": path, "hash": None}  # recorded without its content: by path
         if len(term) >= 8 and all(c in "0123456789abcdefABCDEF" for c in term):
             prefix = term.lower()
-            self._search(prefix)
+            if self._store is not None:  # the runs whose summary holds the hash prefix
+                self._learn(self._store.summaries([prefix]))
             digests = {digest for kind in ("inputs", "outputs")
                        for digest in self._index(kind, "hash") if digest.startswith(prefix)}
             if len(digests) == 1:

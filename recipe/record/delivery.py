@@ -16,30 +16,42 @@ from .. import messages
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .recorder import Run
 
 
 def deliver(run: Run, saved: bool) -> None:
-        """Bring the finished record from the spool into the TinyDB store.
+    """Bring the finished record from the spool into the store.
 
-        In a process that has not imported TinyDB (a plain script), a detached
-        `python -m recipe.store.merge` does it: importing TinyDB costs ~20 ms, two thirds of the
-        start-up budget, and the script need not wait for the store lock. A caller that
-        captures the script's output must not wait for it either, so its warnings wait
-        in the log that `show_background_warnings` prints."""
-        if not saved:
-            messages.warn(f"could not save run {run.id[:8]} under {run.config.home}: "
-                          "the disk is full or not writable")
-            return
-        if not run.store_at_end:
-            return
-        messages.info(f"recorded run {run.id[:8]} ({run.record['status']})")
-        show_background_warnings(run.config.home)
-        if "tinydb" not in sys.modules and _spawn_merger(run.id):
-            return
-        from ..store.merge import merge_into_store
+    In a process that has not imported TinyDB (a plain script), a detached
+    `python -m recipe.store.merge` does it: importing TinyDB costs ~20 ms, and the script
+    need not wait for the store lock. A caller that captures the script's output must not
+    wait for it either, so its warnings wait in the log that `show_background_warnings`
+    prints. With the embedded store, that merger starts only once a batch of runs waits
+    (`_batch_is_due`): until then the run waits in the spool, where every reader sees it
+    and merges it first."""
+    if not saved:
+        messages.warn(f"could not save run {run.id[:8]} under {run.config.home}: "
+                      "the disk is full or not writable")
+        return
+    if not run.store_at_end:
+        run.journal.sync()
+        return
+    messages.info(f"recorded run {run.id[:8]} ({run.record['status']})")
+    if run.journal.aside:
+        run.journal.sync()  # it waits there until the store can be written
+        return
+    show_background_warnings(run.config.home)
+    if "tinydb" not in sys.modules:
+        if not run.config.store_url and not _batch_is_due(run.config):
+            return  # it waits in the spool with the others, for the next merge
+        if _spawn_merger(run.id):
+            return  # the merger syncs the journal before anything else
+    from ..store.merge import merge_into_store
 
-        merge_into_store(run.config, run.id)
+    run.journal.sync()
+    merge_into_store(run.config, run.id)
 
 
 def child_environment() -> dict[str, str]:
@@ -72,6 +84,43 @@ def show_background_warnings(home: str) -> None:
         return
     for line in filter(None, lines):
         messages.warn(line.removeprefix("recipe: warning: "))
+
+
+# A detached merger is a whole interpreter importing TinyDB and rewriting the store's head:
+# ~40 ms of CPU, more than all the rest of recording a small script (docs/performance.md,
+# item 13). With the embedded store every reader merges the spool before it answers and
+# sees the runs still in it, so a plain script's run need not be merged at once: one
+# merger starts when `[store] merge_batch` runs are in the spool, or the oldest has waited
+# this long (a server store's runs are sent at once: other machines read it).
+MERGE_AFTER_SECONDS = 600.0
+
+
+def _batch_is_due(settings: Any) -> bool:
+    """Whether the spool holds a batch worth a merger: `[store] merge_batch` runs (running
+    ones count: they are merged when they end), or one that has waited
+    MERGE_AFTER_SECONDS."""
+    import time
+
+    from .journal import SPOOL_DIR
+
+    if settings.merge_batch <= 1:
+        return True
+    directory = os.path.join(settings.home, SPOOL_DIR)
+    try:
+        records = [entry for entry in os.scandir(directory)
+                   if entry.name.endswith(".json") and not entry.name.startswith(".")]
+    except OSError:
+        return True
+    if len(records) >= settings.merge_batch:
+        return True
+    oldest = time.time() - MERGE_AFTER_SECONDS
+    for entry in records:
+        try:
+            if entry.stat().st_mtime < oldest:
+                return True
+        except OSError:
+            pass  # merged meanwhile
+    return False
 
 
 def _inheritable_descriptors() -> list[int]:

@@ -11,14 +11,22 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second now() formatted, and its text
+
+
 def now() -> str:
     """The current time as ISO 8601 in UTC, e.g. 2026-11-22T04:05:06.123456+00:00.
 
-    Built from `time` rather than `datetime`, which recording would otherwise import."""
+    Built from `time` rather than `datetime`, which recording would otherwise import; the
+    date and time of day are formatted once per second (every recorded open asks)."""
+    global _second
     seconds = time.time()
     whole = int(seconds)
-    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-            + f".{int((seconds - whole) * 1e6):06d}+00:00")
+    second, text = _second  # one tuple: another thread may replace it meanwhile
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)
+    return f"{text}.{int((seconds - whole) * 1e6):06d}+00:00"
 
 
 def user() -> str:
@@ -28,6 +36,35 @@ def user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+
+
+def printable(text: str) -> str:
+    """`text` as a record can hold it: a file name that is not valid UTF-8 reaches Python
+    with its bad bytes as lone surrogates (os.fsdecode's surrogateescape), which no UTF-8
+    file, JSON reader or terminal accepts; each such byte becomes the four characters
+    `\\xNN` (b"caf\\xe9.npy" is recorded as "caf\\xe9.npy"). Valid text is returned as is."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no bytes decode to: escape the code point
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def printable_json(value: Any) -> Any:
+    """`value` with every string in it (dict keys too) `printable`: what the journal keeps
+    when a record or event holds text no UTF-8 file takes (an argument, a command's argv
+    or a removed file's name that is not UTF-8)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_json(key): printable_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_json(item) for item in value]
+    return value
 
 
 def label(params: dict[str, Any]) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
-from stat import S_ISDIR, S_ISREG
+from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,15 +25,61 @@ def _hasher_factory(algorithm: str) -> Callable[[], Any]:
     return {"xxh3_128": xxhash.xxh3_128, "xxh64": xxhash.xxh64}[algorithm]
 
 
-def _open_without_atime(path: str) -> int:
-    """A read-only descriptor that does not update the file's access time: reading a file
-    just written would otherwise cost a metadata write (relatime): on ext4 a logged np.save
-    cost +126-159 µs with it, +99 µs without (docs/performance.md, item 2). O_NOATIME
-    needs the file's owner; others get a plain open."""
+class UnhashableFile(OSError):
+    """The path names something whose bytes are not content to hash: a FIFO or pipe, a
+    device, a socket. Reading one would block the script (a FIFO waits for a writer), take
+    the bytes meant for another reader (/dev/stdout into a pipe) or never end
+    (/dev/urandom), so it is never opened for reading; `reason` is the short word a record
+    keeps as `hash_error`."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file ({reason})", path)
+        self.reason = reason
+
+
+def kind_of(mode: int) -> str | None:
+    """None for a regular file or a directory (content), else why it has none."""
+    if S_ISREG(mode) or S_ISDIR(mode):
+        return None
+    if S_ISFIFO(mode):
+        return "fifo"
+    if S_ISCHR(mode) or S_ISBLK(mode):
+        return "device"
+    if S_ISSOCK(mode):
+        return "socket"
+    return "not a regular file"
+
+
+def hash_error(exc: OSError) -> str:
+    """The short reason a record gives for a file it could not hash."""
+    if isinstance(exc, UnhashableFile):
+        return exc.reason
+    if isinstance(exc, FileNotFoundError):
+        return "vanished"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _open_regular(path: str) -> tuple[int, int]:
+    """(read-only descriptor, size) of the file at `path`, which a stat found regular;
+    never blocking.
+
+    O_NONBLOCK: if the path became a FIFO since the stat, the open returns at once instead
+    of waiting for a writer, and the fstat refuses it. O_NOATIME: reading a
+    file just written would otherwise cost a metadata write (relatime): on ext4 a logged
+    np.save cost +126-159 µs with it, +99 µs without (docs/performance.md, item 2); it
+    needs the file's owner, others get a plain open."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+        descriptor = os.open(path, flags | getattr(os, "O_NOATIME", 0))
     except PermissionError:
-        return os.open(path, os.O_RDONLY)
+        descriptor = os.open(path, flags)
+    status = os.fstat(descriptor)
+    if not S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise UnhashableFile(path, kind_of(status.st_mode) or "directory")
+    return descriptor, status.st_size
 
 
 def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
@@ -43,10 +90,19 @@ def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
 
 
 def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
-    """Hex digest of the file's bytes."""
+    """Hex digest of the regular file's bytes; `UnhashableFile` for anything else, which is
+    never opened (a FIFO's open blocks, a device's bytes never end)."""
+    mode = os.stat(path).st_mode
+    if not S_ISREG(mode):
+        raise UnhashableFile(path, kind_of(mode) or "directory")
+    return _hash_regular(path, algorithm)
+
+
+def _hash_regular(path: str, algorithm: str) -> str:
     digest = _hasher_factory(algorithm)()
-    with open(_open_without_atime(path), "rb", buffering=0) as handle:
-        if os.fstat(handle.fileno()).st_size <= BLOCK_SIZE:
+    descriptor, size = _open_regular(path)
+    with open(descriptor, "rb", buffering=0) as handle:
+        if size <= BLOCK_SIZE:
             # One read: allocating the streaming buffer would cost more than hashing.
             digest.update(handle.readall())
             return digest.hexdigest()
@@ -93,13 +149,17 @@ class FileHasher:
 
     def hash(self, path: str) -> tuple[str, int]:
         """(hex digest, size in bytes) of the regular file at `path` (of a directory: its
-        `hash_tree`, each file through the cache); OSError if unreadable."""
+        `hash_tree`, each file through the cache); OSError if it cannot be hashed:
+        `UnhashableFile` for a FIFO, device or socket, which is never opened."""
         stat = os.stat(path)
+        reason = kind_of(stat.st_mode)
+        if reason is not None:
+            raise UnhashableFile(path, reason)
         if S_ISDIR(stat.st_mode):
             return hash_tree(path, self.algorithm, lambda file: self.hash(file)[0])
         key = (path, stat.st_size, stat.st_mtime_ns)
         digest = self._cache.get(key)
         if digest is None:
-            digest = hash_file(path, self.algorithm)
+            digest = _hash_regular(path, self.algorithm)  # regular: the stat above says so
             self._cache[key] = digest
         return digest, stat.st_size

@@ -9,6 +9,10 @@ its events so far are `transient`), the processes it started (`command`,
 annotate`/`tag` while it runs (the recorder owns the record file, so others only append
 here). A torn last line (a
 process killed mid-write) is skipped on reading; everything before it is kept.
+
+A run whose journal cannot be written under RECIPE_HOME (read-only, full, not
+permitted) waits in a fallback spool outside it (`fallback_directories`), where every
+reader and merge of that store finds it as if it were in `spool/`.
 """
 
 from __future__ import annotations
@@ -47,17 +51,90 @@ def atomic_write_json(path: str, data: Any, *, durable: bool = True,
         raise
 
 
-class Journal:
-    """The spool files of one run, written by the process that records it."""
+def fallback_directories(home: str) -> list[str]:
+    """Where the runs of a store that cannot be written wait, in order of preference: the
+    user's cache directory, else the temp dir; one directory per store (named by a hash
+    of its path, with the path itself in a `home` file to tell collisions apart)."""
+    import zlib
 
-    def __init__(self, home: str, run_id: str) -> None:
-        self.directory = os.path.join(home, SPOOL_DIR)
-        self.record_path = os.path.join(self.directory, f"{run_id}.json")
-        self.events_path = os.path.join(self.directory, f"{run_id}.events")
+    home = os.path.abspath(os.fspath(home))
+    encoded = home.encode("utf-8", "surrogateescape")
+    name = f"{zlib.crc32(encoded):08x}{zlib.adler32(encoded):08x}"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    temp = os.environ.get("TMPDIR") or "/tmp"
+    return [os.path.join(cache, "recipe", "spool", name),
+            os.path.join(temp, f"recipe-{os.getuid()}", "spool", name)]
+
+
+def _fallbacks_of(home: str) -> list[str]:
+    """The fallback spools of `home` that exist and are its own."""
+    found = []
+    for directory in fallback_directories(home):
+        try:
+            with open(os.path.join(directory, "home"), encoding="utf-8",
+                      errors="surrogateescape") as handle:
+                if handle.read() == os.path.abspath(os.fspath(home)):
+                    found.append(directory)
+        except OSError:
+            pass
+    return found
+
+
+class Journal:
+    """The spool files of one run, written by the process that records it.
+
+    `on_moved(directory, error)` is called once if the run has to move to a fallback
+    spool (the error that made it move)."""
+
+    def __init__(self, home: str, run_id: str, on_moved: Any = None) -> None:
+        self.home = home
+        self.run_id = run_id
+        self._on_moved = on_moved
+        self.aside = False  # in a fallback spool: RECIPE_HOME could not be written
+        self._place(os.path.join(home, SPOOL_DIR))
+        if not os.path.exists(self.record_path):  # a run waiting aside (rare: look only then)
+            for directory in _fallbacks_of(home):
+                if os.path.exists(os.path.join(directory, f"{run_id}.json")):
+                    self._place(directory)
+                    self.aside = True
+                    break
+
+    def sync(self) -> None:
+        """fsync the run's files: the end of a run writes them without, and the process
+        that takes the run on (the detached merger, or delivery) makes them durable."""
+        for path in (self.events_path, self.record_path):
+            try:
+                descriptor = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(descriptor)
+            except OSError:
+                pass
+            finally:
+                os.close(descriptor)
+        try:
+            descriptor = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)  # the renames that put the record in place
+            finally:
+                os.close(descriptor)
+        except OSError:
+            pass
+
+    def _place(self, directory: str) -> None:
+        self.directory = directory
+        self.record_path = os.path.join(directory, f"{self.run_id}.json")
+        self.events_path = os.path.join(directory, f"{self.run_id}.events")
 
     def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
-        os.makedirs(self.directory, exist_ok=True)
-        atomic_write_json(self.record_path, record, durable=durable)
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            atomic_write_json(self.record_path, record, durable=durable)
+        except OSError as exc:
+            if not self._move_aside(exc):
+                raise
+            atomic_write_json(self.record_path, record, durable=durable)
 
     def append_events(self, events: list[dict[str, Any]], *, durable: bool = True) -> None:
         """Append events; `durable=False` leaves them to the OS (a killed process loses
@@ -66,21 +143,92 @@ class Journal:
             return
         lines = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
                         for event in events)
+        try:
+            self._append(lines, durable)
+        except OSError as exc:
+            if not self._move_aside(exc):
+                raise
+            self._append(lines, durable)
+
+    def _append(self, lines: str, durable: bool) -> None:
+        """Append whole lines or nothing: a full disk must leave no empty file and no
+        torn line that the next append would run into."""
         os.makedirs(self.directory, exist_ok=True)
-        with open(self.events_path, "a", encoding="utf-8") as handle:
-            handle.write(lines)
-            if durable:
+        try:
+            size = os.stat(self.events_path).st_size
+        except FileNotFoundError:
+            size = None
+        try:
+            with open(self.events_path, "a", encoding="utf-8") as handle:
+                handle.write(lines)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
+        except OSError:
+            try:
+                if size is None:
+                    os.unlink(self.events_path)
+                else:
+                    os.truncate(self.events_path, size)
+            except OSError:
+                pass
+            raise
+
+    def _move_aside(self, error: OSError) -> bool:
+        """Move this run's journal to the first fallback spool that takes it, with the
+        events written so far; False if it is there already or none does."""
+        if self.aside:
+            return False
+        home = os.path.abspath(os.fspath(self.home))
+        for directory in fallback_directories(home):
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                marker = os.path.join(directory, "home")
+                if not os.path.exists(marker):
+                    with open(marker, "w", encoding="utf-8", errors="surrogateescape") as handle:
+                        handle.write(home)
+                elif directory not in _fallbacks_of(home):
+                    continue  # another store's, by a hash collision
+                old_events = self.events_path
+                self._place(directory)
+                _copy_whole_lines(old_events, self.events_path)
+            except OSError:
+                continue
+            for stale in (old_events, old_events[:-len(".events")] + ".json"):
+                try:
+                    os.unlink(stale)
+                except OSError:
+                    pass
+            self.aside = True
+            if self._on_moved is not None:
+                self._on_moved(directory, error)
+            return True
+        return False
+
+
+def _copy_whole_lines(source: str, target: str) -> None:
+    try:
+        with open(source, encoding="utf-8", errors="surrogateescape") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return
+    text = text[:text.rfind("\n") + 1]
+    if text:
+        with open(target, "a", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text)
 
 
 def journals(home: str) -> list[str]:
-    """Run ids that have a record in the spool."""
-    try:
-        names = os.listdir(os.path.join(home, SPOOL_DIR))
-    except FileNotFoundError:
-        return []
-    return [name[:-5] for name in names if name.endswith(".json") and not name.startswith(".")]
+    """Run ids that have a record in the spool, or in a fallback spool of this store."""
+    found: dict[str, None] = {}
+    for directory in (os.path.join(home, SPOOL_DIR), *_fallbacks_of(home)):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        found.update((name[:-5], None) for name in names
+                     if name.endswith(".json") and not name.startswith("."))
+    return list(found)
 
 
 def orphans(home: str) -> list[str]:
@@ -215,9 +363,9 @@ def annotate(record: dict[str, Any], event: dict[str, Any]) -> None:
 
 
 def remove(home: str, run_id: str) -> None:
-    journal = Journal(home, run_id)
-    for path in (journal.events_path, journal.record_path):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
+    for directory in (os.path.join(home, SPOOL_DIR), *_fallbacks_of(home)):
+        for suffix in (".events", ".json"):
+            try:
+                os.unlink(os.path.join(directory, run_id + suffix))
+            except FileNotFoundError:
+                pass

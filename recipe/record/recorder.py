@@ -20,8 +20,17 @@ import time
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
-from .fields import Secrets, default_tags, json_or_summary, label, now, user
-from .hashing import FileHasher
+from .fields import (
+    Secrets,
+    default_tags,
+    json_or_summary,
+    label,
+    now,
+    printable,
+    printable_json,
+    user,
+)
+from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,7 +79,7 @@ class Run:
         self.id = run_id or os.urandom(16).hex()
         self.store_at_end = store_at_end
         self.hasher = FileHasher(settings.hash_algorithm)
-        self.journal = journal.Journal(settings.home, self.id)
+        self.journal = journal.Journal(settings.home, self.id, on_moved=self._moved_aside)
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -79,6 +88,9 @@ class Run:
         self._hash_at_end: dict[str, list[tuple[str, str, str, str, str | None,
                                                 dict[str, Any]]]] = {}
         self._before_update: dict[str, str | None] = {}  # path -> digest before opened
+        # (kind, path, function, time, fields) of memory-mapped inputs, which the
+        # recorder's thread hashes: the call that mapped the file must not wait for that
+        self._hash_soon: list[tuple[str, str, str, str, dict[str, Any]]] = []
         # path -> what the open-event fallback saw of the file while it is open: ("input",
         # its event, hashed when opened) or ("output"/"update", an entry as above)
         self._opened: dict[str, list[tuple[str, Any]]] = {}
@@ -110,11 +122,14 @@ class Run:
         self.event_fields: dict[str, Any] = {}
         self.paused = False
         uname = os.uname()
+        # The script and directory as the system names them, to read them; the record
+        # holds them `printable` (a name that is not UTF-8 would make it unwritable).
+        self._script_file, self._cwd = script, os.getcwd()
         self.record: dict[str, Any] = {
             "id": self.id,  # first key: `recipe db repair` finds records by it
-            "script": script,
-            "command": self.secrets.command(list(argv)),
-            "cwd": os.getcwd(),
+            "script": printable(script),
+            "command": self.secrets.command([printable(arg) for arg in argv]),
+            "cwd": printable(self._cwd),
             "start": now(),
             "end": None,
             "duration": None,
@@ -152,6 +167,7 @@ class Run:
 
             self.record["environment"] = environment_variables(self.secrets)
         self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
+        self._ignored_match: Any = None  # the globs as one regular expression, once needed
 
     # -- starting --------------------------------------------------------------------
 
@@ -177,6 +193,13 @@ class Run:
         os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_in_parent,
                             after_in_child=self._after_fork_in_child)
 
+    def _moved_aside(self, directory: str, error: OSError) -> None:
+        """The one warning of a run that RECIPE_HOME cannot take (read-only, full)."""
+        reason = error.strerror or type(error).__name__
+        messages.warn(f"cannot write to {self.config.home} ({reason}); run {self.id[:8]} "
+                      f"waits in {directory} until the next run or `recipe db repair` "
+                      "can write the store")
+
     def _note_script(self) -> None:
         """Read the script once, off the start-up path: its content hash as it started
         (so `recipe status` tells a changed script), and for a plain `python script.py`
@@ -185,7 +208,7 @@ class Run:
         known once the script's parser returned them (`set_arguments`). Its computation
         identity is then set at its end (`_computation`), so a sweep need not compute it
         again."""
-        script = self.record["script"]
+        script = self._script_file
         if not os.path.isabs(script):
             return
         notebook = script.endswith(".ipynb")
@@ -235,8 +258,8 @@ class Run:
             try:
                 from .environment import git_info
 
-                script_dir = (os.path.dirname(self.record["script"])
-                              if os.path.isabs(self.record["script"]) else self.record["cwd"])
+                script_dir = (os.path.dirname(self._script_file)
+                              if os.path.isabs(self._script_file) else self._cwd)
                 git = git_info(script_dir, diff=self.config.git_diff,
                                max_bytes=self.config.git_diff_max_bytes,
                                exclude=(self.config.home,),
@@ -258,8 +281,9 @@ class Run:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
             if not self._ended:
+                self._hash_mapped()
                 endings.watch_main_frame()
-                audit.complete_closed()  # files opened for writing, closed since
+                audit.complete_closed()  # files the fallback saw opened, closed since
                 self._flush_events()
                 if self._record_changed:
                     with self._lock:
@@ -275,7 +299,9 @@ class Run:
         when closed), so it is hashed when a "complete" event for its path comes (it was
         closed) or when the run ends. An "update" (opened to read and write) is compared
         then with its content noted by the "before" event its call sent before opening
-        it: an input if the bytes stayed the same, else an output.
+        it: an input if the bytes stayed the same, else an output. An input with
+        `hash_at_end` is memory-mapped (read lazily): the recorder's thread hashes it at
+        once, off the script's call.
 
         `fallback`: an open seen by the open-event fallback (capture/audit.py). Its event
         waits until the file is complete (closed, or the run's end), and a declared
@@ -300,6 +326,14 @@ class Run:
             return
         if self._opened:
             self._supersede(kind, path)
+        if hash_at_end and kind == "input":
+            if self._worker is None or self._ended:  # no thread of its own: hash it now
+                self._log(kind, path, function, now(), fields)
+                return
+            with self._lock:
+                self._hash_soon.append((kind, path, function, now(), fields))
+            self._wake.set()
+            return
         if hash_at_end:
             with self._lock:
                 before = self._before_update.pop(path, None) if kind == "update" else None
@@ -307,6 +341,12 @@ class Run:
                     (kind, path, function, now(), before, fields))
             return
         self._log(kind, path, function, now(), fields)
+
+    def _hash_mapped(self) -> None:
+        with self._lock:
+            waiting, self._hash_soon = self._hash_soon, []
+        for entry in waiting:
+            self._log(*entry)
 
     def _digest(self, path: str) -> str | None:
         try:
@@ -320,8 +360,9 @@ class Run:
         item: tuple[str, Any]
         if kind == "input":  # hashed now: what the open reads
             event = self._event(kind, path, function, at, fields)
-            if event is None:
-                return
+            if event is None or event.get("hash_error") in ("vanished", "permission denied"):
+                return  # a file recipe cannot read, the script's open cannot either
+            # (a FIFO, a device or a socket it opens is recorded, unhashed)
             item = (kind, event)
         else:
             with self._lock:
@@ -349,10 +390,27 @@ class Run:
         for kind, item in seen:
             if kind == "input":
                 self.log_event(item)
-            else:
+            elif os.path.lexists(path):  # else the script's open failed: nothing written
                 self._log_deferred(*item)
         for entry in done:
             self._log_deferred(*entry)
+
+    def writes_waiting(self, path: str) -> bool:
+        """Whether the fallback saw `path` opened for writing and it is not complete yet."""
+        with self._lock:
+            return any(kind != "input" for kind, _item in self._opened.get(path, ()))
+
+    def release_reads(self, path: str) -> None:
+        """The fallback's input events of `path`, a file still open long after it was
+        opened: into the journal now (hashed when opened); what it writes still waits."""
+        with self._lock:
+            items = self._opened.pop(path, [])
+            kept = [item for item in items if item[0] != "input"]
+            if kept:
+                self._opened[path] = kept
+        for kind, event in items:
+            if kind == "input":
+                self.log_event(event)
 
     def _complete_all(self) -> None:
         """The run (or a worker's part of it) ends: every file still waiting is hashed."""
@@ -376,17 +434,24 @@ class Run:
 
     def _event(self, kind: str, path: str, function: str, at: str,
                fields: dict[str, Any]) -> dict[str, Any] | None:
-        import fnmatch
+        if self._ignored_match is None:  # one match per event, not one fnmatch per glob
+            import fnmatch
+            import re
 
-        if any(fnmatch.fnmatch(path, pattern) for pattern in self._ignored):
+            self._ignored_match = re.compile(
+                "|".join(fnmatch.translate(pattern) for pattern in self._ignored)).match
+        if self._ignored_match(path):
             return None
         try:
             digest, size = self.hasher.hash(path)
-        except OSError:
-            return None  # not a readable regular file (never written, a directory, a pipe)
-        event = {"kind": kind, "path": path, "hash": digest,
+            error = None
+        except OSError as exc:  # recorded all the same: vanished, unreadable, a FIFO, a device
+            digest, size, error = None, None, hash_error(exc)
+        event = {"kind": kind, "path": printable(path), "hash": digest,
                  "hash_algorithm": self.hasher.algorithm, "size": size,
                  "function": function, "time": at, **fields}
+        if error is not None:
+            event["hash_error"] = error
         if self.worker_pid is not None:
             event["pid"] = self.worker_pid
         return event
@@ -403,19 +468,23 @@ class Run:
         with self._lock:
             opened = self._opened.pop(source, [])
             waiting = self._hash_at_end.pop(source, [])
-        read = [item for kind, item in opened if kind == "input"]
-        for event in read:  # the file was read under its old name
-            self.log_event(event)
+        for kind, item in opened:
+            if kind == "input":  # the file was read under its old name
+                self.log_event(item)
+
+        def as_output(entry: tuple) -> tuple:
+            _kind, _path, function, at, _before, fields = entry
+            return ("output", target, function, at, None, fields)
+
         written = [entry for kind, entry in opened if kind != "input"]
+        if not written and not waiting:
+            written = [("output", source, "os.rename", now(), None, self.event_fields)]
         with self._lock:
             if waiting:
-                self._hash_at_end.setdefault(target, []).extend(
-                    ("output", target, *entry[2:4], None, entry[5]) for entry in waiting)
-            if written or not waiting:
+                self._hash_at_end.setdefault(target, []).extend(map(as_output, waiting))
+            if written:
                 self._opened.setdefault(target, []).extend(
-                    ("output", ("output", target, *entry[2:4], None, entry[5]))
-                    for entry in written or
-                    [("output", source, "os.rename", now(), None, self.event_fields)])
+                    ("output", as_output(entry)) for entry in written)
         self._mark_transient(source)
 
     def removed(self, path: str) -> None:
@@ -455,14 +524,20 @@ class Run:
 
     def _append_events(self, events: list[dict[str, Any]], *, durable: bool = False) -> None:
         try:
-            self.journal.append_events(events, durable=durable)
+            try:
+                self.journal.append_events(events, durable=durable)
+            except UnicodeEncodeError:  # text that is not UTF-8 (a command's argv): escaped
+                self.journal.append_events(printable_json(events), durable=durable)
         except OSError:
             with self._lock:  # keep them for the next try
                 self._pending[:0] = events
 
     def _save_record(self, *, durable: bool) -> bool:
         try:
-            self.journal.write_record(self.record, durable=durable)
+            try:
+                self.journal.write_record(self.record, durable=durable)
+            except UnicodeEncodeError:  # a result or field whose text is not UTF-8: escaped
+                self.journal.write_record(printable_json(self.record), durable=durable)
             return True
         except OSError:
             return False
@@ -536,6 +611,7 @@ class Run:
         self._hash_at_end = {}
         self._before_update = {}
         self._opened = {}
+        self._hash_soon = []  # the parent's thread hashes what it mapped
         self._worker = None
         self._pausing = False
         self._late = None
@@ -565,6 +641,10 @@ class Run:
 
     def _set_param(self, name: str, value: Any) -> None:
         self._params[name] = value
+        if isinstance(value, str):  # a file name given on the command line may not be UTF-8
+            value = printable(value)
+        elif isinstance(value, list):
+            value = [printable(item) if isinstance(item, str) else item for item in value]
         self.record["params"][name] = self.secrets.param(name, value)
         if not self._label_given:
             self.record["label"] = label(self.record["params"])
@@ -671,11 +751,18 @@ class Run:
                 os.path.join(self.config.home, "cache"))
         except Exception as exc:  # never-raise guard: versions are nice to have
             messages.warn(f"could not read library versions ({type(exc).__name__}: {exc})")
+        self._hash_mapped()
+        if status in ("completed", "failed") and exit_code is not None:
+            # the interpreter's shutdown will flush them anyway (not so after a signal or
+            # before an exec: the program's bytes must stay what they would have been)
+            audit.flush_unclosed()
         self._complete_all()
         self._remember_files()
         children.end_of_run(self)
-        self._flush_events(durable=True)
-        saved = self._save_record(durable=True) and not self._pending
+        # Not fsynced here: the script would wait for the disk (1-12 ms measured) at its
+        # end; whoever takes the run next makes it durable first (delivery.deliver).
+        self._flush_events(durable=False)
+        saved = self._save_record(durable=False) and not self._pending
         delivery.deliver(self, saved)
 
     def _computation(self) -> str | None:

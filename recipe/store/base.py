@@ -76,12 +76,19 @@ def malformed(record: Any) -> str:
     return ""
 
 
+def _file_summary(event: dict[str, Any]) -> dict[str, Any]:
+    """A file event as listings need it; why a file has no hash only where it has none."""
+    result = {k: event.get(k) for k in SUMMARY_FILE_FIELDS}
+    if event.get("hash_error"):
+        result["hash_error"] = event["hash_error"]
+    return result
+
+
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a record that listing and search need, a few hundred bytes."""
     result = {field: record.get(field) for field in SUMMARY_FIELDS}
     for kind in ("inputs", "outputs"):
-        result[kind] = [{k: event.get(k) for k in SUMMARY_FILE_FIELDS}
-                        for event in record.get(kind) or ()]
+        result[kind] = [_file_summary(event) for event in record.get(kind) or ()]
     git = record.get("git")
     result["git"] = {key: git.get(key) for key in ("commit", "branch", "dirty")} if git else None
     result["note_count"] = len(record.get("notes") or ())
@@ -176,6 +183,35 @@ class Store:
     def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
         raise NotImplementedError
+
+    def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The records `records` gives, one at a time, newest first, so that an export of
+        every run holds a few of them in memory, not all. This version reads them all."""
+        return iter(self.records(run_ids))
+
+    def runs_with_path(self, path: str) -> list[dict[str, Any]]:
+        """The summaries of the runs that read or wrote exactly `path`, newest first
+        (a lineage walk's question where content is unknown)."""
+        needle = json.dumps(path, ensure_ascii=False)[1:-1]
+        return [run for run in self.summaries([needle])
+                if any(event.get("path") == path for kind in ("inputs", "outputs")
+                       for event in run.get(kind) or ())]
+
+    def export_lines(self, run_ids: list[str] | None = None) -> Iterator[str]:
+        """Each record of `stream` as compact JSON text (`recipe export`)."""
+        for record in self.stream(run_ids):
+            yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+    def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
+        """The summary of the newest run of each script under `directory` (what `recipe
+        status` checks without paths)."""
+        prefix = os.path.join(os.path.abspath(directory), "")
+        newest: dict[str, dict[str, Any]] = {}
+        for run in self.summaries([json.dumps(prefix, ensure_ascii=False)[1:-1]]):
+            script = run.get("script") or ""
+            if script.startswith(prefix) and script not in newest:  # newest first
+                newest[script] = run
+        return list(newest.values())
 
     def latest(self) -> dict[str, Any] | None:
         """The newest run's full record."""

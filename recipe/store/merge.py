@@ -33,6 +33,10 @@ def main(argv: list[str]) -> int:
     except config.ConfigError:
         settings = config.defaults()
     messages.set_quiet(True)  # nobody reads its stderr: only warnings are kept, in the log
+    if argv:  # the script wrote its run's end without waiting for the disk: now it is durable
+        from ..record.journal import Journal
+
+        Journal(settings.home, argv[0]).sync()
     import io
 
     said, sys.stderr = sys.stderr, io.StringIO()

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..record.fields import printable
 from ..record.hashing import hash_file
 
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
@@ -42,7 +43,7 @@ class Search:
 
     def __init__(self, term: str, *, algorithms: Iterable[str] = (), regex: bool = False,
                  by_id: bool = False, max_hash_bytes: int | None = None) -> None:
-        self.term = term
+        self.term = printable(term)  # as a name that is not UTF-8 was recorded
         self.by_id = by_id
         self.pattern = None
         self.hashes: set[tuple[str, str]] = set()

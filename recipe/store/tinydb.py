@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from tinydb.storages import MemoryStorage
 from .. import messages
 from ..config import HASH_ALGORITHMS, Config
 from ..record import journal
+from . import index
 from .base import (
     MIN_PREFIX,
     Store,
@@ -45,6 +47,10 @@ from .base import (
     with_live_status,
     without_garbage_collection,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .query import RunQuery
 
 SCHEMA_VERSION = 1
 HEAD_MAX_RUNS = 200
@@ -94,6 +100,9 @@ class TinyStore(Store):
         self.sweep_dir = stem + ".sweeps"
         self.lock_path = stem + ".lock"
         self.trash_path = stem + ".trash.json"
+        self.index_path = stem + ".index.sqlite"
+        self._index: sqlite3.Connection | None = None  # fresh as of `_index_stamp`
+        self._index_stamp = ""
         self.backup_dir = os.path.join(self.home, "backups")
         self.warnings: list[str] = []  # what readers went without (a damaged head)
         self._shard_hashes: dict[int, set[str]] = {}  # sealed shards do not change files
@@ -218,6 +227,158 @@ class TinyStore(Store):
         self._shard_hashes[number] = hashes
         return hashes
 
+    # -- the run index (index.py): a cache of the store files, for questions --------------
+
+    def _fingerprint(self) -> str:
+        return index.fingerprint([self.db_path, self.shard_dir])
+
+    @contextmanager
+    def _index_changes(self) -> Iterator[list[Callable[[Any], None]]]:
+        """For a writer, in its exclusive lock: the list to which it appends what changed
+        (functions of the index connection), applied when its store files are written. An
+        index that was not fresh before the write is left alone (a reader makes it
+        again); one that fails to update is left stale."""
+        connection = index.open_fresh(self.index_path, self._fingerprint())
+        changes: list[Callable[[Any], None]] = []
+        try:
+            yield changes
+            if connection is not None:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    for change in changes:
+                        change(connection)
+                    index.stamp(connection, self._fingerprint())
+                    connection.execute("COMMIT")
+                except sqlite3.Error:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+        finally:
+            if connection is not None:
+                connection.close()
+            self._index = None  # this process's reading connection is checked again
+
+    def _fresh_index(self) -> sqlite3.Connection | None:
+        """For a reader, in its shared lock: the index, made again if missing or stale;
+        None if it cannot be (a read-only store, a damaged file): then the caller reads
+        the store files as before the index existed."""
+        stamp = self._fingerprint()
+        if self._index is not None and self._index_stamp == stamp:
+            return self._index
+        connection = index.open_fresh(self.index_path, stamp)
+        if connection is None:
+            try:
+                connection = self._build_index(stamp)
+            except (OSError, StoreError):
+                return None
+        self._index, self._index_stamp = connection, stamp
+        return connection
+
+    def _build_index(self, stamp: str) -> sqlite3.Connection | None:
+        if not os.path.exists(self.db_path):
+            return None  # nothing stored yet: nothing to index, nothing written
+        with self._db(self.db_path) as head, without_garbage_collection():
+            head_rows = [dict(doc) for doc in head.table(RUNS).all()]
+            shards = [row["shard"] for row in self._catalog(head)]
+            located = [(index.HEAD, head_rows)]
+            located += ((number, self._read_index(number)) for number in shards)
+            return index.build(self.index_path, located, stamp)
+
+    @contextmanager
+    def _indexed(self) -> Iterator[sqlite3.Connection | None]:
+        """Read through the index: the spool merged first (as `_reading` does), then the
+        shared lock held while the index answers. None: read the store files instead."""
+        try:
+            self.merge_pending(timeout=2.0)
+        except (StoreError, OSError):
+            pass
+        with self._locked(exclusive=False, timeout=30.0):
+            yield self._fresh_index()
+
+    def _spooled_summaries(self, known: sqlite3.Connection) -> list[dict[str, Any]]:
+        """Summaries of the runs in the spool that the index does not hold."""
+        found = []
+        for record in self._spooled(set()):
+            if known.execute("SELECT 1 FROM runs WHERE id = ?", (record["id"],)).fetchone():
+                continue  # a merge that died before removing the journal
+            found.append(summary(record))
+        return found
+
+    def find(self, query: RunQuery) -> list[dict[str, Any]]:
+        """The runs `query` keeps, from the index's prefilter: newest first, a default
+        order with a limit stops reading as soon as the page is full."""
+        with self._indexed() as connection:
+            if connection is None:
+                return super().find(query)
+            streaming = (query.sort_field == "start" and query.descending
+                         and query.limit is not None)
+            where, args = index.prefilter(query, connection if streaming else None)
+            kept = [row for row in self._spooled_summaries(connection) if query.keep(row)]
+            need = query.offset + (query.limit or 0)
+            found = []
+            with without_garbage_collection():
+                for (text,) in index.rows(connection, where, args):
+                    row = with_live_status(json.loads(text))
+                    if query.keep(row):
+                        found.append(row)
+                        if streaming and len(found) >= need:
+                            break
+        return query.ordered(kept + found)
+
+    def count(self, query: RunQuery) -> int:
+        """How many runs `query` keeps, its limit and offset aside."""
+        with self._indexed() as connection:
+            if connection is None:
+                return super().count(query)
+            where, args = index.prefilter(query)
+            spooled = sum(1 for row in self._spooled_summaries(connection) if query.keep(row))
+            with without_garbage_collection():
+                return spooled + sum(1 for (text,) in index.rows(connection, where, args)
+                                     if query.keep(with_live_status(json.loads(text))))
+
+    def resolve(self, prefix: str, ids: list[str] | None = None) -> str:
+        if ids is None:
+            wanted = prefix.strip().lower()
+            with self._indexed() as connection:
+                if connection is not None:
+                    ids = [row[0] for row in connection.execute(
+                        "SELECT id FROM runs WHERE id >= ? AND id < ? LIMIT 6",
+                        (wanted, wanted + "\uffff"))]
+                    ids += [run_id for run_id in journal.journals(self.home)
+                            if run_id.startswith(wanted) and run_id not in ids]
+        return super().resolve(prefix, ids)
+
+    def runs_with_path(self, path: str) -> list[dict[str, Any]]:
+        with self._indexed() as connection:
+            if connection is not None:
+                where = "r.number IN (SELECT run FROM files WHERE path = ?)"
+                with without_garbage_collection():
+                    rows = [json.loads(text) for (text,) in index.rows(connection, where, [path])]
+                    rows += [row for row in self._spooled_summaries(connection)
+                             if any(event.get("path") == path for kind in ("inputs", "outputs")
+                                    for event in row.get(kind) or ())]
+                rows = [with_live_status(row) for row in rows]
+                rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+                return rows
+        return super().runs_with_path(path)
+
+    def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
+        """The summary of the newest run of each script under `directory`."""
+        prefix = os.path.join(os.path.abspath(directory), "")
+        with self._indexed() as connection:
+            if connection is None:
+                return super().newest_of_scripts(directory)
+            rows = [json.loads(text) for _script, _start, text in connection.execute(
+                "SELECT script, MAX(start), summary FROM runs WHERE script >= ? AND "
+                "script < ? GROUP BY script", (prefix, prefix + "\uffff"))]
+            rows += [row for row in self._spooled_summaries(connection)
+                     if (row.get("script") or "").startswith(prefix)]
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            known = newest.get(row["script"])
+            if known is None or (row.get("start") or "") > (known.get("start") or ""):
+                newest[row["script"]] = with_live_status(row)
+        return list(newest.values())
+
     # -- writing -------------------------------------------------------------------------
 
     def merge_pending(self, *, timeout: float = 10.0) -> list[str]:
@@ -228,7 +389,7 @@ class TinyStore(Store):
         spool costs no lock and writes nothing (so readers of a clean store write nothing)."""
         if not journal.journals(self.home):
             return []
-        with self._locked(exclusive=True, timeout=timeout):
+        with self._locked(exclusive=True, timeout=timeout), self._index_changes() as changes:
             records = []
             for run_id in journal.journals(self.home):
                 try:
@@ -249,13 +410,14 @@ class TinyStore(Store):
                 runs.insert_multiple(records)
                 if not head.table(META):
                     head.table(META).insert({"schema": SCHEMA_VERSION})
-                self._seal_if_full(head)
+                changes.append(lambda connection: index.put(connection, index.HEAD, records))
+                self._seal_if_full(head, changes)
             # Only now that the store file holds them may their journals go.
             for record in records:
                 journal.remove(self.home, record["id"])
             return [record["id"] for record in records]
 
-    def _seal_if_full(self, head: TinyDB) -> None:
+    def _seal_if_full(self, head: TinyDB, changes: list[Callable[[Any], None]]) -> None:
         runs = head.table(RUNS)
         try:
             size = os.path.getsize(self.db_path)  # as last written: close enough for a limit
@@ -278,6 +440,7 @@ class TinyStore(Store):
         catalog_rows = data.setdefault(CATALOG, {})
         catalog_rows[str(number)] = _catalog_row(number, records)
         head.storage.write(data)
+        changes.append(lambda connection: index.move(connection, index.HEAD, number))
 
     # -- the trash: db.trash.json, runs moved out of the store whole -----------------------
 
@@ -290,7 +453,7 @@ class TinyStore(Store):
             self.merge_pending(timeout=10.0)
         except (StoreError, OSError):
             pass  # a run kept aside is reported below as not stored yet
-        with self._locked(exclusive=True, timeout=10.0):
+        with self._locked(exclusive=True, timeout=10.0), self._index_changes() as changes:
             spooled = wanted & set(journal.journals(self.home))
             if spooled:
                 raise StoreError(f"run {min(spooled)[:8]} is still running (or waits in the "
@@ -320,13 +483,14 @@ class TinyStore(Store):
                     self._shard_hashes.pop(number, None)
                     head.table(CATALOG).update(_catalog_row(number, kept), doc_ids=[number])
                 head.table(RUNS).remove(lambda doc: doc["id"] in wanted)
+                changes.append(lambda connection: index.drop(connection, sorted(wanted)))
         return sorted(found)
 
     def restore(self, run_ids: list[str]) -> list[str]:
         """Bring runs back from the trash into the head (the store first, then the trash
         without them: a crash in between leaves a run in both)."""
         wanted = set(run_ids)
-        with self._locked(exclusive=True, timeout=10.0):
+        with self._locked(exclusive=True, timeout=10.0), self._index_changes() as changes:
             with self._db(self.trash_path) as trash:
                 found = [dict(doc) for doc in trash.table(RUNS).all() if doc["id"] in wanted]
                 missing = wanted - {r["id"] for r in found}
@@ -334,7 +498,7 @@ class TinyStore(Store):
                     raise UnknownRun(f"no run {min(missing)} in the trash")
                 for record in found:
                     del record["trashed"]
-                self._insert(found)
+                self._insert(found, changes)
                 trash.table(RUNS).remove(lambda doc: doc["id"] in wanted)
         return sorted(wanted)
 
@@ -364,10 +528,10 @@ class TinyStore(Store):
         the trash, in the spool); straight into the head, sealed as it fills, so a running
         run of another machine is stored as it was exported."""
         unique = list({r["id"]: r for r in records}.values())
-        with self._locked(exclusive=True, timeout=60.0):
+        with self._locked(exclusive=True, timeout=60.0), self._index_changes() as changes:
             here = self._ids_here({r["id"] for r in unique})
             added = [r for r in unique if r["id"] not in here]
-            self._insert(added)
+            self._insert(added, changes)
         return [r["id"] for r in added], [r["id"] for r in records if r["id"] in here]
 
     def _ids_here(self, ids: set[str]) -> set[str]:
@@ -383,7 +547,8 @@ class TinyStore(Store):
                 here |= {doc["id"] for doc in trash.table(RUNS).all()} & ids
         return here
 
-    def _insert(self, records: list[dict[str, Any]]) -> None:
+    def _insert(self, records: list[dict[str, Any]], changes: list[Callable[[Any], None]]
+                ) -> None:
         """Insert records into the head (replacing a run of the same id there), sealing
         it each time it fills up (the lock held)."""
         position = 0
@@ -399,7 +564,9 @@ class TinyStore(Store):
                 runs.insert_multiple(batch)
                 if not head.table(META):
                     head.table(META).insert({"schema": SCHEMA_VERSION})
-                self._seal_if_full(head)
+                changes.append(lambda connection, batch=batch: index.put(connection, index.HEAD,
+                                                                         batch))
+                self._seal_if_full(head, changes)
             position += len(batch)
 
     @staticmethod
@@ -414,42 +581,49 @@ class TinyStore(Store):
         def change(record: dict[str, Any]) -> None:
             journal.annotate(record, annotation)
 
-        with self._locked(exclusive=True, timeout=10.0):
+        with self._locked(exclusive=True, timeout=10.0), self._index_changes() as changes:
             if run_id in journal.journals(self.home):
                 journal.Journal(self.home, run_id).append_events([annotation])
                 return
-            if self._change_stored(run_id, change):
+            if self._change_stored(run_id, change, changes):
                 return
         raise UnknownRun(f"no run {run_id}")
 
-    def _change_stored(self, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
+    def _change_stored(self, run_id: str, change: Callable[[dict[str, Any]], None],
+                       changes: list[Callable[[Any], None]]) -> bool:
         """Apply `change` to the stored record of `run_id`, in the head or in its shard
         (whose index is written again); False if no stored run has that id. The caller
         holds the exclusive lock."""
         with self._db(self.db_path) as head:
-            if self._update_in(head, run_id, change):
+            changed = self._update_in(head, run_id, change)
+            if changed is not None:
+                changes.append(lambda connection: index.put(connection, index.HEAD, [changed]))
                 return True
             catalog = self._catalog(head)
         for row in catalog:
             number = row["shard"]
             if any(s["id"] == run_id for s in self._read_index(number, [run_id])):
                 with self._db(self._shard_path(number)) as shard:
-                    self._update_in(shard, run_id, change)
+                    changed = self._update_in(shard, run_id, change)
                     records = [dict(doc) for doc in shard.table(RUNS).all()]
                 self._write_index(number, records)
+                changes.append(lambda connection, number=number, changed=changed:
+                               index.put(connection, number, [changed]))
                 return True
         return False
 
     @staticmethod
-    def _update_in(db: TinyDB, run_id: str, change: Callable[[dict[str, Any]], None]) -> bool:
+    def _update_in(db: TinyDB, run_id: str, change: Callable[[dict[str, Any]], None]
+                   ) -> dict[str, Any] | None:
+        """The record of `run_id` in `db` after `change`, or None if `db` has no such run."""
         table = db.table(RUNS)
         found = table.get(Query().id == run_id)
         if found is None:
-            return False
+            return None
         record = dict(found)
         change(record)
         table.update(lambda doc: doc.update(record), doc_ids=[found.doc_id])
-        return True
+        return record
 
     # -- reading -------------------------------------------------------------------------
 
@@ -497,6 +671,15 @@ class TinyStore(Store):
         """Every run's summary, newest first. With `needles` (see query.Search.needles),
         sealed shards whose index contains none of them are skipped: a prefilter, so the
         caller still tests each row, and `recipe search` need not decode 100,000 runs."""
+        with self._indexed() as connection:
+            if connection is not None:
+                where, args = index.needles_clause(needles)
+                with without_garbage_collection():
+                    rows = [json.loads(text) for (text,) in index.rows(connection, where, args)]
+                    rows += self._spooled_summaries(connection)
+                rows = [with_live_status(row) for row in rows]
+                rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+                return rows
         with self._reading() as head, without_garbage_collection():
             rows = [summary(doc) for doc in head.table(RUNS).all()]
             for row in self._catalog(head):
@@ -520,6 +703,11 @@ class TinyStore(Store):
             return (start >= since and (not until or start <= until)
                     and (keep is None or keep(row)))
 
+        with self._indexed() as connection:
+            if connection is not None:
+                return self._indexed_page(connection, offset, limit, wanted,
+                                          keep is None and needles is None, needles,
+                                          since, until)
         with self._reading() as head, without_garbage_collection():
             rows = [row for row in self._loose(head) if wanted(row)]
             shards = [row for row in self._catalog(head)
@@ -541,8 +729,40 @@ class TinyStore(Store):
             rows.sort(**newest_first)
         return rows[offset:need], total if total is not None else len(rows)
 
-    def by_content(self) -> ContentLookup:
+    def _indexed_page(self, connection: sqlite3.Connection, offset: int, limit: int,
+                      wanted: Callable[[dict[str, Any]], bool], everything: bool,
+                      needles: list[str] | None, since: str, until: str
+                      ) -> tuple[list[dict[str, Any]], int]:
+        """`page` from the index: without a filter, the page and a count in SQL; with one,
+        the rows its needles leave, each tested."""
+        where, args = index.needles_clause(needles)
+        if since:
+            where, args = f"{where} AND r.start >= ?", [*args, since]
+        if until:
+            where, args = f"{where} AND r.start <= ?", [*args, until]
+        rows = [row for row in map(with_live_status, self._spooled_summaries(connection))
+                if wanted(row)]
+        need = offset + limit
+        with without_garbage_collection():
+            if everything:
+                total = len(rows) + connection.execute(
+                    f"SELECT COUNT(*) FROM runs r WHERE {where}", args).fetchone()[0]
+                rows += (with_live_status(json.loads(text)) for (text,) in connection.execute(
+                    f"SELECT r.summary FROM runs r WHERE {where} ORDER BY r.start DESC "
+                    "LIMIT ?", [*args, need]))
+            else:
+                rows += (row for (text,) in index.rows(connection, where, args)
+                         if wanted(row := with_live_status(json.loads(text))))
+                total = len(rows)
+        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+        return rows[offset:need], total
+
+    def by_content(self) -> ContentLookup | IndexedLookup:
         """A snapshot for many lookups of runs by content hash (one lineage walk)."""
+        with self._indexed() as connection:
+            if connection is not None:
+                return IndexedLookup(connection, [with_live_status(row) for row in
+                                                  self._spooled_summaries(connection)])
         return ContentLookup(self)
 
     # -- sweeps: one small file each, written by the process that runs the sweep ----------
@@ -585,6 +805,13 @@ class TinyStore(Store):
 
     def hash_algorithms(self) -> set[str]:
         """Every hash algorithm a stored run used (for searching by a file's content)."""
+        with self._indexed() as connection:
+            if connection is not None:
+                used = {name for (name,) in connection.execute("SELECT name FROM algorithms")}
+                used.update(event.get("hash_algorithm") for run in self._spooled(set())
+                            for event in [*(run.get("inputs") or ()),
+                                          *(run.get("outputs") or ())])
+                return used - {None}
         with self._reading() as head:
             runs = [dict(doc) for doc in head.table(RUNS).all()]
             runs += self._spooled({run["id"] for run in runs})
@@ -615,6 +842,12 @@ class TinyStore(Store):
 
     def records(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Full records, newest first: all of them, or those of `run_ids` (full ids)."""
+        if run_ids is not None:
+            with self._indexed() as connection:
+                if connection is not None:
+                    found = self._located(connection, run_ids)
+                    found.sort(key=lambda r: r.get("start") or "", reverse=True)
+                    return found
         wanted = set(run_ids) if run_ids is not None else None
         # A few ids prefilter the indexes by their raw text, as a search term does.
         needles = sorted(wanted) if wanted is not None and len(wanted) <= 64 else None
@@ -633,6 +866,99 @@ class TinyStore(Store):
         found = [with_live_status(r) for r in found]
         found.sort(key=lambda r: r.get("start") or "", reverse=True)
         return found
+
+    def _located(self, connection: sqlite3.Connection, run_ids: list[str]
+                 ) -> list[dict[str, Any]]:
+        """The full records of `run_ids`, read from where the index says each lives (the
+        head, one shard each), and from the spool."""
+        wanted = set(run_ids)
+        where: dict[int, set[str]] = {}
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            for run_id, location in connection.execute(
+                    f"SELECT id, location FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk):
+                where.setdefault(location, set()).add(run_id)
+        found = []
+        with without_garbage_collection():
+            for location, ids in sorted(where.items()):
+                if location == index.HEAD:
+                    with self._db(self.db_path) as head:
+                        found += [dict(doc) for doc in head.table(RUNS).all() if doc["id"] in ids]
+                else:
+                    found += [r for r in self._records_of_shard(location) if r["id"] in ids]
+        seen = {record["id"] for record in found}
+        found += [r for r in self._spooled(seen) if r["id"] in wanted]
+        return [with_live_status(record) for record in found]
+
+    def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        for record, _text in self._streamed(run_ids):
+            yield record
+
+    def export_lines(self, run_ids: list[str] | None = None) -> Iterator[str]:
+        """Each record as compact JSON, newest first: a sealed run's text is cut from its
+        shard file as it was written (the same encoder and settings), not encoded again."""
+        for record, text in self._streamed(run_ids):
+            yield text if text is not None else json.dumps(record, ensure_ascii=False,
+                                                            separators=(",", ":"))
+
+    def _streamed(self, run_ids: list[str] | None
+                  ) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Records newest first, with their JSON text where it is at hand, a shard at a
+        time: the order comes from the index (under the lock for that moment only), then
+        each shard is read when its first run comes up (store files are replaced whole,
+        so reading them without the lock is safe) and dropped when its runs are out. A run
+        that moved meanwhile (a seal) is looked up again; one removed meanwhile (rm) is
+        left out."""
+        with self._indexed() as connection:
+            order = None
+            if connection is not None and run_ids is None:
+                order = connection.execute(
+                    "SELECT id, location, start FROM runs ORDER BY start DESC").fetchall()
+                spooled = [with_live_status(r) for r in self._spooled(set())
+                           if not connection.execute("SELECT 1 FROM runs WHERE id = ?",
+                                                     (r["id"],)).fetchone()]
+        if order is None:  # a few runs (`records` reads only their shards), or no index
+            for record in self.records(run_ids):
+                yield record, None
+            return
+        spooled.sort(key=lambda r: r.get("start") or "", reverse=True)
+        cache: dict[int, dict[str, tuple[dict[str, Any], str | None]]] = {}
+        for run_id, location, start in order:
+            while spooled and (spooled[0].get("start") or "") >= start:
+                yield spooled.pop(0), None
+            if location not in cache:
+                if len(cache) >= 4:
+                    del cache[next(iter(cache))]  # the oldest shard read: its runs are out
+                cache[location] = self._runs_at(location)
+            found = cache[location].get(run_id)
+            if found is None:
+                moved = next(iter(self.records([run_id])), None)
+                found = (moved, None) if moved is not None else None
+            if found is not None:
+                record, text = found
+                if record.get("status") == "running":
+                    record, text = with_live_status(record), None
+                yield record, text
+        for record in spooled:
+            yield record, None
+
+    def _runs_at(self, location: int) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """The full records in the head or in one shard, by id, each with its JSON text
+        when the file is a shard as `_seal_if_full` writes it ({"runs":{"1":{...},...}})."""
+        path = self.db_path if location == index.HEAD else self._shard_path(location)
+        if location != index.HEAD:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+                with without_garbage_collection():
+                    return _shard_records(text)
+            except (OSError, ValueError):
+                pass  # read as any store file is, below: damage is reported as such
+        with without_garbage_collection():
+            data = _AtomicJSONStorage(path).read() or {}
+        return {record["id"]: (record, None) for record in (data.get(RUNS) or {}).values()}
 
     # -- checking and repairing ------------------------------------------------------------
 
@@ -715,6 +1041,12 @@ class TinyStore(Store):
         if merged:
             kept = os.path.join(self.home, journal.SPOOL_DIR)
             report.append(f"merged {len(merged)} run(s) kept aside in {kept}")
+        with self._locked(exclusive=True, timeout=60.0):  # the run index, made again
+            try:
+                self._index = None
+                self._build_index(self._fingerprint())
+            except OSError as exc:
+                report.append(str(exc))
         return report
 
     def _adopt_orphan(self, run_id: str) -> str:
@@ -724,7 +1056,7 @@ class TinyStore(Store):
         events = journal.read_events(self.home, run_id)
         target = journal.Journal(self.home, run_id)
         files = sum(event.get("kind") in ("input", "output") for event in events)
-        if self._change_stored(run_id, lambda record: journal.apply_events(record, events)):
+        if self._change_stored(run_id, lambda record: journal.apply_events(record, events), []):
             os.unlink(target.events_path)
             return f"added {files} file event(s) of an orphan journal to run {run_id[:8]}"
         times = sorted(event["time"] for event in events if isinstance(event.get("time"), str))
@@ -852,6 +1184,52 @@ class ContentLookup:
                         self.decoded[number] = self.store._read_index(number)
                     found.extend(row for row in self.decoded[number] if touches(row))
         return found
+
+
+class IndexedLookup:
+    """The runs that read or wrote given content, from the run index's hash column (and
+    the spool's runs, read once)."""
+
+    def __init__(self, connection: sqlite3.Connection, spooled: list[dict[str, Any]]) -> None:
+        self.connection = connection
+        self.spooled = spooled
+
+    def runs_touching(self, digests: set[str]) -> list[dict[str, Any]]:
+        def touches(row: dict[str, Any]) -> bool:
+            return any(event.get("hash") in digests
+                       for kind in ("inputs", "outputs") for event in row.get(kind) or ())
+
+        found = [row for row in self.spooled if touches(row)]
+        ordered = sorted(digests)
+        with without_garbage_collection():
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start:start + 500]
+                found += (with_live_status(json.loads(text)) for (text,) in self.connection.execute(
+                    "SELECT r.summary FROM runs r WHERE r.number IN (SELECT run FROM files WHERE "
+                    f"hash IN ({','.join('?' * len(chunk))}))", chunk))
+        return list({row["id"]: row for row in found}.values())
+
+
+_SHARD_START = '{"' + RUNS + '":{'
+_DECODER = json.JSONDecoder()
+
+
+def _shard_records(text: str) -> dict[str, tuple[dict[str, Any], str]]:
+    """The runs of a shard file's text, by id, each with the slice of text that encodes
+    it. ValueError if the text is not laid out as a seal writes it."""
+    if not text.startswith(_SHARD_START):
+        raise ValueError("not a sealed shard's layout")
+    found, position, end = {}, len(_SHARD_START), len(text)
+    while position < end and text[position] != "}":
+        _key, position = _DECODER.raw_decode(text, position)
+        if text[position] != ":":
+            raise ValueError("not a sealed shard's layout")
+        record, after = _DECODER.raw_decode(text, position + 1)
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise ValueError("not a run")
+        found[record["id"]] = (record, text[position + 1:after])
+        position = after + 1 if after < end and text[after] == "," else after
+    return found
 
 
 def _content_hashes(rows: list[dict[str, Any]]) -> list[str]:

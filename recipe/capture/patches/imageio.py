@@ -6,13 +6,14 @@ local file (an URL, "imageio:chelsea.png", "<bytes>", "<video0>") logs nothing."
 
 from __future__ import annotations
 
-from ..patching import Closes, Input, Opens, Output
+from ..patching import Closes, Input, Opens, Output, expanding_user
 
 READERS = ("imread", "mimread", "volread", "mvolread", "get_reader")
 WRITERS = ("imwrite", "imsave", "mimwrite", "mimsave", "volwrite", "volsave", "mvolwrite",
            "mvolsave")
 
-DECLARATIONS = [
+# imageio expands a leading ~ in every uri it takes (core.request.Request).
+DECLARATIONS = expanding_user([
     *(Input(module, reader, "uri") for module in ("imageio", "imageio.v2")
       for reader in READERS),
     *(Output(module, writer, "uri") for module in ("imageio", "imageio.v2")
@@ -26,4 +27,4 @@ DECLARATIONS = [
     Closes("imageio.v2", "LegacyWriter.close", lambda writer: writer.instance.request.filename),
     Opens("imageio.v3", "imopen", "uri", mode="io_mode"),
     Closes("imageio.plugins.pillow", "PillowPlugin.close", lambda plugin: plugin.request.filename),
-]
+])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..patching import Closes, Input, Opens, Output
+from ..patching import Closes, Input, Opens, Output, expanding_user
 
 # reader -> name of its path parameter
 READERS = {
@@ -43,7 +43,10 @@ WRITERS = {
     "to_string": "buf",
 }
 
-DECLARATIONS = [Input("pandas", reader, argument) for reader, argument in READERS.items()] + [
+# pandas expands a leading ~ in every path it takes (io.common.stringify_path).
+DECLARATIONS = expanding_user([
+    Input("pandas", reader, argument) for reader, argument in READERS.items()
+] + [
     # Declared per class (Series lacks some writers; those are skipped) so that the logged
     # name says which one wrote, although most are defined once on their common base.
     Output("pandas", f"{cls}.{writer}", argument)
@@ -56,4 +59,4 @@ DECLARATIONS = [Input("pandas", reader, argument) for reader, argument in READER
     # to_excel(writer) logs the writer's file; closing the writer completes it (openpyxl's
     # Workbook.save, called by the close, is not logged again).
     Closes("pandas", "ExcelWriter.close", os.fspath),
-]
+])

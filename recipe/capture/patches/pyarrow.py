@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from ..patching import Closes, Input, Output
+from ..patching import Closes, Input, Output, expanding_user
 
-DECLARATIONS = [
+# pyarrow expands a leading ~ in every local path it takes.
+DECLARATIONS = expanding_user([
     # A source may be a file or a directory of files (a dataset).
     Input("pyarrow.parquet", "read_table", "source"),
     Input("pyarrow.parquet", "read_metadata", "where"),
@@ -23,4 +24,4 @@ DECLARATIONS = [
     Input("pyarrow.csv", "read_csv", "input_file"),
     Input("pyarrow.csv", "open_csv", "input_file"),
     Output("pyarrow.csv", "write_csv", "output_file"),
-]
+])

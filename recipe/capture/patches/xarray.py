@@ -3,9 +3,10 @@ zarr, whose own calls inside are not logged again)."""
 
 from __future__ import annotations
 
-from ..patching import Input, Output
+from ..patching import Input, Output, expanding_user
 
-DECLARATIONS = [
+# xarray expands a leading ~ in every path it takes (backends.common._normalize_path).
+DECLARATIONS = expanding_user([
     Input("xarray", "open_dataset", "filename_or_obj"),
     Input("xarray", "open_dataarray", "filename_or_obj"),
     Input("xarray", "load_dataset", "filename_or_obj"),
@@ -21,4 +22,4 @@ DECLARATIONS = [
     Output("xarray", "DataArray.to_zarr", "store"),
     Output("xarray", "DataTree.to_zarr", "store"),
     Output("xarray", "save_mfdataset", "paths", many=True),
-]
+])
