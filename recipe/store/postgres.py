@@ -785,6 +785,33 @@ class PostgresStore(Store):
                 yield with_live_status(record)
         yield from (record for record in spooled if record["id"] not in stored)
 
+    def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        if run_ids is not None:
+            return iter(self.records(run_ids))
+        return self.iter_records()
+
+    def runs_with_path(self, path: str) -> list[dict[str, Any]]:
+        """Runs that read or wrote exactly `path`: the btree index, not a substring."""
+        spooled = [summary(record) for record in self._reading()]
+        where = _Where()
+        where.add("id IN (SELECT run_id FROM files WHERE path = %s)", path)
+        return self._with_spooled(self._summaries_where(where), spooled, lambda row: any(
+            event.get("path") == path for kind in ("inputs", "outputs")
+            for event in row.get(kind) or ()))
+
+    def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
+        """The newest run of each script under `directory`, by the script index."""
+        prefix = os.path.join(os.path.abspath(directory), "")
+        spooled = [summary(record) for record in self._reading()]
+        where = _Where()
+        where.add("script LIKE %s", _like(prefix) + "%")
+        rows = self._with_spooled(self._summaries_where(where), spooled,
+                                  lambda row: (row.get("script") or "").startswith(prefix))
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # newest first
+            newest.setdefault(row.get("script") or "", row)
+        return list(newest.values())
+
     def stored_ids(self) -> set[str]:
         with self._cursor() as cursor:
             cursor.execute("SELECT id FROM runs")
