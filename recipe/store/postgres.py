@@ -539,18 +539,16 @@ class PostgresStore(Store):
 
     @staticmethod
     def _needles_sql(needles: list[str], where: _Where) -> None:
-        """Runs whose JSON text may hold one of `needles` (JSON-escaped strings): a file
-        path containing it, a hash or an id starting with it, or a script containing it.
-        A superset, as `Store.summaries` allows."""
+        """Runs that may hold one of `needles` (JSON-escaped strings) where the callers of
+        `summaries(needles)` look for it: a file path containing it, a hash or an id
+        starting with it. (`completed`, which looks for a script, has its own query.)"""
         texts = [json.loads(f'"{needle}"') for needle in needles]
         parts, args = [], []
         for text in texts:
-            pattern = f"%{_like(text)}%"
             parts += ["SELECT run_id FROM files WHERE path LIKE %s",
                       "SELECT run_id FROM files WHERE hash LIKE %s",
-                      "SELECT id FROM runs WHERE id LIKE %s",
-                      "SELECT id FROM runs WHERE script LIKE %s"]
-            args += [pattern, _like(text) + "%", _like(text.lower()) + "%", pattern]
+                      "SELECT id FROM runs WHERE id LIKE %s"]
+            args += [f"%{_like(text)}%", _like(text) + "%", _like(text.lower()) + "%"]
         where.add(f"id IN ({' UNION '.join(parts)})", *args)
 
     def summaries(self, needles: list[str] | None = None) -> list[dict[str, Any]]:
@@ -786,6 +784,33 @@ class PostgresStore(Store):
             for (record,) in cursor:
                 yield with_live_status(record)
         yield from (record for record in spooled if record["id"] not in stored)
+
+    def stream(self, run_ids: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        if run_ids is not None:
+            return iter(self.records(run_ids))
+        return self.iter_records()
+
+    def runs_with_path(self, path: str) -> list[dict[str, Any]]:
+        """Runs that read or wrote exactly `path`: the btree index, not a substring."""
+        spooled = [summary(record) for record in self._reading()]
+        where = _Where()
+        where.add("id IN (SELECT run_id FROM files WHERE path = %s)", path)
+        return self._with_spooled(self._summaries_where(where), spooled, lambda row: any(
+            event.get("path") == path for kind in ("inputs", "outputs")
+            for event in row.get(kind) or ()))
+
+    def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
+        """The newest run of each script under `directory`, by the script index."""
+        prefix = os.path.join(os.path.abspath(directory), "")
+        spooled = [summary(record) for record in self._reading()]
+        where = _Where()
+        where.add("script LIKE %s", _like(prefix) + "%")
+        rows = self._with_spooled(self._summaries_where(where), spooled,
+                                  lambda row: (row.get("script") or "").startswith(prefix))
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # newest first
+            newest.setdefault(row.get("script") or "", row)
+        return list(newest.values())
 
     def stored_ids(self) -> set[str]:
         with self._cursor() as cursor:
