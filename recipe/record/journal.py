@@ -231,6 +231,18 @@ def journals(home: str) -> list[str]:
     return list(found)
 
 
+def unreadable(home: str) -> list[str]:
+    """One line for each journal in the spool whose record cannot be read: `recipe db
+    check` reports them whichever store the spool feeds."""
+    problems = []
+    for run_id in journals(home):
+        try:
+            read(home, run_id)
+        except (OSError, ValueError) as exc:
+            problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+    return problems
+
+
 def orphans(home: str) -> list[str]:
     """Run ids that have events in the spool but no record: a forked child that outlived
     its run appended after the store took the run's journal (or a full disk kept the

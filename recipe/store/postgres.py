@@ -902,11 +902,7 @@ class PostgresStore(Store):
                 problems.append(f"{orphans} file row(s) belong to no run")
         except StoreError as exc:
             problems.append(str(exc))
-        for run_id in journal.journals(self.home):
-            try:
-                journal.read(self.home, run_id)
-            except (OSError, ValueError) as exc:
-                problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+        problems += journal.unreadable(self.home)
         return problems
 
     def pending(self) -> int:

@@ -1008,11 +1008,7 @@ class TinyStore(Store):
                     problems.append(f"{len(seen) - len(set(seen))} run(s) are stored twice")
         except StoreError as exc:
             problems.append(str(exc))
-        for run_id in journal.journals(self.home):
-            try:
-                journal.read(self.home, run_id)
-            except (OSError, ValueError) as exc:
-                problems.append(f"spool journal of run {run_id} is unreadable ({exc})")
+        problems += journal.unreadable(self.home)
         for run_id in journal.orphans(self.home):
             problems.append(f"{journal.Journal(self.home, run_id).events_path} has events "
                             "but no record (a process that outlived its run): repair merges it")
