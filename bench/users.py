@@ -1,6 +1,7 @@
 """Item 13, "users": what recording costs a script the way users run it (issue 14).
 
-The scripts import numpy (pandas, matplotlib.pyplot), the interpreter is the one this
+The scripts import numpy (pandas, matplotlib.pyplot; numpy once more from inside a git
+repository, where users' scripts live and recipe reads git), the interpreter is the one this
 benchmark runs under (run it from a venv with a regular, non-editable `pip install` of
 recipe and the newest releases of its dependencies), and the parent captures stdout and
 stderr through pipes, so a run ends for it when the script has exited AND both pipes are
@@ -129,6 +130,18 @@ def users(args: Any) -> dict[str, Any]:
             bare.write_text(PEAK + body)
             recorded.write_text(PEAK + "import recipe\n" + body)
             pairs.append((name, [python, str(bare)], [python, str(recorded)]))
+        # Users' scripts live in git repositories: then recipe also reads git (three git
+        # processes beside the script, their output parsed on recipe's thread).
+        repo = root / "repo"
+        repo.mkdir()
+        (repo / "bare.py").write_text(PEAK + CASES["numpy"])
+        (repo / "recorded.py").write_text(PEAK + "import recipe\n" + CASES["numpy"])
+        for git in (["init", "-q"], ["add", "."], ["-c", "user.name=bench", "-c",
+                                                   "user.email=bench@localhost", "commit",
+                                                   "-qm", "scripts"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True, capture_output=True)
+        pairs.append(("numpy, in a git repo", [python, str(repo / "bare.py")],
+                      [python, str(repo / "recorded.py")]))
         plain = root / "plain_numpy.py"
         plain.write_text(PEAK + CASES["numpy"])
         pairs.append(("recipe run (numpy)", [python, str(plain)],

@@ -65,7 +65,10 @@ def test_upgrade_creates_the_schema_once(postgres_url: str, settings: config.Con
     store.close()
 
     store = postgres.PostgresStore(settings, url=postgres_url)
-    assert store.upgrade() == []  # connecting created it already
+    [created] = store.upgrade()
+    assert created.startswith(f"created the store schema {postgres.SCHEMA_VERSION} in ")
+    assert store.upgrade() == []
+    assert store.summaries() == []  # connecting finds it made
     with psycopg.connect(postgres_url) as connection:
         assert store.schema_version(connection) == postgres.SCHEMA_VERSION
     store.close()
@@ -77,9 +80,41 @@ def test_a_store_of_a_newer_schema_is_refused_in_one_line(postgres_url: str,
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute("INSERT INTO schema_version VALUES (99)")
 
-    with pytest.raises(StoreError, match="has schema 99; this recipe reads schema 1: "
-                                         "upgrade recipe"):
+    with pytest.raises(StoreError, match="has schema 99; this recipe reads schema "
+                                         f"{postgres.SCHEMA_VERSION}: upgrade recipe"):
         postgres.PostgresStore(settings, url=postgres_url).summaries()
+
+
+def test_db_upgrade_brings_a_schema_1_store_up_and_keeps_its_runs(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch, settings: config.Config,
+        capsys: pytest.CaptureFixture[str], make_record: Callable[..., dict[str, Any]],
+        spool_run: Callable[..., str]) -> None:
+    run_id = spool_run(make_record())
+    store = postgres.PostgresStore(settings, url=postgres_url)
+    store.merge_pending()
+    store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:  # as schema 1 was
+        connection.execute("DROP INDEX runs_listed")
+        connection.execute("UPDATE schema_version SET version = 1")
+
+    with pytest.raises(StoreError, match="has schema 1: run `recipe db upgrade`"):
+        postgres.PostgresStore(settings, url=postgres_url).summaries()
+    monkeypatch.setenv("RECIPE_STORE_URL", postgres_url)
+    from recipe.cli import main
+
+    assert main(["db", "upgrade"]) == 0
+    upgraded = capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    again = capsys.readouterr().out
+
+    assert f"from schema 1 to {postgres.SCHEMA_VERSION}" in upgraded
+    assert "nothing to do" in again
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT to_regclass('runs_listed') IS NOT NULL"
+                                  ).fetchone()[0]
+    store = postgres.PostgresStore(settings, url=postgres_url)
+    assert [row["id"] for row in store.summaries()] == [run_id]
+    store.close()
 
 
 def test_an_unreachable_server_is_one_line_without_the_password(

@@ -38,7 +38,7 @@ from .base import (
 )
 from .query import Condition, RunFilter, RunQuery, Search
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CONNECT_TIMEOUT = 5  # seconds; a merge detached from a script must not hang on a dead host
 _SCHEMA_LOCK = 0x7265636970  # pg_advisory_xact_lock key while creating or upgrading
 
@@ -95,6 +95,16 @@ TRIGRAMS = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS files_path_trigrams ON files USING gin (path gin_trgm_ops);
 """
+
+# What each schema version adds to the one before, applied in order by `recipe db upgrade`
+# (a new database gets SCHEMA_V1 and every step at once).
+MIGRATIONS = {
+    # The runs list counts and pages the runs not in the trash: with this partial index
+    # both are index scans (the first GUI page at 1M runs: a 270 ms scan of every row).
+    2: "CREATE INDEX IF NOT EXISTS runs_listed ON runs (started DESC, id DESC) "
+       "WHERE trashed IS NULL",
+}
+
 
 def is_url(text: str) -> bool:
     """Does `[store] url` (or `db copy --to`) name a PostgreSQL server?"""
@@ -204,8 +214,20 @@ class PostgresStore(Store):
     # -- the connection ------------------------------------------------------------------
 
     def _connect(self) -> Any:
+        """The store's connection, opened once, to a database of this recipe's schema."""
         if self._connection is not None and not self._connection.closed:
             return self._connection
+        connection = self._open()
+        try:
+            self._prepare_schema(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def _open(self) -> Any:
+        """A new connection to the server, whatever its schema."""
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
 
@@ -220,13 +242,11 @@ class PostgresStore(Store):
         if "application_name" not in given and not os.environ.get("PGAPPNAME"):
             extra["application_name"] = "recipe"
         try:
-            self._connection = psycopg.connect(self.url, autocommit=True, **extra)
+            return psycopg.connect(self.url, autocommit=True, **extra)
         except psycopg.Error as exc:
             reason = " ".join(redact(str(exc), self.url).split())
             raise StoreUnreachable(f"cannot reach the store {self.db_path}: {reason}"
                                    ) from None
-        self._prepare_schema(self._connection)
-        return self._connection
 
     @contextmanager
     def _cursor(self, *, transaction: bool = False) -> Iterator[Any]:
@@ -284,13 +304,20 @@ class PostgresStore(Store):
     def upgrade(self, connection: Any = None) -> list[str]:
         """Create the schema, or bring it to SCHEMA_VERSION; what was done, one line each.
         Several processes may do it at once: an advisory lock makes them take turns."""
+        if connection is None:  # `recipe db upgrade`: a connection of its own, closed after
+            with self._open() as connection:
+                return self.upgrade(connection)
         import psycopg
 
-        connection = connection or self._connect()
-        done = []
+        done: list[str] = []
         with connection.transaction(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             version = self.schema_version(connection)
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"the store {self.db_path} has schema {version}, newer "
+                                 f"than this recipe's {SCHEMA_VERSION}: upgrade recipe")
+            if version == SCHEMA_VERSION:
+                return done
             if version is None:
                 cursor.execute(SCHEMA_V1)
                 try:
@@ -299,13 +326,14 @@ class PostgresStore(Store):
                 except psycopg.Error as exc:
                     done.append("no trigram index (pg_trgm: "
                                 f"{' '.join(str(exc).split())}): path search scans")
-                cursor.execute("INSERT INTO schema_version (version) VALUES (%s)",
-                               (SCHEMA_VERSION,))
-                done.insert(0, f"created the store schema {SCHEMA_VERSION} in "
-                               f"{self.db_path}")
-            elif version > SCHEMA_VERSION:
-                raise StoreError(f"the store {self.db_path} has schema {version}, newer "
-                                 f"than this recipe's {SCHEMA_VERSION}: upgrade recipe")
+            for step in range((version or 1) + 1, SCHEMA_VERSION + 1):
+                cursor.execute(MIGRATIONS[step])
+            cursor.execute("INSERT INTO schema_version (version) VALUES (%s)",
+                           (SCHEMA_VERSION,))
+            done.insert(0, f"created the store schema {SCHEMA_VERSION} in {self.db_path}"
+                        if version is None else
+                        f"upgraded the store {self.db_path} from schema {version} to "
+                        f"{SCHEMA_VERSION}")
         return done
 
     # -- writing -------------------------------------------------------------------------
