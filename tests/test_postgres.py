@@ -94,7 +94,7 @@ def test_db_upgrade_brings_a_schema_1_store_up_and_keeps_its_runs(
     store.merge_pending()
     store.close()
     with psycopg.connect(postgres_url, autocommit=True) as connection:  # as schema 1 was
-        connection.execute("DROP INDEX runs_listed")
+        connection.execute("DROP INDEX runs_untrashed")
         connection.execute("UPDATE schema_version SET version = 1")
 
     with pytest.raises(StoreError, match="has schema 1: run `recipe db upgrade`"):
@@ -110,7 +110,7 @@ def test_db_upgrade_brings_a_schema_1_store_up_and_keeps_its_runs(
     assert f"from schema 1 to {postgres.SCHEMA_VERSION}" in upgraded
     assert "nothing to do" in again
     with psycopg.connect(postgres_url) as connection:
-        assert connection.execute("SELECT to_regclass('runs_listed') IS NOT NULL"
+        assert connection.execute("SELECT to_regclass('runs_untrashed') IS NOT NULL"
                                   ).fetchone()[0]
     store = postgres.PostgresStore(settings, url=postgres_url)
     assert [row["id"] for row in store.summaries()] == [run_id]

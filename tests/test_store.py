@@ -205,6 +205,32 @@ def test_summaries_are_newest_first_and_include_running_spooled_runs(
     assert set(rows[1]) == {*SUMMARY_FIELDS, "inputs", "outputs", "git", "note_count"}
 
 
+def test_every_page_is_its_slice_of_the_list_also_with_running_spooled_runs(
+        db: Store, make_record: Callable[..., Record], spool_run: Callable[..., str],
+        add_runs: Callable[..., list[str]]) -> None:
+    stored = add_runs(12)  # a minute apart
+    for limit in (1, 5, 12):  # near either end of the list
+        for offset in range(0, 14):
+            rows, total = db.page(offset, limit)
+            assert (total, [row["id"] for row in rows]) == \
+                (12, stored[::-1][offset:offset + limit]), (offset, limit)
+    base = datetime.fromisoformat(db.summaries()[-1]["start"])
+    # Still running here, so only in the spool: one newest, one among the stored runs,
+    # one a second after a stored one, one oldest.
+    for start in (base + timedelta(hours=1), base + timedelta(minutes=6, seconds=30),
+                  base + timedelta(minutes=3, seconds=1), base - timedelta(hours=1)):
+        spool_run(make_record(status="running", start=start))
+    whole = [row["id"] for row in db.summaries()]
+    assert len(whole) == 16 and set(stored) < set(whole)
+
+    for limit in (1, 3, 5, 16):
+        for offset in range(0, 18):
+            rows, total = db.page(offset, limit)
+            assert total == 16
+            assert [row["id"] for row in rows] == whole[offset:offset + limit], \
+                (offset, limit)
+
+
 def test_summaries_of_an_empty_store_are_empty(db: Store) -> None:
     assert db.summaries() == []
 

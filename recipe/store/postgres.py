@@ -99,10 +99,10 @@ CREATE INDEX IF NOT EXISTS files_path_trigrams ON files USING gin (path gin_trgm
 # What each schema version adds to the one before, applied in order by `recipe db upgrade`
 # (a new database gets SCHEMA_V1 and every step at once).
 MIGRATIONS = {
-    # The runs list counts and pages the runs not in the trash: with this partial index
-    # both are index scans (the first GUI page at 1M runs: a 270 ms scan of every row).
-    2: "CREATE INDEX IF NOT EXISTS runs_listed ON runs (started DESC, id DESC) "
-       "WHERE trashed IS NULL",
+    # The runs list counts the runs not in the trash (its page count): over this partial
+    # index of empty keys, 7 MB at 1M runs, an index-only scan of 30-36 ms instead of a
+    # 270 ms scan of every row (docs/performance.md, item 14).
+    2: "CREATE INDEX IF NOT EXISTS runs_untrashed ON runs (trashed) WHERE trashed IS NULL",
 }
 
 
@@ -610,7 +610,7 @@ class PostgresStore(Store):
             with self._cursor() as cursor:
                 cursor.execute("SELECT DISTINCT path FROM files WHERE path IS NOT NULL")
                 paths = [row[0] for row in cursor if search.pattern.search(row[0])]
-            clause = "id IN (SELECT run_id FROM files WHERE path = ANY(%s))"
+            parts = ["SELECT run_id FROM files WHERE path = ANY(%s)"]
             args: list[Any] = [paths]
         else:
             parts = ["SELECT run_id FROM files WHERE path LIKE %s"]
@@ -621,11 +621,10 @@ class PostgresStore(Store):
             if search.hex_prefix is not None:
                 parts.append("SELECT run_id FROM files WHERE hash LIKE %s")
                 args.append(_like(search.hex_prefix) + "%")
-            clause = f"id IN ({' UNION '.join(parts)})"
-        if or_id_prefix:
-            clause = f"({clause} OR id LIKE %s)"
+        if or_id_prefix:  # in the UNION, not `OR id LIKE`: an OR made the server test
+            parts.append("SELECT id FROM runs WHERE id LIKE %s")  # every run (1.1 s at 1M)
             args.append(_like(search.term.lower()) + "%")
-        where.add(clause, *args)
+        where.add(f"id IN ({' UNION '.join(parts)})", *args)
 
     @staticmethod
     def _script_sql(script: str, where: _Where) -> None:
@@ -737,27 +736,16 @@ class PostgresStore(Store):
     def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
              = None, needles: list[str] | None = None, since: str = "", until: str = ""
              ) -> tuple[list[dict[str, Any]], int]:
-        """A page of the runs list. The GUI's filter (a `RunFilter.keep`) is said in SQL;
-        another `keep` is tested here on the runs its needles allow."""
+        """A page of the runs list. The GUI's filter (a `RunFilter.keep`) is said in SQL,
+        and the server sends only the page's rows; another `keep` is tested here on the runs
+        its needles allow. This machine's spooled runs the server lacks take their places."""
         spooled = [summary(record) for record in self._reading()]
+        stored = self._stored_among([row["id"] for row in spooled])
         where = _Where()
         if since:
             where.add("started >= %s", since)
         if until:
             where.add("started <= %s", until)
-        chosen = getattr(keep, "__self__", None)
-        if keep is None or isinstance(chosen, RunFilter):
-            if isinstance(chosen, RunFilter):
-                self._filter_sql(chosen, where)
-            rows = self._summaries_where(where, limit=offset + limit)
-            total = self._count(where)
-            stored = self._stored_among([row["id"] for row in spooled])
-        else:
-            if needles is not None:
-                self._needles_sql(needles, where) if needles else where.add("false")
-            rows = [row for row in self._summaries_where(where) if keep(row)]
-            total = len(rows)
-            stored = self._stored_among([row["id"] for row in spooled])
 
         def wanted(row: dict[str, Any]) -> bool:
             start = row.get("start") or ""
@@ -765,8 +753,31 @@ class PostgresStore(Store):
                     and (keep is None or keep(row)))
 
         extra = [row for row in spooled if row["id"] not in stored and wanted(row)]
-        rows = sorted(rows + extra, key=lambda row: row.get("start") or "", reverse=True)
-        return rows[offset:offset + limit], total + len(extra)
+        chosen = getattr(keep, "__self__", None)
+        if keep is not None and not isinstance(chosen, RunFilter):
+            if needles is not None:
+                self._needles_sql(needles, where) if needles else where.add("false")
+            rows = [row for row in self._summaries_where(where) if keep(row)]
+            return _newest_first(rows + extra)[offset:offset + limit], len(rows) + len(extra)
+        if isinstance(chosen, RunFilter):
+            self._filter_sql(chosen, where)
+        total = self._count(where) + len(extra)
+        if not extra and offset > total // 2:  # the far end of the list: read from there
+            count = max(0, min(limit, total - offset))
+            rows = self._summaries_where(where, order="started ASC, id ASC", limit=count,
+                                         offset=max(0, total - offset - count))
+            return rows[::-1], total
+        # Each spooled run moves the server's rows after it one place down: the page's
+        # rows are among the server's from `offset - len(extra)` on.
+        skip = max(0, offset - len(extra))
+        rows = self._summaries_where(where, limit=offset + limit - skip, offset=skip)
+        if skip and not rows:  # past the server's last row: the spooled runs' places
+            skip, rows = 0, self._summaries_where(where, limit=offset + limit)  # need all
+        merged = _newest_first(rows + extra)
+        if skip:  # the spooled runs newer than the first row fetched are before the page
+            before = next(place for place, row in enumerate(merged) if row is rows[0])
+            merged, offset = merged[before:], offset - skip - before
+        return merged[offset:offset + limit], total
 
     def _filter_sql(self, chosen: RunFilter, where: _Where) -> None:
         if chosen.search is not None:
@@ -943,6 +954,12 @@ class PostgresStore(Store):
             return []
         kept = os.path.join(self.home, journal.SPOOL_DIR)
         return [f"sent {len(merged)} run(s) kept aside in {kept} to {self.db_path}"]
+
+
+def _newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The server's rows (newest first already) with spooled ones among them; stable, so a
+    spooled run that started at the same time as a stored one comes after it."""
+    return sorted(rows, key=lambda row: row.get("start") or "", reverse=True)
 
 
 class ContentLookup:
