@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 
 TYPE_CHECKING = False  # keep typing, dataclasses and inspect off `import recipe`'s path
 if TYPE_CHECKING:
@@ -263,8 +264,13 @@ def _written_through(given: Any) -> bool:
     closed, so the file is hashed at the end of the run instead."""
     import io
 
-    if isinstance(given, (str, bytes, os.PathLike)):  # os.PathLike: not importing pathlib
-        return True                                     # (4 ms) on a script's first save
+    if isinstance(given, (str, bytes)):
+        return True
+    # A Path exists only once pathlib is imported: importing it here cost a numpy script's
+    # first save 4 ms. (Not os.PathLike: pandas' ExcelWriter is one, and holds its bytes.)
+    pathlib = sys.modules.get("pathlib")
+    if pathlib is not None and isinstance(given, pathlib.PurePath):
+        return True
     if isinstance(given, (io.TextIOWrapper, io.BufferedWriter, io.BufferedRandom, io.FileIO)):
         if not given.closed:
             given.flush()
