@@ -286,7 +286,8 @@ def flush_unclosed() -> None:
     if not _waiting:
         return
     held = _files_held() if os.path.isdir("/proc/self/fd") else None
-    still_open = {path for path in _waiting
+    # A copy: a sweep's runs in other threads of this process open files meanwhile.
+    still_open = {path for path in list(_waiting)
                   if held is None or path in held or os.path.realpath(path) in held}
     if not still_open:
         return
