@@ -594,10 +594,9 @@ class PostgresStore(Store):
                       ) -> list[dict[str, Any]]:
         """The server's rows and the spooled runs it lacks, newest first."""
         stored = {row["id"] for row in rows}
-        rows = rows + [summary(record) for record in spooled
-                       if record["id"] not in stored and (keep is None or keep(summary(record)))]
-        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
-        return rows
+        return _newest_first(rows + [
+            summary(record) for record in spooled
+            if record["id"] not in stored and (keep is None or keep(summary(record)))])
 
     def _search_sql(self, search: Search, where: _Where, *, or_id_prefix: bool = False
                     ) -> None:
@@ -806,9 +805,7 @@ class PostgresStore(Store):
         stored = {record["id"] for record in found}
         found += [record for record in spooled if record["id"] not in stored
                   and (wanted is None or record["id"] in wanted)]
-        found = [with_live_status(record) for record in found]
-        found.sort(key=lambda record: record.get("start") or "", reverse=True)
-        return found
+        return _newest_first([with_live_status(record) for record in found])
 
     def iter_records(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Every stored record, newest first, read `batch` at a time (a server-side
@@ -957,8 +954,8 @@ class PostgresStore(Store):
 
 
 def _newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The server's rows (newest first already) with spooled ones among them; stable, so a
-    spooled run that started at the same time as a stored one comes after it."""
+    """The server's runs (newest first already) with spooled ones among them, newest
+    first; stable, so a spooled run that started with a stored one comes after it."""
     return sorted(rows, key=lambda row: row.get("start") or "", reverse=True)
 
 
