@@ -8,6 +8,7 @@ declarations, and the recorder registers itself as the sink of logged files.
 from __future__ import annotations
 
 import contextvars
+import functools
 import os
 import sys
 
@@ -309,22 +310,19 @@ def _make_wrapper(declaration: Declaration, function: Any, is_method: bool) -> C
     mode_name, default_mode = declaration.mode or (None, "")
     expand_user = declaration.expands_user
     mapped = declaration.mapped
-    positions: tuple[int | None, int | None, int | None] | None = None
 
+    @functools.cache
     def where_given() -> tuple[int | None, int | None, int | None]:
         """The positions of the path, mode and mapping arguments, found at the first call:
         `inspect.signature` of numpy's 11 declared functions cost ~6 ms of every numpy
         script's import, most of them never called."""
-        nonlocal positions
-        if positions is None:
-            positions = (
-                None if argument is None else
-                _position(function, is_method, argument, path=True, positional=positional),
-                None if mode_name is None else
-                _position(function, is_method, mode_name, path=False, positional=positional),
-                _position(function, is_method, mapped, path=False, positional=positional)
-                if isinstance(mapped, str) else None)
-        return positions
+        return (
+            None if argument is None else
+            _position(function, is_method, argument, path=True, positional=positional),
+            None if mode_name is None else
+            _position(function, is_method, mode_name, path=False, positional=positional),
+            _position(function, is_method, mapped, path=False, positional=positional)
+            if isinstance(mapped, str) else None)
 
     def files(instance: Any, args: tuple, kwargs: dict) -> list[tuple[str, str, Any]]:
         """(kind, absolute path, argument as given) of each file the call touches."""
