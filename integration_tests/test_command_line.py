@@ -20,7 +20,7 @@ import click
 import pytest
 from recipe_workspace import Workspace
 
-from recipe.cli import cli
+from recipe.cli.app import cli
 from recipe.record.journal import Journal
 
 TRAIN = """\

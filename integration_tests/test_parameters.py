@@ -100,6 +100,32 @@ def test_run_overrides_module_level_literals_at_their_first_assignment(ws: Works
     assert ws.only_run()["params"] == {"layers": 64, "name": "foo"}
 
 
+@pytest.mark.parametrize("options", [
+    ["-p", "layers=3", "--tag", "paper", "--label", "small"],
+    ["-players=3", "--tag=paper", "--label=small"],
+    ["--param=layers=3", "--tag", "paper", "--label", "small"],
+    ["--param", "layers=3", "--label=small", "--tag=paper"],
+])
+def test_run_reads_its_options_before_the_script_in_every_spelling(
+        ws: Workspace, options: list[str]) -> None:
+    script = ws.write("train.py", PARAM_SCRIPT)
+    result = ws.recipe("run", *options, str(script), "lr=0.5", "--tag", "final", "--",
+                       "--lr=9")
+    assert result.stdout == "3 0.5 False 'a'\n"
+    run = ws.only_run()
+    assert run["params"] == {"layers": 3, "lr": 0.5, "fast": False, "tag": "a"}
+    assert {"paper", "final"} <= set(run["tags"]) and run["label"] == "small"
+    assert run["command"] == [str(script), "--lr=9"]
+
+
+def test_a_script_run_with_recipe_run_imports_only_what_it_imports(ws: Workspace) -> None:
+    """The command line's own libraries are not loaded into the script's interpreter, so
+    a script that uses one of them (click) has its version recorded."""
+    script = ws.write("tool.py", "import sys\nprint('click' in sys.modules)\nimport click\n")
+    assert ws.recipe("run", str(script)).stdout == "False\n"
+    assert "click" in ws.only_run()["libraries"]
+
+
 def test_run_passes_argparse_options(ws: Workspace) -> None:
     script = ws.write("cli.py", """\
         import argparse

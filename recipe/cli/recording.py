@@ -12,11 +12,7 @@ from .. import messages
 from ..display import duration
 from ..record.fields import label as recorder_label
 from .output import aligned, cell, emit_json, open_store_or_fail, table
-
-
-def _is_assignment(word: str) -> bool:
-    name, sep, _value = word.partition("=")
-    return bool(sep) and name.isidentifier()
+from .run_words import RunWords
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -56,54 +52,25 @@ def run(params: tuple[str, ...], tags: tuple[str, ...], label: str | None, as_js
     """
     from ..execute.runner import BadParameters, ScriptNotFound, run_script
 
-    options = list(params)
-    rest = list(args)
-    if "--" in rest:
-        cut = rest.index("--")
-        before, rest = rest[:cut], rest[cut + 1:]
-    else:
-        before, rest = rest, []
-    # Before `--` (click stops parsing options at SCRIPT): `-p NAME=VALUE` and bare
-    # NAME=VALUE words are parameters; anything else goes to the script.
-    script_args = []
-    tags, label = list(tags), label
-    words = iter(before)
-    for word in words:
-        if word in ("-p", "--param"):
-            options.append(next(words, ""))
-        elif word.startswith("--param="):
-            options.append(word[len("--param="):])
-        elif word == "--tag":
-            tags.append(next(words, ""))
-        elif word == "--label":
-            label = next(words, "")
-        elif word == "--json":
-            as_json = True
-        elif word in ("-o", "--output") and script.endswith(".ipynb"):
-            output = next(words, "")
-        elif word == "--kernel" and script.endswith(".ipynb"):
-            kernel = next(words, "")
-        elif _is_assignment(word):
-            options.append(word)
-        else:
-            script_args.append(word)
-    given = {}
-    for option in options:
-        name, sep, value = option.partition("=")
-        if not sep or not name.strip():
-            raise click.UsageError(f"-p wants NAME=VALUE, not {option!r}")
-        given[name.strip()] = value
-    if script.endswith(".ipynb"):
-        return _run_notebook(script, script_args + rest, given, output=output, kernel=kernel,
-                             tags=tags, label=label)
-    if output or kernel:
+    notebook = script.endswith(".ipynb")
+    words = RunWords(list(params), list(tags), label, as_json, output, kernel)
+    words.take_after_script(list(args), notebook=notebook)
+    try:
+        given = words.given()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if notebook:
+        return _run_notebook(script, words.script_args, given, output=words.output,
+                             kernel=words.kernel, tags=words.tags, label=words.label)
+    if words.output or words.kernel:
         raise click.UsageError("-o/--output and --kernel are for notebooks (NAME.ipynb); "
                                "give a script's own options after `--`")
     try:
-        status = run_script(script, script_args + rest, given, tags=tags, label=label)
+        status = run_script(script, words.script_args, given, tags=words.tags,
+                            label=words.label)
     except (ScriptNotFound, BadParameters) as exc:
         raise click.UsageError(str(exc)) from None
-    if as_json:
+    if words.as_json:
         from ..record import recorder
 
         finished = recorder.current()
