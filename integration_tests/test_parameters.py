@@ -32,6 +32,39 @@ def test_a_plain_run_records_param_defaults_label_and_results(ws: Workspace) -> 
     assert run["tags"] == ["model"]
 
 
+def test_a_plain_run_records_the_literals_of_the_script_as_it_is_now(ws: Workspace) -> None:
+    """A plain run's parameters are remembered by the script's content: an edited script
+    records its new literals, the old content its old ones again."""
+    versions = ["import recipe\nlr = 0.1\n", "import recipe\nlr = 0.2\nepochs = 3\n",
+                "import recipe\nlr = 0.1\n"]
+    for text in versions:
+        ws.python(ws.write("fit.py", text))
+    assert [run["params"] for run in reversed(ws.runs())] == [
+        {"lr": 0.1}, {"lr": 0.2, "epochs": 3}, {"lr": 0.1}]
+    identities = [run["computation"] for run in reversed(ws.runs())]
+    assert identities[0] == identities[2] != identities[1]
+
+
+def test_the_remembered_parameters_are_used_and_a_damaged_memory_is_not(ws: Workspace
+                                                                       ) -> None:
+    script = ws.write("fit.py", "import recipe\nlr = 0.1\n")
+    ws.python(script)
+    [cache] = (ws.home / "cache").glob("parameters-*.json")
+    remembered = json.loads(cache.read_text())
+    assert remembered["found"] == ["global", ["lr"], [["lr", 0.1]]]
+    # What the cache says for this content is what a run records (nothing parses again)...
+    remembered["found"] = ["global", ["lr"], [["lr", 0.5]]]
+    cache.write_text(json.dumps(remembered))
+    ws.python(script)
+    # ...and a cache file that is not one is read past: the script is parsed again.
+    cache.write_text('{"hash": [1, 2]')
+    ws.python(script)
+    cache.write_text(json.dumps({"hash": remembered["hash"], "found": [1]}))
+    ws.python(script)
+    assert [run["params"] for run in reversed(ws.runs())] == [
+        {"lr": 0.1}, {"lr": 0.5}, {"lr": 0.1}, {"lr": 0.1}]
+
+
 def test_a_required_param_fails_a_plain_run_clearly(ws: Workspace) -> None:
     result = ws.python(ws.write("s.py", 'import recipe\nmode = recipe.Param(name="mode")\n'),
                        check=False)
