@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -262,6 +263,69 @@ def test_outside_a_repository_there_is_no_git_info(git_env: None, tmp_path: Path
     plain.mkdir()
 
     assert git_info(str(plain)) is None
+
+
+def test_without_a_git_command_there_is_no_git_info(repo: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(repo / "no-such-directory"))
+
+    assert git_info(str(repo)) is None
+
+
+def fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """A `git` first on PATH that runs the shell `body` (what real git never does on
+    cue: hang, or show what it inherited)."""
+    directory = tmp_path / "fake-bin"
+    directory.mkdir()
+    (directory / "git").write_text(f"#!/bin/sh\n{body}\n")
+    (directory / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_git_that_hangs_is_stopped_at_the_timeout_and_left_behind_by_none(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_git(tmp_path, monkeypatch, f'echo $$ >> {tmp_path / "pids"}\nexec sleep 60')
+    monkeypatch.setattr(environment, "_GIT_TIMEOUT", 0.5)
+
+    with pytest.raises(RuntimeError, match="git status took longer than 0.5 s"):
+        environment._git_all(str(repo), ("status",), ("config",))
+    pids = [int(line) for line in (tmp_path / "pids").read_text().split()]
+    assert len(pids) == 2
+    for pid in pids:  # killed and reaped: not even a zombie
+        assert not Path(f"/proc/{pid}").exists()
+    assert git_info(str(repo)) is None  # and so: no git information, nothing raised
+
+
+def test_git_holds_none_of_the_callers_descriptors_and_all_its_output_is_read(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe the script's caller passed it stays out of git; outputs larger than a pipe
+    holds, from commands run at the same time, arrive whole; no pipe stays open here."""
+    fake_git(tmp_path, monkeypatch,
+             'ls /proc/self/fd; head -c 300000 /dev/zero | tr "\\0" x; exit 3')
+    open_before = sorted(os.listdir("/proc/self/fd"))
+    read_end, write_end = os.pipe()
+    passed = os.dup2(write_end, 57)  # inheritable, as a caller's pass_fds leaves it
+    try:
+        results = environment._git_all(str(repo), ("status",), ("diff",))
+    finally:
+        for descriptor in (read_end, write_end, passed):
+            os.close(descriptor)
+    for status, output in results:
+        descriptors, _, filler = output.partition("x")
+        assert status == 3 and len(filler) == 300000 - 1
+        assert "57" not in descriptors.split()
+    assert sorted(os.listdir("/proc/self/fd")) == open_before  # none left open here
+
+
+def test_git_is_read_in_a_script_that_ignores_sigchld(repo: Path) -> None:
+    """Its children are then reaped by the kernel: no exit status to wait for."""
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        info = git_info(str(repo))
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+    assert info is not None and info["commit"] == git(repo, "rev-parse", "HEAD")
 
 
 def test_a_large_diff_is_truncated_at_the_cap(repo: Path) -> None:

@@ -123,7 +123,7 @@ def _batch_is_due(settings: Any) -> bool:
     return False
 
 
-def _inheritable_descriptors() -> list[int]:
+def inheritable_descriptors() -> list[int]:
     """This process's descriptors above stderr that a spawned program would inherit (a
     pipe the script's caller passed it, say): the merger must not keep them open."""
     try:
@@ -153,7 +153,7 @@ def _spawn_merger(run_id: str) -> bool:
             actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                        (os.POSIX_SPAWN_DUP2, devnull, 2)]
             actions += [(os.POSIX_SPAWN_CLOSE, descriptor)
-                        for descriptor in _inheritable_descriptors() if descriptor != devnull]
+                        for descriptor in inheritable_descriptors() if descriptor != devnull]
             os.posix_spawn(sys.executable,
                            [sys.executable, "-m", "recipe.store.merge", run_id], env,
                            file_actions=actions,
