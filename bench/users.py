@@ -114,7 +114,8 @@ def users(args: Any) -> dict[str, Any]:
     probe = subprocess.run([python, "-c", "import recipe, wrapt, tinydb, xxhash, numpy; "
                             "print(recipe.__file__, wrapt.__version__, tinydb.__version__, "
                             "xxhash.VERSION, numpy.__version__)"],
-                           env=clean_env(), capture_output=True, text=True, check=True)
+                           env=clean_env(), capture_output=True, text=True, check=True,
+                           cwd="/")  # not the checkout: its recipe/ would be imported
     print(f"interpreter {python}; recipe, wrapt, tinydb, xxhash, numpy: {probe.stdout.strip()}"
           f"; subreaper: {subreaper}")
     results: dict[str, Any] = {"python": python, "versions": probe.stdout.strip(),
