@@ -328,8 +328,9 @@ def library_versions(module_names: set[str], cache_dir: str) -> dict[str, str]:
 
     From the cache of `cached_distributions`, made now if it is stale (the first run,
     or the first after a `pip install`); the worker thread usually made it already."""
+    distributions = build_distributions_cache(cache_dir)  # once: it reads and decodes a file
     return {dist: version for name in sorted(module_names)
-            for dist, version in build_distributions_cache(cache_dir).get(name, ())}
+            for dist, version in distributions.get(name, ())}
 
 
 def _distributions_cache(cache_dir: str) -> tuple[str, dict[str, int]]:
