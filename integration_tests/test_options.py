@@ -35,10 +35,27 @@ def test_environment_variables_outrank_configuration_files(ws: Workspace) -> Non
     assert ws.only_run()["outputs"][0]["hash_algorithm"] == "xxh64"
 
 
-def test_ignored_paths_are_not_logged(ws: Workspace) -> None:
+@pytest.mark.parametrize("globs", ["*/scratch/*, /nowhere", "{root}/scratch/*",
+                                   "{root}/scr?tch/*", "{root}/scratch/tmp.npy"])
+def test_ignored_paths_are_not_logged(ws: Workspace, globs: str) -> None:
     (ws.root / "scratch").mkdir()
-    ws.python(ws.write("s.py", WRITE_TWO), env={"RECIPE_IGNORE_PATHS": "*/scratch/*, /nowhere"})
+    ws.python(ws.write("s.py", WRITE_TWO),
+              env={"RECIPE_IGNORE_PATHS": globs.format(root=ws.root)})
     assert [o["path"] for o in ws.only_run()["outputs"]] == [str(ws.root / "keep.npy")]
+
+
+def test_files_in_a_store_whose_path_looks_like_a_glob_are_not_the_scripts(
+        ws: Workspace) -> None:
+    """RECIPE_HOME is a directory, never a pattern: `[1]` in its name is no character set."""
+    home = ws.root / "store[1]"
+    ws.python(ws.write("s.py", """\
+        import os, recipe
+        import numpy as np
+        np.save(os.path.join(os.environ["RECIPE_HOME"], "mine.npy"), np.arange(3))
+        np.save("theirs.npy", np.arange(3))
+        """), env={"RECIPE_HOME": str(home)})
+    [run] = json.loads(ws.recipe("export", env={"RECIPE_HOME": str(home)}).stdout)
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "theirs.npy")]
 
 
 def test_a_bad_configuration_still_records_with_defaults_and_warns(ws: Workspace) -> None:

@@ -34,6 +34,7 @@ from .hashing import FileHasher, hash_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 # Modules recipe itself may import while recording: not the script's libraries.
@@ -166,8 +167,7 @@ class Run:
             from .environment import environment_variables
 
             self.record["environment"] = environment_variables(self.secrets)
-        self._ignored = (settings.home + os.sep + "*", *settings.ignore_paths)
-        self._ignored_match: Any = None  # the globs as one regular expression, once needed
+        self._ignored = _path_matcher(settings.home + os.sep, settings.ignore_paths)
 
     # -- starting --------------------------------------------------------------------
 
@@ -429,13 +429,7 @@ class Run:
 
     def _event(self, kind: str, path: str, function: str, at: str,
                fields: dict[str, Any]) -> dict[str, Any] | None:
-        if self._ignored_match is None:  # one match per event, not one fnmatch per glob
-            import fnmatch
-            import re
-
-            self._ignored_match = re.compile(
-                "|".join(fnmatch.translate(pattern) for pattern in self._ignored)).match
-        if self._ignored_match(path):
+        if self._ignored(path):
             return None
         try:
             digest, size = self.hasher.hash(path)
@@ -793,6 +787,30 @@ class Run:
 
     def patched_libraries(self) -> set[str]:
         return {name for name in hooks.PATCH_MODULES if name in sys.modules}
+
+
+def _path_matcher(directory: str, globs: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a path lies under `directory` (recipe's own store) or matches one of the
+    `[capture] ignore` globs. A glob that is a directory followed by `*` (the usual kind)
+    is a prefix, matched without a regular expression: building one costs the first
+    logged file ~0.3 ms (importing fnmatch, compiling), every other glob is compiled
+    into one, when there is one."""
+    prefixes = [directory]
+    patterns = []
+    for glob in globs:
+        head, star, rest = glob.partition("*")
+        if star and not rest and not any(char in head for char in "?["):
+            prefixes.append(head)
+        else:
+            patterns.append(glob)
+    starts = tuple(prefixes)
+    if not patterns:
+        return lambda path: path.startswith(starts)
+    import fnmatch
+    import re
+
+    match = re.compile("|".join(fnmatch.translate(glob) for glob in patterns)).match
+    return lambda path: path.startswith(starts) or match(path) is not None
 
 
 def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
