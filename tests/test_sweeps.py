@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from recipe.execute import targets
-from recipe.execute.params import REQUIRED, computation
+from recipe.execute.params import REQUIRED
 from recipe.execute.results import CACHED, EXECUTED, Outcome, Results
 from recipe.execute.sweeps import points
+from recipe.record.fields import computation
 
 
 def script(tmp_path: Path, text: str, name: str = "model.py") -> Path:

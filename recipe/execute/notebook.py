@@ -21,7 +21,7 @@ from typing import Any
 from .. import config, messages
 from ..capture import notebook as session
 from ..record import delivery, journal
-from ..record.fields import now
+from ..record.fields import computation, now
 from . import params as discovery
 from .runner import BadParameters, ScriptNotFound
 
@@ -153,7 +153,7 @@ def run_notebook(script: str, given: dict[str, Any] | None = None, *, typed: boo
         raise NotebookError(str(exc)) from None
     placement = dict(placement or {})
     run_id = placement.get("run_id") or os.urandom(16).hex()
-    fields = {"computation": discovery.computation(session.code_of(document), values),
+    fields = {"computation": computation(session.code_of(document), values),
               "params": dict(values), **placement.get("fields", {})}
     store_at_end = placement.get("store_at_end", True)
     output = os.path.abspath(output) if output else \

@@ -79,18 +79,6 @@ class Discovery(_Record):
         self.parameters, self.outputs = parameters, outputs
 
 
-def computation(source: bytes, values: dict[str, Any]) -> str:
-    """The identity of a computation: the code's content and every resolved parameter,
-    names included. Runs with the same identity computed the same thing (1 and 1.0, or 1
-    and True, differ: JSON keeps them apart)."""
-    import json
-
-    import xxhash
-
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return xxhash.xxh3_128(source + b"\0" + text.encode()).hexdigest()
-
-
 def type_name(value: Any) -> str:
     if value is REQUIRED or value is None:
         return "any"

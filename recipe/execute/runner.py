@@ -15,6 +15,7 @@ import types
 from typing import Any
 
 from ..record import endings, recorder
+from ..record.fields import computation
 from . import params as discovery_module
 
 
@@ -38,7 +39,7 @@ class Prepared:
         self.injected = injected  # what recipe.Param returns instead of its default
         self.args = args  # the script's argv after its path
         self.reads_argv = reads_argv  # argparse parameters: the values travel in `args`
-        self.computation = discovery_module.computation(source, values)
+        self.computation = computation(source, values)
 
 
 def prepare(script: str, args: list[str], given: dict[str, Any] | None = None, *,

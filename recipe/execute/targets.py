@@ -11,6 +11,7 @@ import sys
 import threading
 from typing import Any
 
+from ..record.fields import computation
 from . import params as discovery
 from .params import REQUIRED, SCALARS, Discovery, Parameter
 
@@ -57,7 +58,7 @@ class Target:
         return discovery.resolve(self.discovered, given, typed=True)
 
     def computation(self, values: dict[str, Any]) -> str:
-        return discovery.computation(self.code, values)
+        return computation(self.code, values)
 
     def reads_argv(self) -> bool:
         parameters = self.discovered.parameters
@@ -207,7 +208,7 @@ def load_function(where: dict[str, Any]) -> Any:
         namespace: Any = importlib.import_module(where["module"])
     else:
         path = where["file"]
-        name = "__recipe_target_" + discovery.computation(path.encode(), {})[:12]
+        name = "__recipe_target_" + computation(path.encode(), {})[:12]
         namespace = sys.modules.get(name)
         if namespace is None:
             spec = importlib.util.spec_from_file_location(name, path)

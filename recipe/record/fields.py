@@ -1,5 +1,6 @@
 """What goes into a run record, computed the same way wherever a record is made or shown:
-timestamps, labels, default tags, results JSON can hold, and what never goes in: secrets."""
+timestamps, labels, computation identities, default tags, results JSON can hold, and what
+never goes in: secrets."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ def label(params: dict[str, Any]) -> str:
 
     return " ".join(f"{name}={text(value)}" for name, value in sorted(params.items())
                     if value is not None)
+
+
+def computation(source: bytes, values: dict[str, Any]) -> str:
+    """The identity of a computation: the code's content and every resolved parameter,
+    names included. Runs with the same identity computed the same thing (1 and 1.0, or 1
+    and True, differ: JSON keeps them apart)."""
+    import json
+
+    import xxhash
+
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return xxhash.xxh3_128(source + b"\0" + text.encode()).hexdigest()
 
 
 def json_or_summary(value: Any) -> Any:

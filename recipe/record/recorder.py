@@ -22,6 +22,7 @@ from ..capture import arguments, audit, children, hooks, patching
 from . import delivery, endings, journal
 from .fields import (
     Secrets,
+    computation,
     default_tags,
     json_or_summary,
     label,
@@ -761,8 +762,6 @@ class Run:
         planned = self.record.get("computation")
         if self._source is None:
             return planned
-        from ..execute.params import computation
-
         if planned is not None:
             changed = self._parsed and self._params != self._planned_params
             return computation(self._source, self._params) if changed else planned
