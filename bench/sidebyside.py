@@ -1,0 +1,102 @@
+"""What a change to recipe's start and end costs, measured against the commit before it.
+
+    git archive <commit> recipe | tar -x -C DIR
+    python bench/sidebyside.py --before DIR [--rounds 40]
+
+Runs three scripts (numpy saving a file, `x = 1`, and the numpy one in a git repository)
+bare and recorded by the recipe in DIR ("before") and by this checkout ("after"),
+interleaved, stdout and stderr through pipes. Every case gets a `PYTHONPATH` entry (an
+empty directory for the bare one), so the few ms an extra path entry costs each import
+are the same for all. `OPENBLAS_NUM_THREADS=1`: numpy's BLAS threads would otherwise add
+CPU time and noise, and with one thread the script's CPU time is its wall time, which is
+steadier on a shared machine. Prints the medians of wall and CPU time (user + system, by
+wait4) over the bare script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402 - after making bench/ importable
+    PYTHON,
+    REPO,
+    bytecode_cache,
+    clean_env,
+    load_average,
+    median,
+    print_table,
+    temp_dir,
+)
+
+NUMPY = 'import numpy as np\nnp.save("a.npy", np.zeros(3))\n'
+SCRIPTS = {"numpy": NUMPY, "x = 1": "x = 1\n", "numpy, in a git repository": NUMPY}
+
+
+def one_run(script: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) in ms of one run, from spawn until both pipes are closed and it exited.
+    The scripts print a line at most, so the pipes are read one after the other."""
+    start = time.perf_counter()
+    process = subprocess.Popen([PYTHON, str(script)], env=env, cwd=script.parent,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read()
+    process.stderr.read()
+    _pid, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    process.stdout.close()
+    process.stderr.close()
+    if process.returncode != 0:
+        raise RuntimeError(f"{script} exited {process.returncode}")
+    return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", required=True, type=Path, help="the recipe to compare with")
+    parser.add_argument("--rounds", type=int, default=40)
+    args = parser.parse_args()
+    print(f"load average before: {load_average()}")
+    rows = []
+    with temp_dir("sidebyside") as root, bytecode_cache(enabled=True):
+        (root / "empty").mkdir()
+        trees = {"bare": root / "empty", "before": args.before.resolve(), "after": REPO}
+        for name, body in SCRIPTS.items():
+            directory = root / name.replace(" ", "_").replace(",", "")
+            directory.mkdir()
+            (directory / "bare.py").write_text(body)
+            (directory / "recorded.py").write_text("import recipe\n" + body)
+            if "git" in name:
+                for git in (["init", "-q"], ["add", "."], ["-c", "user.name=bench", "-c",
+                            "user.email=bench@localhost", "commit", "-qm", "scripts"]):
+                    subprocess.run(["git", "-C", str(directory), *git], check=True,
+                                   capture_output=True)
+            samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+            for index in range(args.rounds + 3):  # three warm-up rounds
+                order = list(trees.items())
+                for tree, path in order if index % 2 else reversed(order):
+                    env = clean_env(PYTHONPATH=str(path), OPENBLAS_NUM_THREADS="1",
+                                    RECIPE_HOME=str(root / f"home-{tree}"), RECIPE_QUIET="1")
+                    script = directory / ("bare.py" if tree == "bare" else "recorded.py")
+                    if index >= 3:
+                        samples[tree].append(one_run(script, env))
+            bare_wall = median([wall for wall, _cpu in samples["bare"]])
+            bare_cpu = median([cpu for _wall, cpu in samples["bare"]])
+            rows.append([name, f"{bare_wall:.1f} / {bare_cpu:.1f}"] + [
+                f"{median([w for w, _ in samples[tree]]) - bare_wall:+.1f} / "
+                f"{median([c for _, c in samples[tree]]) - bare_cpu:+.1f}"
+                for tree in ("before", "after")])
+    print_table(f"side by side, {args.rounds} interleaved rounds, medians, ms (wall / CPU)",
+                ["script", "bare", "before: over bare", "after: over bare"], rows)
+    print(f"load average after: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
