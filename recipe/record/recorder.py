@@ -790,7 +790,7 @@ class Run:
 
 def _path_matcher(directory: str, globs: tuple[str, ...]) -> Callable[[str], bool]:
     """Whether a path lies under `directory` (recipe's own store) or matches one of the
-    `[capture] ignore` globs. A glob that is a directory followed by `*` (the usual kind)
+    `[ignore] paths` globs. A glob that is a directory followed by `*` (the usual kind)
     is a prefix, matched without a regular expression: building one costs the first
     logged file ~0.3 ms (importing fnmatch, compiling), every other glob is compiled
     into one, when there is one."""
@@ -818,11 +818,20 @@ def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
     parameters `recipe inspect` finds in a plain run's script, None if it cannot read
     them. Remembered by the script's path and content hash in the cache: parsing and
     walking a script of 900 lines costs ~13 ms of the interpreter lock, taken from the
-    script while it starts, and scripts are run again and again unchanged."""
+    script while it starts, and scripts are run again and again unchanged. The key also
+    holds the version and modification time of the code that finds them, so another
+    recipe finds them again."""
     import json
     import zlib
 
     path = os.path.join(cache_dir, f"parameters-{zlib.crc32(os.fsencode(script)):08x}.json")
+    finder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "execute", "params.py")
+    stamp = __version__
+    try:
+        stamp += f" {os.stat(finder).st_mtime_ns}"
+    except OSError:
+        pass  # no source file to look at (a zipped recipe): the version alone
+    digest = f"{digest} {stamp}"
     try:
         with open(path, encoding="utf-8") as handle:
             cached = json.load(handle)
