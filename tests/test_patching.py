@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import io
@@ -803,3 +804,78 @@ class NamedNotAFile:
 
 def test_path_of_an_object_with_a_name_but_no_read_or_write_is_none() -> None:
     assert patching.path_of(NamedNotAFile()) is None
+
+
+def _position_by_inspect(function: Any, is_method: bool, argument: str, path: bool) -> Any:
+    """What `patching._position` answered when it asked `inspect.signature` for every
+    function: the reference its faster reading of code objects must agree with."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if is_method and parameters:
+        parameters = parameters[1:]
+    for index, parameter in enumerate(parameters):
+        if parameter.name == argument:
+            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+                return index
+            return None
+        if parameter.kind == parameter.VAR_POSITIONAL:
+            return index if path else None
+    return None
+
+
+def _declared_functions() -> Iterator[tuple[str, Any, bool, str, bool]]:
+    """(name, function, is_method, argument, is a path) of each declaration of every
+    installed library, and of functions shaped like the hard cases."""
+    from recipe.capture.hooks import PATCH_MODULES
+
+    for library, declarations_module in PATCH_MODULES.items():
+        if importlib.util.find_spec(library.partition(".")[0]) is None:
+            continue
+        declarations = importlib.import_module(declarations_module).DECLARATIONS
+        for declaration in declarations:
+            try:
+                module = importlib.import_module(declaration.module)
+            except ImportError:
+                continue
+            resolved = patching._resolve(module, declaration.attribute)
+            if resolved is None or declaration.positional:
+                continue
+            parent, name = resolved
+            is_class = isinstance(parent, type)
+            raw = patching._static_lookup(parent, name) if is_class else getattr(parent, name)
+            function = raw.__func__ if isinstance(raw, (staticmethod, classmethod)) else raw
+            takes_self = is_class and not isinstance(raw, staticmethod)
+            for argument, is_path in ((declaration.argument, True),
+                                      ((declaration.mode or (None,))[0], False),
+                                      (declaration.mapped, False)):
+                if isinstance(argument, str):
+                    yield declaration.name, function, takes_self, argument, is_path
+
+    def inner(a, b, /, c, *rest, d, **more):  # noqa: ANN001, ANN002, ANN003, ANN202
+        return a
+
+    @functools.wraps(inner)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        return inner(*args, **kwargs)
+
+    def with_signature(x, path):  # noqa: ANN001, ANN202
+        return path
+
+    with_signature.__signature__ = inspect.signature(lambda path, x: None)
+    cyclic = functools.partial(inner)
+    for function in (inner, wrapper, with_signature, cyclic, print, dict.get):
+        for argument in ("a", "c", "rest", "d", "more", "path", "x", "key", "nope"):
+            for is_method in (False, True):
+                for is_path in (False, True):
+                    yield getattr(function, "__name__", "partial"), function, is_method, \
+                        argument, is_path
+
+
+def test_argument_positions_agree_with_inspect_for_every_declared_function() -> None:
+    cases = list(_declared_functions())
+    assert len({name for name, *_ in cases}) > 20  # numpy, pandas, matplotlib at least
+    for name, function, is_method, argument, is_path in cases:
+        assert patching._position(function, is_method, argument, path=is_path) == \
+            _position_by_inspect(function, is_method, argument, is_path), (name, argument)

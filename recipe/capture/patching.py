@@ -11,6 +11,7 @@ import contextvars
 import functools
 import os
 import sys
+from types import FunctionType
 
 TYPE_CHECKING = False  # keep typing, dataclasses and inspect off `import recipe`'s path
 if TYPE_CHECKING:
@@ -240,22 +241,55 @@ def _position(function: Any, is_method: bool, argument: str, *, path: bool,
     keyword only."""
     if positional:
         return positional.index(argument) if argument in positional else None
-    import inspect
-
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
+    parameters = _parameters(function)
+    if parameters is None:
         return None
     if is_method and parameters:
         parameters = parameters[1:]
-    for index, parameter in enumerate(parameters):
-        if parameter.name == argument:
-            if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-                return index
-            return None
-        if parameter.kind == parameter.VAR_POSITIONAL:
+    for index, (name, kind) in enumerate(parameters):
+        if name == argument:
+            return index if kind == _POSITIONAL else None
+        if kind == _VAR_POSITIONAL:
             return index if path else None
     return None
+
+
+_POSITIONAL, _VAR_POSITIONAL, _OTHER = "positional", "*args", "other"
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect
+
+
+def _parameters(function: Any) -> list[tuple[str, str]] | None:
+    """(name, kind) of each parameter, in order, as `inspect.signature` lists them; None
+    when it cannot tell. A Python function (behind `__wrapped__`, as numpy's dispatchers
+    and functools.wraps leave it) is read from its code object: `inspect.signature`
+    costs 25-60 µs per function, paid by the first call of each declared one."""
+    code_owner = function
+    for _depth in range(64):
+        if hasattr(code_owner, "__signature__") or not hasattr(code_owner, "__wrapped__"):
+            break
+        code_owner = code_owner.__wrapped__
+    else:
+        code_owner = None  # a cycle of __wrapped__ (or a chain that long): inspect's to say
+    if type(code_owner) is FunctionType and not hasattr(code_owner, "__signature__"):
+        code = code_owner.__code__
+        names = code.co_varnames
+        parameters = [(name, _POSITIONAL) for name in names[:code.co_argcount]]
+        if code.co_flags & _CO_VARARGS:
+            parameters.append((names[code.co_argcount + code.co_kwonlyargcount],
+                               _VAR_POSITIONAL))
+        return parameters + [(name, _OTHER) for name in
+                             names[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]]
+    import inspect
+
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    return [(parameter.name,
+             _POSITIONAL if parameter.kind in (parameter.POSITIONAL_ONLY,
+                                               parameter.POSITIONAL_OR_KEYWORD)
+             else _VAR_POSITIONAL if parameter.kind == parameter.VAR_POSITIONAL else _OTHER)
+            for parameter in signature.parameters.values()]
 
 
 def _written_through(given: Any) -> bool:
