@@ -9,17 +9,17 @@ interleaved, stdout and stderr through pipes. Every case gets a `PYTHONPATH` ent
 empty directory for the bare one), so the few ms an extra path entry costs each import
 are the same for all. `OPENBLAS_NUM_THREADS=1`: numpy's BLAS threads would otherwise add
 CPU time and noise, and with one thread the script's CPU time is its wall time, which is
-steadier on a shared machine. Prints the medians of wall and CPU time (user + system, by
-wait4) over the bare script.
+steadier on a shared machine. Each run is measured as item 13 measures it (`users.py`:
+wall time until the script exited and both pipes are closed); printed: the medians of
+wall time and of the script's own CPU time (user + system, by wait4) over the bare
+script.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,27 +34,10 @@ from common import (  # noqa: E402 - after making bench/ importable
     print_table,
     temp_dir,
 )
+from users import CASES, PEAK, one_run  # noqa: E402 - measured as item 13 measures
 
-NUMPY = 'import numpy as np\nnp.save("a.npy", np.zeros(3))\n'
-SCRIPTS = {"numpy": NUMPY, "x = 1": "x = 1\n", "numpy, in a git repository": NUMPY}
-
-
-def one_run(script: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) in ms of one run, from spawn until both pipes are closed and it exited.
-    The scripts print a line at most, so the pipes are read one after the other."""
-    start = time.perf_counter()
-    process = subprocess.Popen([PYTHON, str(script)], env=env, cwd=script.parent,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    process.stdout.read()
-    process.stderr.read()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    process.stdout.close()
-    process.stderr.close()
-    if process.returncode != 0:
-        raise RuntimeError(f"{script} exited {process.returncode}")
-    return wall * 1000, (usage.ru_utime + usage.ru_stime) * 1000
+SCRIPTS = {"numpy": CASES["numpy"], "x = 1": CASES["x = 1"],
+           "numpy, in a git repository": CASES["numpy"]}
 
 
 def main() -> int:
@@ -70,8 +53,8 @@ def main() -> int:
         for name, body in SCRIPTS.items():
             directory = root / name.replace(" ", "_").replace(",", "")
             directory.mkdir()
-            (directory / "bare.py").write_text(body)
-            (directory / "recorded.py").write_text("import recipe\n" + body)
+            (directory / "bare.py").write_text(PEAK + body)
+            (directory / "recorded.py").write_text(PEAK + "import recipe\n" + body)
             if "git" in name:
                 for git in (["init", "-q"], ["add", "."], ["-c", "user.name=bench", "-c",
                             "user.email=bench@localhost", "commit", "-qm", "scripts"]):
@@ -84,8 +67,10 @@ def main() -> int:
                     env = clean_env(PYTHONPATH=str(path), OPENBLAS_NUM_THREADS="1",
                                     RECIPE_HOME=str(root / f"home-{tree}"), RECIPE_QUIET="1")
                     script = directory / ("bare.py" if tree == "bare" else "recorded.py")
+                    measured = one_run([PYTHON, str(script)], env=env, cwd=root)
                     if index >= 3:
-                        samples[tree].append(one_run(script, env))
+                        samples[tree].append((measured["wall"] * 1000,
+                                              measured["script_cpu"] * 1000))
             bare_wall = median([wall for wall, _cpu in samples["bare"]])
             bare_cpu = median([cpu for _wall, cpu in samples["bare"]])
             rows.append([name, f"{bare_wall:.1f} / {bare_cpu:.1f}"] + [
