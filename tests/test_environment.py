@@ -317,6 +317,22 @@ def test_git_holds_none_of_the_callers_descriptors_and_all_its_output_is_read(
     assert sorted(os.listdir("/proc/self/fd")) == open_before  # none left open here
 
 
+def test_git_diff_runs_only_when_a_tracked_file_changed(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_git = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    log = tmp_path / "commands"
+    fake_git(tmp_path, monkeypatch, f'echo "$3" >> {log}\nexec {real_git} "$@"')
+
+    (repo / "notes.txt").write_text("untracked only\n")
+    assert git_info(str(repo))["dirty"] is True
+    assert sorted(log.read_text().split()) == ["config", "status"]
+    log.unlink()
+    (repo / "tracked.txt").write_text("changed\n")
+    assert "+changed" in git_info(str(repo))["diff"]
+    assert sorted(log.read_text().split()) == ["config", "diff", "status"]
+
+
 def test_git_is_read_in_a_script_that_ignores_sigchld(repo: Path) -> None:
     """Its children are then reaped by the kernel: no exit status to wait for."""
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)

@@ -170,9 +170,10 @@ def _is_export(content: bytes) -> bool:
 
 
 def _parse_status(output: str) -> tuple[str | None, str | None, bool, list[str]]:
-    """(commit, branch, dirty, untracked paths) from `git status --porcelain=v2 -z`."""
+    """(commit, branch, whether a tracked file changed, untracked paths) from `git status
+    --porcelain=v2 -z`."""
     commit = branch = None
-    dirty = False
+    changed = False
     untracked = []
     fields = iter(output.split("\0"))
     for field in fields:
@@ -183,13 +184,12 @@ def _parse_status(output: str) -> tuple[str | None, str | None, bool, list[str]]
             head = field[len("# branch.head "):]
             branch = None if head == "(detached)" else head
         elif field.startswith("? "):
-            dirty = True
             untracked.append(field[2:])
         elif field[:2] in ("1 ", "2 ", "u "):
-            dirty = True
+            changed = True
             if field.startswith("2 "):
                 next(fields, None)  # a rename's second field is its original path
-    return commit, branch, dirty, untracked
+    return commit, branch, changed, untracked
 
 
 def _parse_remote(output: str, secrets: Secrets | None = None) -> str | None:
@@ -224,7 +224,9 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
     `remember_touched`), not an export of recipe's, within `max_bytes`. Remote URLs lose
     their credentials.
 
-    Three git processes (status, config, diff), run at the same time."""
+    `git status` and `git config` run at the same time; `git diff` after them, and only if
+    status saw a tracked file changed (a clean work tree is common: one process fewer,
+    2-3 ms of CPU on a small repository, competing with the script for the cores)."""
     top = _find_repository(directory)
     if top is None:
         return None
@@ -235,26 +237,27 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
                  *pathspec),
                 ("config", "--get-regexp", r"^remote\..*\.url$")]
     unsaid = [f":(exclude,glob)**/{pattern}" for pattern in never_diff]
-    if diff:
-        # Against HEAD: staged and unstaged changes together, as the script ran with them.
-        commands.append(("diff", "--no-color", "HEAD", "--", *pathspec, *unsaid))
     try:
-        (status, status_output), (_, remotes), *diffs = _git_all(top, *commands)
+        (status, status_output), (_, remotes) = _git_all(top, *commands)
+        if status != 0:
+            return None  # not a usable repository
+        commit, branch, changed, untracked = _parse_status(status_output)
+        info: dict[str, Any] = {"root": top, "commit": commit, "branch": branch,
+                                "remote": _parse_remote(remotes, secrets),
+                                "dirty": changed or bool(untracked), "diff": None}
+        if not diff:
+            return info
+        text = ""
+        if changed and commit:
+            # Against HEAD: staged and unstaged changes together, as the script ran with them.
+            text = _git(top, "diff", "--no-color", "HEAD", "--", *pathspec, *unsaid) or ""
+        elif changed:  # no HEAD yet: against the empty tree
+            empty_tree = (_git(top, "hash-object", "-t", "tree", os.devnull) or "").strip()
+            if empty_tree:
+                text = _git(top, "diff", "--no-color", empty_tree, "--", *pathspec,
+                            *unsaid) or ""
     except (OSError, RuntimeError):
         return None  # no usable git
-    if status != 0:
-        return None  # not a usable repository
-    commit, branch, dirty, untracked = _parse_status(status_output)
-    info: dict[str, Any] = {"root": top, "commit": commit, "branch": branch,
-                            "remote": _parse_remote(remotes, secrets), "dirty": dirty,
-                            "diff": None}
-    if not diff:
-        return info
-    text = diffs[0][1] if commit else ""
-    if not commit:  # no HEAD yet: against the empty tree
-        empty_tree = (_git(top, "hash-object", "-t", "tree", os.devnull) or "").strip()
-        if empty_tree:
-            text = _git(top, "diff", "--no-color", empty_tree, "--", *pathspec, *unsaid) or ""
     truncated = False
     touched = touched_files(cache_dir, top) if cache_dir else set()
     for name in untracked:
