@@ -125,7 +125,7 @@ def _batch_is_due(settings: Any) -> bool:
 
 def inheritable_descriptors() -> list[int]:
     """This process's descriptors above stderr that a spawned program would inherit (a
-    pipe the script's caller passed it, say): the merger must not keep them open."""
+    pipe the script's caller passed it, say): what recipe starts must not keep them open."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
@@ -141,6 +141,20 @@ def inheritable_descriptors() -> list[int]:
     return found
 
 
+def spawn_actions(stdin: int, stdout: int, stderr: int,
+                  inherited: list[int] | None = None) -> list[tuple[int, ...]]:
+    """posix_spawn's file actions for a program recipe starts: these three descriptors as
+    its stdio, and none of the `inherited` ones (default: `inheritable_descriptors()`,
+    which a caller starting several programs reads once)."""
+    if inherited is None:
+        inherited = inheritable_descriptors()
+    stdio = (stdin, stdout, stderr)
+    return [*((os.POSIX_SPAWN_DUP2, descriptor, target)
+              for target, descriptor in enumerate(stdio)),
+            *((os.POSIX_SPAWN_CLOSE, descriptor) for descriptor in inherited
+              if descriptor not in stdio)]
+
+
 def _spawn_merger(run_id: str) -> bool:
     """Start `python -m recipe.store.merge RUN_ID` detached, holding none of this
     process's descriptors; False if it cannot be started."""
@@ -150,13 +164,9 @@ def _spawn_merger(run_id: str) -> bool:
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         try:
-            actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-                       (os.POSIX_SPAWN_DUP2, devnull, 2)]
-            actions += [(os.POSIX_SPAWN_CLOSE, descriptor)
-                        for descriptor in inheritable_descriptors() if descriptor != devnull]
             os.posix_spawn(sys.executable,
                            [sys.executable, "-m", "recipe.store.merge", run_id], env,
-                           file_actions=actions,
+                           file_actions=spawn_actions(devnull, devnull, devnull),
                            setsid=True)  # its own session: a Ctrl-C meant for us spares it
         finally:
             os.close(devnull)

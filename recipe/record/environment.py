@@ -58,20 +58,19 @@ def _git_all(root: str, *commands: tuple[str, ...]) -> list[tuple[int, str]]:
     import select
     from _signal import SIGKILL  # the signal module itself costs an import
 
-    from .delivery import inheritable_descriptors
+    from .delivery import inheritable_descriptors, spawn_actions
 
     env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")  # never take index.lock
     devnull = os.open(os.devnull, os.O_RDWR)
     started: list[tuple[int, int]] = []  # (pid, read end of its stdout)
     try:
-        closing = [(os.POSIX_SPAWN_CLOSE, descriptor) for descriptor in inheritable_descriptors()
-                   if descriptor != devnull]
+        inherited = inheritable_descriptors()
         for args in commands:
             read_end, write_end = os.pipe()
             try:
-                pid = os.posix_spawnp("git", ["git", "-C", root, *args], env, file_actions=[
-                    (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, write_end, 1),
-                    (os.POSIX_SPAWN_DUP2, devnull, 2), *closing])
+                pid = os.posix_spawnp("git", ["git", "-C", root, *args], env,
+                                      file_actions=spawn_actions(devnull, write_end, devnull,
+                                                                 inherited))
             except BaseException:
                 os.close(read_end)
                 raise
