@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -472,3 +473,29 @@ def test_a_file_written_again_before_it_is_read_is_one_output(ws: Workspace) -> 
     assert_hash_of_file_on_disk(log)
     assert sorted(e["size"] for e in run["outputs"] if e["path"].endswith("table.csv")) == [
         13, 14]
+
+
+def test_a_path_through_a_library_directory_names_the_file_it_reaches(ws: Workspace) -> None:
+    """`/usr/lib/../../home/me/data.txt` starts like a system library's file but is the
+    user's: the hook's quick return for library files must not take it for one."""
+    ws.write("data.txt", "user data")
+    detour = "/usr/lib/../.." + os.path.realpath(ws.root)
+    run = recorded(ws, f"""\
+        with open({detour + "/data.txt"!r}) as f:
+            f.read()
+        """)
+    assert_events(ws, run, [("input", "open", "data.txt")])
+
+
+def test_an_include_glob_takes_back_a_file_of_the_interpreters(ws: Workspace) -> None:
+    """A library's file is noise, unless `[capture] include` names it: the script reads the
+    standard library's os.py as data."""
+    script = """\
+        import os
+        with open(os.__file__) as f:
+            f.read()
+        """
+    assert recorded(ws, script)["inputs"] == []
+    shutil.rmtree(ws.home)
+    run = recorded(ws, script, env={"RECIPE_CAPTURE_INCLUDE": "*/os.py"})
+    assert [Path(e["path"]).name for e in run["inputs"]] == ["os.py"]

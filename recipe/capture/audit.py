@@ -68,6 +68,11 @@ _installed = False
 _current: Callable[[], Any] = _no_run  # the recorder's `current`, once installed
 _handlers: dict[str, Callable[[Any, tuple], None]] = {}  # empty: the fallback is off
 _noise: Noise | None = None
+# Directories every file under which is noise whatever the settings say (recipe's store;
+# the libraries' and system's, unless `[capture] include` globs may take some back): an
+# open of a file there, named plainly, returns on the hook's first lines. Each import opens
+# its bytecode, 360 times while matplotlib.pyplot imports: 3.3 µs each the long way.
+_quiet: tuple[str, ...] = ()
 # path -> monotonic time it was noted: files opened whose event waits until they are
 # complete (closed, renamed, removed, opened again, or the run's end).
 _waiting: dict[str, float] = {}
@@ -76,10 +81,11 @@ _waiting: dict[str, float] = {}
 def install(settings: config.Config, current: Callable[[], Any]) -> None:
     """Turn the fallback on (or off: `[capture] audit = no`) for the runs that start now;
     the hook itself is added once per process. `current` gives the run of the caller."""
-    global _installed, _current, _handlers, _noise
+    global _installed, _current, _handlers, _noise, _quiet
     _current = current
     _waiting.clear()
     _handlers = {}
+    _quiet = ()
     if not settings.capture_audit:
         return
     try:
@@ -89,6 +95,7 @@ def install(settings: config.Config, current: Callable[[], Any]) -> None:
         return
     _handlers = {"open": _opened, "os.rename": _renamed, "os.remove": _removed,
                  "sqlite3.connect": _connected}
+    _quiet = _noise.never + (_noise.libraries if _noise.include is None else ())
     if not _installed:
         _installed = True
         sys.addaudithook(_hook)
@@ -101,6 +108,10 @@ def _hook(event: str, args: tuple) -> None:
     handler = _handlers.get(event)
     if handler is None:
         return
+    if event == "open" and _quiet:
+        path = args[0]
+        if type(path) is str and path.startswith(_quiet) and _normalized(path):
+            return  # what `_opened` would find, sooner: noise
     if _inside_logged_call.get():  # a declared call's own I/O, or recipe's
         return
     run = _current()
@@ -113,6 +124,12 @@ def _hook(event: str, args: tuple) -> None:
         _report(exc)
     finally:
         _inside_logged_call.reset(token)
+
+
+def _normalized(path: str) -> bool:
+    """Whether an absolute path is as os.path.normpath (so `_absolute`) would give it."""
+    return ("//" not in path and "/./" not in path and "/../" not in path
+            and not path.endswith(("/", "/.", "/..")))
 
 
 def _from_own_code() -> bool:
