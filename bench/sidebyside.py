@@ -18,7 +18,6 @@ script.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from common import (  # noqa: E402 - after making bench/ importable
     REPO,
     bytecode_cache,
     clean_env,
+    git_repository,
     load_average,
     median,
     print_table,
@@ -56,10 +56,7 @@ def main() -> int:
             (directory / "bare.py").write_text(PEAK + body)
             (directory / "recorded.py").write_text(PEAK + "import recipe\n" + body)
             if "git" in name:
-                for git in (["init", "-q"], ["add", "."], ["-c", "user.name=bench", "-c",
-                            "user.email=bench@localhost", "commit", "-qm", "scripts"]):
-                    subprocess.run(["git", "-C", str(directory), *git], check=True,
-                                   capture_output=True)
+                git_repository(directory)
             samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
             for index in range(args.rounds + 3):  # three warm-up rounds
                 order = list(trees.items())

@@ -26,7 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import clean_env, median, print_table, recipe_command, temp_dir, verdict
+from common import (
+    clean_env,
+    git_repository,
+    median,
+    print_table,
+    recipe_command,
+    temp_dir,
+    verdict,
+)
 
 CASES = {
     "numpy": "import numpy as np\nnp.save('a.npy', np.zeros(3))\n",
@@ -131,16 +139,13 @@ def users(args: Any) -> dict[str, Any]:
             bare.write_text(PEAK + body)
             recorded.write_text(PEAK + "import recipe\n" + body)
             pairs.append((name, [python, str(bare)], [python, str(recorded)]))
-        # Users' scripts live in git repositories: then recipe also reads git (three git
-        # processes beside the script, their output parsed on recipe's thread).
+        # Users' scripts live in git repositories: then recipe also reads git (`git status`
+        # beside the script, its output and the remote URL read on recipe's thread).
         repo = root / "repo"
         repo.mkdir()
         (repo / "bare.py").write_text(PEAK + CASES["numpy"])
         (repo / "recorded.py").write_text(PEAK + "import recipe\n" + CASES["numpy"])
-        for git in (["init", "-q"], ["add", "."], ["-c", "user.name=bench", "-c",
-                                                   "user.email=bench@localhost", "commit",
-                                                   "-qm", "scripts"]):
-            subprocess.run(["git", "-C", str(repo), *git], check=True, capture_output=True)
+        git_repository(repo)
         pairs.append(("numpy, in a git repo", [python, str(repo / "bare.py")],
                       [python, str(repo / "recorded.py")]))
         plain = root / "plain_numpy.py"

@@ -317,7 +317,7 @@ def test_git_holds_none_of_the_callers_descriptors_and_all_its_output_is_read(
     assert sorted(os.listdir("/proc/self/fd")) == open_before  # none left open here
 
 
-def test_git_diff_runs_only_when_a_tracked_file_changed(
+def test_git_diff_runs_only_when_a_tracked_file_changed_and_config_only_when_needed(
         repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_git = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -326,10 +326,16 @@ def test_git_diff_runs_only_when_a_tracked_file_changed(
 
     (repo / "notes.txt").write_text("untracked only\n")
     assert git_info(str(repo))["dirty"] is True
-    assert sorted(log.read_text().split()) == ["config", "status"]
+    assert sorted(log.read_text().split()) == ["status"]  # the remotes: read from files
     log.unlink()
     (repo / "tracked.txt").write_text("changed\n")
     assert "+changed" in git_info(str(repo))["diff"]
+    assert sorted(log.read_text().split()) == ["diff", "status"]
+    log.unlink()
+    (tmp_path / "more").write_text('[remote "origin"]\n\turl = https://example.com/r.git\n')
+    git(repo, "config", "include.path", str(tmp_path / "more"))  # only git can tell now
+    log.unlink()
+    assert git_info(str(repo))["remote"] == "https://example.com/r.git"
     assert sorted(log.read_text().split()) == ["config", "diff", "status"]
 
 

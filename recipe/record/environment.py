@@ -12,6 +12,7 @@ import sys
 import time
 
 from .fields import REDACTED, Secrets
+from .git_config import remote_urls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -191,9 +192,11 @@ def _parse_status(output: str) -> tuple[str | None, str | None, bool, list[str]]
     return commit, branch, changed, untracked
 
 
-def _parse_remote(output: str, secrets: Secrets | None = None) -> str | None:
-    """The URL of `origin`, else of the first remote, credentials redacted."""
-    urls = dict(line.split(" ", 1) for line in output.splitlines() if " " in line)
+def _chosen_remote(remotes: list[tuple[str, str]], secrets: Secrets | None = None
+                   ) -> str | None:
+    """The URL of `origin`, else of the first remote, credentials redacted; `remotes`:
+    (`remote.NAME.url`, URL) as git lists them (a later one of a name wins, as in git)."""
+    urls = dict(remotes)
     return redact_url(urls.get("remote.origin.url") or next(iter(urls.values()), None),
                       secrets)
 
@@ -223,26 +226,32 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
     `remember_touched`), not an export of recipe's, within `max_bytes`. Remote URLs lose
     their credentials.
 
-    `git status` and `git config` run at the same time; `git diff` after them, and only if
-    status saw a tracked file changed (a clean work tree is common: one process fewer,
-    2-3 ms of CPU on a small repository, competing with the script for the cores)."""
+    The remotes are read from git's configuration files (git_config.remote_urls), or by a
+    `git config` beside `git status` where only git can tell; `git diff` after them, and
+    only if status saw a tracked file changed (a clean work tree is common: one process
+    fewer, 2-3 ms of CPU on a small repository, competing with the script for the cores)."""
     top = _find_repository(directory)
     if top is None:
         return None
     pathspec = ["."] + [f":(exclude){os.path.relpath(os.path.realpath(path), top)}"
                         for path in exclude
                         if os.path.realpath(path).startswith(top + os.sep)]
+    remotes = remote_urls(top)
     commands = [("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--",
-                 *pathspec),
-                ("config", "--get-regexp", r"^remote\..*\.url$")]
+                 *pathspec)]
+    if remotes is None:  # only git can tell
+        commands.append(("config", "--get-regexp", r"^remote\..*\.url$"))
     unsaid = [f":(exclude,glob)**/{pattern}" for pattern in never_diff]
     try:
-        (status, status_output), (_, remotes) = _git_all(top, *commands)
+        (status, status_output), *asked = _git_all(top, *commands)
         if status != 0:
             return None  # not a usable repository
+        if asked:
+            remotes = [tuple(line.split(" ", 1)) for line in asked[0][1].splitlines()
+                       if " " in line]
         commit, branch, changed, untracked = _parse_status(status_output)
         info: dict[str, Any] = {"root": top, "commit": commit, "branch": branch,
-                                "remote": _parse_remote(remotes, secrets),
+                                "remote": _chosen_remote(remotes, secrets),
                                 "dirty": changed or bool(untracked), "diff": None}
         if not diff:
             return info

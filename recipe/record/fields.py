@@ -157,6 +157,9 @@ SECRET_WORDS = frozenset({"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSW
 _SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
 
 
+_QUERY_MARKS = frozenset("?&;")  # what starts a URL's query argument (`value` below)
+
+
 class Secrets:
     """What must not enter a record: values of secret-looking names (environment
     variables, command-line options, parameters, URL query arguments) and credentials in
@@ -177,7 +180,10 @@ class Secrets:
         """`text` with the credentials of every URL in it replaced by ***: the user
         information (`user:password@`, a token as user name) and query arguments with
         secret names (`?private_token=...`)."""
-        if "://" not in text:
+        if "://" not in text or ("@" not in text and not _QUERY_MARKS.intersection(text)):
+            # No URL, or none with user information or query arguments (the usual remote):
+            # returned as it is, without compiling the three expressions below (0.3 ms, and
+            # importing `re` in a script that did not).
             return text
         import re
 
