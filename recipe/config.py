@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 HASH_ALGORITHMS = ("xxh3_128", "xxh64", "sha256")
 
 # Every option, with its default. config.example.ini documents each of them.
@@ -226,3 +230,37 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
         capture_temp=flag("capture", "temp"),
         sources=sources,
     )
+
+
+def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """Whether a string matches one of `globs` (fnmatch's rules, case-sensitive); None for
+    no globs. The usual kinds (`name`, `prefix*`, `*suffix`, `*part*`) are matched by
+    string methods: importing fnmatch and compiling its regular expression would cost a
+    script that has not imported `re` ~3 ms (0.3 ms one that has); the rest are compiled
+    into one expression."""
+    if not globs:
+        return None
+    exact, prefixes, suffixes, parts, others = set(), [], [], [], []
+    for glob in globs:
+        inner = glob.strip("*")
+        leading, trailing = glob.startswith("*"), glob.endswith("*") and inner != ""
+        if any(char in inner for char in "*?["):
+            others.append(glob)
+        elif leading and trailing:
+            parts.append(inner)
+        elif leading:
+            suffixes.append(inner)
+        elif trailing:
+            prefixes.append(inner)
+        else:
+            exact.add(glob)
+    starts, ends = tuple(prefixes), tuple(suffixes)
+    match = None
+    if others:
+        import fnmatch
+        import re
+
+        match = re.compile("|".join(fnmatch.translate(glob) for glob in others)).match
+    return lambda text: (text in exact or text.startswith(starts) or text.endswith(ends)
+                         or any(part in text for part in parts)
+                         or (match is not None and match(text) is not None))

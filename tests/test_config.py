@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import itertools
 from pathlib import Path
 
 import pytest
@@ -279,3 +281,20 @@ def test_defaults_ignore_broken_configuration(home: Path, tmp_path: Path,
 
 def test_defaults_are_not_quiet_without_recipe_quiet() -> None:
     assert config.defaults().quiet is False
+
+
+GLOBS = [".env", ".env.*", "*.env", "id_rsa*", "*secret*", "*", "a*b", "x?y", "[ab]c", "*.pem"]
+NAMES = [".env", ".env.local", "prod.env", "id_rsa", "id_rsa.pub", "my_secret_file", "ab",
+         "acb", "xzy", "ac", "bc", "key.pem", "", "ENV", ".ENV", "*", "a*b"]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_glob_matcher_matches_as_fnmatchcase(count: int) -> None:
+    """Literal, prefix, suffix and infix globs are matched by string methods, the rest by
+    a regular expression: together, as fnmatch.fnmatchcase says, in any combination."""
+    for globs in itertools.combinations(GLOBS, count):
+        matches = config.glob_matcher(globs)
+        for name in NAMES:
+            assert matches(name) == any(fnmatch.fnmatchcase(name, g) for g in globs), \
+                (globs, name)
+    assert config.glob_matcher(()) is None

@@ -29,11 +29,11 @@ import sys
 import time
 from stat import S_ISREG
 
+from ..config import glob_matcher
 from .patching import _inside_logged_call, kind_of_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import re
     from collections.abc import Callable
     from typing import Any
 
@@ -359,14 +359,6 @@ class Noise:
                     found.extend(form.rstrip(os.sep) + os.sep for form in forms)
             return tuple(dict.fromkeys(found))
 
-        def globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-            if not patterns:
-                return None
-            import fnmatch  # only then: `re` may not be imported yet at start-up
-            import re
-
-            return re.compile("|".join(fnmatch.translate(p) for p in patterns))
-
         home = os.path.expanduser("~")
         sites: list[str] = []
         try:
@@ -396,8 +388,8 @@ class Noise:
             self.workdir = directories(os.getcwd(), resolve=True)
         except OSError:  # the working directory was removed
             self.workdir = ()
-        self.include = globs(settings.capture_include)
-        self.exclude = globs(settings.capture_exclude)
+        self.include = glob_matcher(settings.capture_include)
+        self.exclude = glob_matcher(settings.capture_exclude)
         self._modules_seen = -1
         self._module_files: set[str] = set()
 
@@ -405,9 +397,9 @@ class Noise:
         """Whether `path` (absolute) is left out."""
         if path.startswith(self.never):
             return True
-        if self.exclude is not None and self.exclude.match(path):
+        if self.exclude is not None and self.exclude(path):
             return True
-        if self.include is not None and self.include.match(path):
+        if self.include is not None and self.include(path):
             return False
         if (path.startswith(self.libraries) or "/site-packages/" in path
                 or "/dist-packages/" in path or "/__pycache__/" in path

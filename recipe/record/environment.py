@@ -11,12 +11,13 @@ import os
 import sys
 import time
 
+from ..config import glob_matcher
 from .fields import REDACTED, Secrets
 from .git_config import remote_urls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
 _GIT_TIMEOUT = 30
@@ -201,15 +202,14 @@ def _chosen_remote(remotes: list[tuple[str, str]], secrets: Secrets | None = Non
                       secrets)
 
 
-def _source_candidate(name: str, never: tuple[str, ...], touched: set[str]) -> bool:
+def _source_candidate(name: str, secret: Callable[[str], bool] | None,
+                      touched: set[str]) -> bool:
     """Whether an untracked file may enter the diff as source, by what is known without
-    reading it: not secret-like (`never`: globs on its file name, `.env`), not data or a
+    reading it: not secret-like (`secret`: by its file name, `.env`), not data or a
     figure by its suffix, not a file a run read or wrote (`touched`)."""
-    import fnmatch
-
     base = os.path.basename(name)
     return (name not in touched and not base.lower().endswith(_DATA_SUFFIXES)
-            and not any(fnmatch.fnmatchcase(base, pattern) for pattern in never))
+            and not (secret is not None and secret(base)))
 
 
 def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
@@ -268,8 +268,9 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
         return None  # no usable git
     truncated = False
     touched = touched_files(cache_dir, top) if cache_dir else set()
+    secret = glob_matcher(never_diff)
     for name in untracked:
-        if not _source_candidate(name, never_diff, touched):
+        if not _source_candidate(name, secret, touched):
             continue
         try:
             size = os.path.getsize(os.path.join(top, name))
@@ -362,12 +363,12 @@ def _distributions_cache(cache_dir: str) -> tuple[str, dict[str, int]]:
 def cached_distributions(cache_dir: str) -> dict[str, list[list[str]]] | None:
     """{top-level module: [[distribution, version], ...]} from the cache; None if it is
     missing or stale (installing or removing a package changes its directory's mtime)."""
-    import json
+    from .quick_json import loads
 
     path, stamps = _distributions_cache(cache_dir)
     try:
         with open(path, encoding="utf-8") as handle:
-            cached = json.load(handle)
+            cached = loads(handle.read())
         if cached["stamps"] == stamps:
             return cached["modules"]
     except (OSError, ValueError, KeyError, TypeError):

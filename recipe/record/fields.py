@@ -83,22 +83,22 @@ def computation(source: bytes, values: dict[str, Any]) -> str:
     """The identity of a computation: the code's content and every resolved parameter,
     names included. Runs with the same identity computed the same thing (1 and 1.0, or 1
     and True, differ: JSON keeps them apart)."""
-    import json
-
     import xxhash
 
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    from .quick_json import dumps
+
+    text = dumps(values, sort_keys=True, ensure_ascii=True)  # as json.dumps made it
     return xxhash.xxh3_128(source + b"\0" + text.encode()).hexdigest()
 
 
 def json_or_summary(value: Any) -> Any:
     """The value if JSON can hold it (a 0-d array as its scalar), else a short summary."""
-    import json
+    from .quick_json import dumps
 
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         value = value.item()
     try:
-        json.dumps(value, allow_nan=True)
+        dumps(value)
         return value
     except (TypeError, ValueError):
         text = repr(value)

@@ -19,7 +19,7 @@ import time
 
 from .. import __version__, config, messages
 from ..capture import arguments, audit, children, hooks, patching
-from . import delivery, endings, journal
+from . import delivery, endings, journal, quick_json
 from .fields import (
     Secrets,
     computation,
@@ -81,7 +81,8 @@ class Run:
         self.id = run_id or os.urandom(16).hex()
         self.store_at_end = store_at_end
         self.hasher = FileHasher(settings.hash_algorithm)
-        self.journal = journal.Journal(settings.home, self.id, on_moved=self._moved_aside)
+        self.journal = journal.Journal(settings.home, self.id, on_moved=self._moved_aside,
+                                       new=run_id is None)
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
@@ -790,26 +791,11 @@ class Run:
 
 def _path_matcher(directory: str, globs: tuple[str, ...]) -> Callable[[str], bool]:
     """Whether a path lies under `directory` (recipe's own store) or matches one of the
-    `[ignore] paths` globs. A glob that is a directory followed by `*` (the usual kind)
-    is a prefix, matched without a regular expression: building one costs the first
-    logged file ~0.3 ms (importing fnmatch, compiling), every other glob is compiled
-    into one, when there is one."""
-    prefixes = [directory]
-    patterns = []
-    for glob in globs:
-        head, star, rest = glob.partition("*")
-        if star and not rest and not any(char in head for char in "?["):
-            prefixes.append(head)
-        else:
-            patterns.append(glob)
-    starts = tuple(prefixes)
-    if not patterns:
-        return lambda path: path.startswith(starts)
-    import fnmatch
-    import re
-
-    match = re.compile("|".join(fnmatch.translate(glob) for glob in patterns)).match
-    return lambda path: path.startswith(starts) or match(path) is not None
+    `[ignore] paths` globs (`DIR/*`, the usual kind, without a regular expression)."""
+    ignored = config.glob_matcher(globs)
+    if ignored is None:
+        return lambda path: path.startswith(directory)
+    return lambda path: path.startswith(directory) or ignored(path)
 
 
 def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
@@ -821,7 +807,6 @@ def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
     script while it starts, and scripts are run again and again unchanged. The key also
     holds the version and modification time of the code that finds them, so another
     recipe finds them again."""
-    import json
     import zlib
 
     path = os.path.join(cache_dir, f"parameters-{zlib.crc32(os.fsencode(script)):08x}.json")
@@ -834,7 +819,7 @@ def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
     digest = f"{digest} {stamp}"
     try:
         with open(path, encoding="utf-8") as handle:
-            cached = json.load(handle)
+            cached = quick_json.loads(handle.read())
         if cached["hash"] == digest:
             if cached["found"] is None:
                 return None
