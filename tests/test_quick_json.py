@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -85,3 +87,24 @@ def test_loads_reads_what_json_loads_reads() -> None:
                                   '"\\ud800"', '{"a":1,"a":2}', "[" * 5 + "]" * 5])
 def test_loads_fails_or_succeeds_as_json_loads(text: str) -> None:
     assert outcome(quick_json.loads, text) == outcome(json.loads, text)
+
+
+def test_a_process_that_never_imported_json_gets_the_same_answers_and_errors() -> None:
+    """The C scanner reports bad JSON through json.decoder's error class, which it finds
+    only once json.decoder is imported: in a recorded script, the usual case, it is not."""
+    code = """if True:
+        import sys
+        from recipe.record import quick_json
+        assert "json" not in sys.modules
+        print(quick_json.loads(quick_json.dumps({"a": [1, 2.5, None, "é"]})))
+        assert "json" not in sys.modules  # the usual path imports nothing more
+        for bad in ['{"hash": [1, 2]', "", "[1,]", "nul", "{"]:
+            try:
+                quick_json.loads(bad)
+            except ValueError as exc:
+                print(type(exc).__name__)
+        """
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split("\n") == ["{'a': [1, 2.5, None, 'é']}",
+                                         *["JSONDecodeError"] * 5, ""]

@@ -65,8 +65,8 @@ def loads(text: str) -> Any:
         return json.loads(text)
     try:
         value, end = _scan(text, 0)
-    except StopIteration:
-        end = -1
+    except Exception:  # noqa: BLE001 - not JSON: the C scanner raises its JSONDecodeError
+        end = -1       # only once json.decoder is imported (a SystemError before)
     if end != len(text):  # not one JSON document: json.loads raises its exact error
         import json
 
