@@ -250,7 +250,10 @@ class Run:
     def _work(self, read_git: bool) -> None:
         patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
         endings.watch_main_frame()
-        self._note_script()
+        try:
+            self._note_script()
+        except Exception as exc:  # never-raise guard: this thread must go on flushing
+            messages.warn(f"could not read the script ({type(exc).__name__}: {exc})")
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
