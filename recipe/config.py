@@ -233,8 +233,8 @@ def _build(home: str, values: dict[str, dict[str, tuple[str, str]]], sources: tu
 
 
 def glob_matcher(globs: tuple[str, ...]) -> Callable[[str], bool] | None:
-    """Whether a string matches one of `globs` (fnmatch's rules, case-sensitive); None for
-    no globs. The usual kinds (`name`, `prefix*`, `*suffix`, `*part*`) are matched by
+    """A test of whether a string matches one of `globs` (fnmatch's rules, case-sensitive);
+    None for no globs. The usual kinds (`name`, `prefix*`, `*suffix`, `*part*`) are matched by
     string methods: importing fnmatch and compiling its regular expression would cost a
     script that has not imported `re` ~3 ms (0.3 ms one that has); the rest are compiled
     into one expression."""

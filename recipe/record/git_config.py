@@ -43,7 +43,7 @@ def remote_urls(top: str) -> list[tuple[str, str]] | None:
             except FileNotFoundError:
                 continue
             for key, value in entries(text):
-                if key in ("include.path", "includeif") or key.startswith("includeif."):
+                if key == "include.path" or key.startswith("includeif."):
                     raise Unreadable(key)
                 if (value is not None and key.startswith("remote.") and key.endswith(".url")
                         and len(key) >= len("remote..url")):
