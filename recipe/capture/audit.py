@@ -95,7 +95,7 @@ def install(settings: config.Config, current: Callable[[], Any]) -> None:
         return
     _handlers = {"open": _opened, "os.rename": _renamed, "os.remove": _removed,
                  "sqlite3.connect": _connected}
-    _quiet = _noise.never + (_noise.libraries if _noise.include is None else ())
+    _quiet = _noise.always
     if not _installed:
         _installed = True
         sys.addaudithook(_hook)
@@ -390,6 +390,9 @@ class Noise:
             self.workdir = ()
         self.include = glob_matcher(settings.capture_include)
         self.exclude = glob_matcher(settings.capture_exclude)
+        # Where `matches` is true whatever the path's name: recipe's store, and the
+        # libraries' directories unless an include glob could take a file back.
+        self.always = self.never + (self.libraries if self.include is None else ())
         self._modules_seen = -1
         self._module_files: set[str] = set()
 

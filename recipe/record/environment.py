@@ -256,14 +256,12 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
         if not diff:
             return info
         text = ""
-        if changed and commit:
-            # Against HEAD: staged and unstaged changes together, as the script ran with them.
-            text = _git(top, "diff", "--no-color", "HEAD", "--", *pathspec, *unsaid) or ""
-        elif changed:  # no HEAD yet: against the empty tree
-            empty_tree = (_git(top, "hash-object", "-t", "tree", os.devnull) or "").strip()
-            if empty_tree:
-                text = _git(top, "diff", "--no-color", empty_tree, "--", *pathspec,
-                            *unsaid) or ""
+        if changed:
+            # Against HEAD (before the first commit: the empty tree): staged and unstaged
+            # changes together, as the script ran with them.
+            base = commit or (_git(top, "hash-object", "-t", "tree", os.devnull) or "").strip()
+            if base:
+                text = _git(top, "diff", "--no-color", base, "--", *pathspec, *unsaid) or ""
     except (OSError, RuntimeError):
         return None  # no usable git
     truncated = False

@@ -75,6 +75,8 @@ def _system_and_global_files() -> list[str]:
 
 
 def _git_executable() -> str | None:
+    """The `git` a command would run (shutil.which, without importing shutil: it imports
+    fnmatch, so `re`)."""
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
         candidate = os.path.join(directory or ".", "git")
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
