@@ -7,9 +7,11 @@ Runs three scripts (numpy saving a file, `x = 1`, and the numpy one in a git rep
 bare and recorded by the recipe in DIR ("before") and by this checkout ("after"),
 interleaved, stdout and stderr through pipes. Every case gets a `PYTHONPATH` entry (an
 empty directory for the bare one), so the few ms an extra path entry costs each import
-are the same for all. `OPENBLAS_NUM_THREADS=1`: numpy's BLAS threads would otherwise add
-CPU time and noise, and with one thread the script's CPU time is its wall time, which is
-steadier on a shared machine. Each run is measured as item 13 measures it (`users.py`:
+are the same for all. `OPENBLAS_NUM_THREADS=1` (`--blas-threads`): numpy's BLAS threads
+would otherwise add CPU time and noise, and with one thread the script's CPU time is its
+wall time, which is steadier on a shared machine. `--blas-threads 0` leaves them as users
+have them: right after numpy's import they spin on the other cores, so whatever recipe
+starts or wakes at the script's end waits for a core. Each run is measured as item 13 measures it (`users.py`:
 wall time until the script exited and both pipes are closed); printed: the medians of
 wall time and of the script's own CPU time (user + system, by wait4) over the bare
 script.
@@ -44,8 +46,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, type=Path, help="the recipe to compare with")
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="OPENBLAS_NUM_THREADS (0: not set, as users run it)")
     args = parser.parse_args()
     print(f"load average before: {load_average()}")
+    blas = {"OPENBLAS_NUM_THREADS": str(args.blas_threads)} if args.blas_threads else {}
     rows = []
     with temp_dir("sidebyside") as root, bytecode_cache(enabled=True):
         (root / "empty").mkdir()
@@ -61,7 +66,7 @@ def main() -> int:
             for index in range(args.rounds + 3):  # three warm-up rounds
                 order = list(trees.items())
                 for tree, path in order if index % 2 else reversed(order):
-                    env = clean_env(PYTHONPATH=str(path), OPENBLAS_NUM_THREADS="1",
+                    env = clean_env(PYTHONPATH=str(path), **blas,
                                     RECIPE_HOME=str(root / f"home-{tree}"), RECIPE_QUIET="1")
                     script = directory / ("bare.py" if tree == "bare" else "recorded.py")
                     measured = one_run([PYTHON, str(script)], env=env, cwd=root)
@@ -74,7 +79,8 @@ def main() -> int:
                 f"{median([w for w, _ in samples[tree]]) - bare_wall:+.1f} / "
                 f"{median([c for _, c in samples[tree]]) - bare_cpu:+.1f}"
                 for tree in ("before", "after")])
-    print_table(f"side by side, {args.rounds} interleaved rounds, medians, ms (wall / CPU)",
+    print_table(f"side by side, {args.rounds} interleaved rounds, OPENBLAS_NUM_THREADS "
+                f"{args.blas_threads or 'not set'}, medians, ms (wall / CPU)",
                 ["script", "bare", "before: over bare", "after: over bare"], rows)
     print(f"load average after: {load_average()}")
     return 0

@@ -225,6 +225,52 @@ def test_a_killed_run_shows_running_then_lost_with_the_files_it_logged(ws: Works
     assert ws.recipe("db", "check").returncode == 0
 
 
+@pytest.mark.parametrize("interval", ["0.001", "0"])
+def test_the_recorder_flushing_as_the_script_ends_loses_and_repeats_nothing(
+        ws: Workspace, interval: str) -> None:
+    # Every millisecond the recorder's thread flushes events and saves the record (a
+    # result changed) while the script writes; the run's end must wait for the flush under
+    # way, not run beside it. "0": the thread flushes only when woken.
+    script = ws.write("busy.py", """\
+        import recipe
+        import numpy as np
+        for i in range(150):
+            np.save(f"a{i}.npy", np.arange(i))
+            with open(f"b{i}.txt", "w") as f:
+                f.write(str(i))
+            recipe.Output(i, name="last")
+        """)
+    ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": interval})
+    run = ws.only_run()
+    assert (run["status"], run["results"]) == ("completed", {"last": 149})
+    paths = [output["path"] for output in run["outputs"]]
+    expected = [str(ws.root / name) for i in range(150) for name in (f"a{i}.npy", f"b{i}.txt")]
+    assert sorted(paths) == sorted(expected)
+    assert ws.recipe("db", "check").returncode == 0
+
+
+def test_the_run_ends_after_the_recorder_finished_hashing_a_mapped_input(
+        ws: Workspace) -> None:
+    # A memory-mapped input is hashed by the recorder's thread at its next flush (every
+    # millisecond here); the script ends while it hashes 512 MB: the end waits for it.
+    import numpy as np
+
+    big = np.lib.format.open_memmap(ws.root / "big.npy", mode="w+", dtype=np.uint8,
+                                    shape=(512 * 2**20,))  # sparse: no disk used
+    del big
+    script = ws.write("mapped.py", """\
+        import recipe
+        import time
+        import numpy as np
+        np.load("big.npy", mmap_mode="r")
+        time.sleep(0.02)
+        """)
+    ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": "0.001"})
+    [read] = ws.only_run()["inputs"]
+    assert (read["path"], read["hash"]) == (str(ws.root / "big.npy"),
+                                            hash_file(str(ws.root / "big.npy")))
+
+
 def test_a_run_killed_right_after_its_first_write_keeps_that_output(ws: Workspace) -> None:
     # The periodic flush is a minute away: only the flush after the first file event
     # can have written the output before the SIGKILL.

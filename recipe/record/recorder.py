@@ -98,6 +98,10 @@ class Run:
         # its event, hashed when opened) or ("output"/"update", an entry as above)
         self._opened: dict[str, list[tuple[str, Any]]] = {}
         self._wake = threading.Event()
+        # Held by the recorder's thread through each flush, and taken by `finish`: a flush
+        # under way ends before the run's last writes, and none starts after them.
+        self._tick = threading.Lock()
+        self._started_up = False  # the thread's one-off work (script, git) is done
         self._ended = False
         # The pid of this process when it works for a run started by another one (a
         # forked child, a multiprocessing worker): its events go to that run's journal.
@@ -273,14 +277,17 @@ class Run:
                 if not self._ended:
                     self._save_record(durable=False)
         endings.preload_ending_modules(os.path.join(self.config.home, "cache"))
+        self._started_up = True
         self._flush_loop()
 
     def _flush_loop(self) -> None:
         patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own
-        while not self._ended and not self._pausing:
+        while True:
             self._wake.wait(self.config.flush_interval or None)
             self._wake.clear()
-            if not self._ended:
+            with self._tick:
+                if self._ended or self._pausing:
+                    return
                 self._hash_mapped()
                 endings.watch_main_frame()
                 audit.complete_closed()  # files the fallback saw opened, closed since
@@ -710,10 +717,7 @@ class Run:
                 exit_code = self._exit_code or 0
                 status = "completed" if exit_code == 0 else "failed"
         self._ended = True
-        self._wake.set()
-        if self._worker is not None and self._worker.is_alive():
-            # Git on a huge repository may take a while; a SIGTERM'd run must die promptly.
-            self._worker.join(timeout=2 if status == "interrupted" else 30)
+        self._await_worker(status)
         record = self.record
         with self._lock:
             identity = self._computation()
@@ -758,6 +762,28 @@ class Run:
         self._flush_events(durable=False)
         saved = self._save_record(durable=False) and not self._pending
         delivery.deliver(self, saved)
+
+    def _await_worker(self, status: str) -> None:
+        """Let the recorder's thread finish what the record needs, now that `_ended` is set:
+        its one-off work (git), or only the flush under way.
+
+        A thread that is only waiting for its next flush is not woken and joined: waking it
+        costs the script's end a thread switch, and on a machine whose cores are all busy
+        (numpy's BLAS threads spin for a while after any call) the switch waited up to
+        4 ms for a core. It sees `_ended` at its next tick and returns; a daemon thread, it
+        never delays the interpreter's exit."""
+        worker = self._worker
+        if worker is None or worker is threading.current_thread() or not worker.is_alive():
+            return
+        if self._started_up:
+            with self._tick:
+                pass
+            if not self.config.flush_interval:
+                self._wake.set()  # it would wait for a wake-up forever: let it end
+            return
+        self._wake.set()
+        # Git on a huge repository may take a while; a SIGTERM'd run must die promptly.
+        worker.join(timeout=2 if status == "interrupted" else 30)
 
     def _computation(self) -> str | None:
         """The computation identity to record: the one `recipe run` or a sweep planned,
