@@ -11,10 +11,10 @@ are the same for all. `OPENBLAS_NUM_THREADS=1` (`--blas-threads`): numpy's BLAS 
 would otherwise add CPU time and noise, and with one thread the script's CPU time is its
 wall time, which is steadier on a shared machine. `--blas-threads 0` leaves them as users
 have them: right after numpy's import they spin on the other cores, so whatever recipe
-starts or wakes at the script's end waits for a core. Each run is measured as item 13 measures it (`users.py`:
-wall time until the script exited and both pipes are closed); printed: the medians of
-wall time and of the script's own CPU time (user + system, by wait4) over the bare
-script.
+starts or wakes at the script's end waits for a core. Each run is measured as item 13
+measures it (`users.py`: wall time until the script exited and both pipes are closed);
+printed: the medians of wall time and of the script's own CPU time (user + system, by
+wait4) over the bare script.
 """
 
 from __future__ import annotations
