@@ -86,14 +86,11 @@ def runs() -> Any:
                              tag=args["tag"], since=args["since"], until=args["until"],
                              algorithms=algorithms,
                              max_hash_bytes=current_app.config["MAX_HASH_BYTES"])
-    keep = None if chosen.empty else chosen.keep
     offset = (page - 1) * per_page
     if sort == "start" and descending:
-        rows, total = store().page(offset, per_page, keep=keep, needles=chosen.needles(),
-                                   since=chosen.since, until=chosen.until)
+        rows, total = store().page(offset, per_page, chosen=chosen)
     else:  # another order needs every matching run
-        rows, total = store().page(0, 10**12, keep=keep, needles=chosen.needles(),
-                                   since=chosen.since, until=chosen.until)
+        rows, total = store().page(0, 10**12, chosen=chosen)
         rows.sort(key=lambda row: _sort_key(row.get(sort)), reverse=descending)
         rows = rows[offset:offset + per_page]
     data = {"runs": rows, "total": total, "page": page, "per_page": per_page,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .query import RunQuery
+    from .query import RunFilter, RunQuery
 
 MIN_PREFIX = 6
 
@@ -159,11 +159,10 @@ class Store:
         prefilter a backend may use: every run returned must still be tested."""
         raise NotImplementedError
 
-    def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
-             = None, needles: list[str] | None = None, since: str = "", until: str = ""
+    def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """Summaries `offset` to `offset + limit` of the runs, newest first, that `keep`
-        accepts and that started in [since, until]; and how many there are in all."""
+        """Summaries `offset` to `offset + limit` of the runs, newest first, that `chosen`
+        keeps (all without it); and how many there are in all (the GUI's runs list)."""
         raise NotImplementedError
 
     def by_content(self) -> Any:

@@ -30,7 +30,7 @@ from .base import summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .query import RunQuery
+    from .query import RunFilter, RunQuery
 
 SCHEMA = 4
 HEAD = 0  # the location of a run in the head (db.json); N > 0: sealed shard N
@@ -292,14 +292,40 @@ def _condition(condition: Any) -> tuple[str, list[Any]]:
     return "", []
 
 
-def search_clause(search: Any) -> tuple[str, list[Any]]:
+def filter_clause(chosen: RunFilter) -> tuple[str, list[Any]]:
+    """A SQL condition on `runs r` that every run `chosen.keep` (the GUI's runs list)
+    accepts satisfies: `prefilter`'s, with a search term that may also be an id prefix."""
+    from .query import RunQuery
+
+    where, args = prefilter(RunQuery(script=chosen.script or None,
+                                     status=chosen.status or None, tag=chosen.tag or None,
+                                     since=chosen.since, until=chosen.until))
+    if chosen.search is not None:
+        sql, values = search_clause(chosen.search, or_id_prefix=True)
+        where, args = f"{where} AND {sql}", [*args, *values]
+    return where, args
+
+
+def search_clause(search: Any, *, or_id_prefix: bool = False) -> tuple[str, list[Any]]:
     """The runs a `query.Search` may match: by id prefix, a path regex, a path substring,
-    a content hash, a hash prefix."""
+    a content hash, a hash prefix; with `or_id_prefix`, also the runs whose id starts
+    with the term (in the set, not `OR r.id ...`, which would test every run)."""
+    prefix = search.term.lower()
     if search.by_id:
-        prefix = search.term.lower()
         return "r.id >= ? AND r.id < ?", [prefix, prefix + "\uffff"]
     if search.pattern is not None:
-        return "r.number IN (SELECT run FROM files WHERE path REGEXP ?)", [search.pattern.pattern]
+        parts, args = ["path REGEXP ?"], [search.pattern.pattern]
+    else:
+        parts, args = _file_tests(search)
+    runs = f"SELECT run FROM files WHERE {' OR '.join(parts)}"
+    if or_id_prefix:
+        runs += " UNION SELECT number FROM runs WHERE id >= ? AND id < ?"
+        args.extend([prefix, prefix + "\uffff"])
+    return f"r.number IN ({runs})", args
+
+
+def _file_tests(search: Any) -> tuple[list[str], list[Any]]:
+    """The tests of a file row that a path-substring `Search` may match."""
     parts, args = ["instr(path, ?) > 0"], [search.term]
     digests = sorted({digest for _algorithm, digest in search.hashes})
     if digests:
@@ -308,7 +334,7 @@ def search_clause(search: Any) -> tuple[str, list[Any]]:
     if search.hex_prefix is not None:
         parts.append("(hash >= ? AND hash < ?)")
         args.extend([search.hex_prefix, search.hex_prefix + "\uffff"])
-    return f"r.number IN (SELECT run FROM files WHERE {' OR '.join(parts)})", args
+    return parts, args
 
 
 def needles_clause(needles: list[str] | None) -> tuple[str, list[Any]]:

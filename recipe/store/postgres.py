@@ -732,34 +732,17 @@ class PostgresStore(Store):
             cursor.execute("SELECT id FROM runs WHERE id = ANY(%s)", (run_ids,))
             return {row[0] for row in cursor.fetchall()}
 
-    def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
-             = None, needles: list[str] | None = None, since: str = "", until: str = ""
+    def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """A page of the runs list. The GUI's filter (a `RunFilter.keep`) is said in SQL,
-        and the server sends only the page's rows; another `keep` is tested here on the runs
-        its needles allow. This machine's spooled runs the server lacks take their places."""
+        """A page of the runs list. `chosen` is said in SQL, and the server sends only the
+        page's rows. This machine's spooled runs the server lacks take their places."""
         spooled = [summary(record) for record in self._reading()]
         stored = self._stored_among([row["id"] for row in spooled])
         where = _Where()
-        if since:
-            where.add("started >= %s", since)
-        if until:
-            where.add("started <= %s", until)
-
-        def wanted(row: dict[str, Any]) -> bool:
-            start = row.get("start") or ""
-            return (start >= since and (not until or start <= until)
-                    and (keep is None or keep(row)))
-
-        extra = [row for row in spooled if row["id"] not in stored and wanted(row)]
-        chosen = getattr(keep, "__self__", None)
-        if keep is not None and not isinstance(chosen, RunFilter):
-            if needles is not None:
-                self._needles_sql(needles, where) if needles else where.add("false")
-            rows = [row for row in self._summaries_where(where) if keep(row)]
-            return _newest_first(rows + extra)[offset:offset + limit], len(rows) + len(extra)
-        if isinstance(chosen, RunFilter):
+        if chosen is not None:
             self._filter_sql(chosen, where)
+        extra = [row for row in spooled if row["id"] not in stored
+                 and (chosen is None or chosen.keep(row))]
         total = self._count(where) + len(extra)
         if not extra and offset > total // 2:  # the far end of the list: read from there
             count = max(0, min(limit, total - offset))
@@ -779,6 +762,10 @@ class PostgresStore(Store):
         return merged[offset:offset + limit], total
 
     def _filter_sql(self, chosen: RunFilter, where: _Where) -> None:
+        if chosen.since:
+            where.add("started >= %s", chosen.since)
+        if chosen.until:
+            where.add("started <= %s", chosen.until)
         if chosen.search is not None:
             self._search_sql(chosen.search, where, or_id_prefix=True)
         if chosen.script:

@@ -292,14 +292,17 @@ class RunFilter:
 
     @property
     def empty(self) -> bool:
+        """Nothing asked but a start-date range (the list the catalog can page alone)."""
         return not (self.search or self.script or self.status or self.tag)
 
     def needles(self) -> list[str] | None:
         return self.search.needles() if self.search else None
 
     def keep(self, run: dict[str, Any]) -> bool:
-        return ((self.search is None or self.search.matches(run) or run["id"].startswith(
-                    self.search.term.lower()))
+        start = run.get("start") or ""
+        return (start >= self.since and (not self.until or start <= self.until)
+                and (self.search is None or self.search.matches(run)
+                     or run["id"].startswith(self.search.term.lower()))
                 and bool(filter_runs([run], script=self.script or None,
                                      status=self.status or None, tag=self.tag or None)))
 
@@ -312,7 +315,7 @@ def related_runs(store: Any, run: dict[str, Any]) -> dict[str, list[dict[str, An
     if not digests:
         return {}
     found: dict[str, list[dict[str, Any]]] = {digest: [] for digest in digests}
-    for other in store.summaries(sorted(digests)):
+    for other in store.by_content().runs_touching(digests):
         if other["id"] == run["id"]:
             continue
         for kind in ("inputs", "outputs"):

@@ -51,7 +51,7 @@ from .base import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .query import RunQuery
+    from .query import RunFilter, RunQuery
 
 SCHEMA_VERSION = 1
 HEAD_MAX_RUNS = 200
@@ -692,30 +692,29 @@ class TinyStore(Store):
         rows.sort(key=lambda row: row.get("start") or "", reverse=True)
         return rows
 
-    def page(self, offset: int, limit: int, *, keep: Callable[[dict[str, Any]], bool] | None
-             = None, needles: list[str] | None = None, since: str = "", until: str = ""
+    def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """Summaries `offset` to `offset + limit` of the runs, newest first, that `keep`
-        accepts and that started in [since, until] (ISO strings, "" for open); and how many
-        there are in all. Without `keep` and `needles` only the newest shards are read (the
-        catalog knows each one's time span and size): the first page of 100,000 runs reads
-        the head and one or two indexes. `needles` as for `summaries`."""
+        """Summaries `offset` to `offset + limit` of the runs, newest first, that `chosen`
+        keeps; and how many there are in all. From the run index: the filter as SQL (a
+        superset, each row then tested). Without the index, and without a filter, only
+        the newest shards are read (the catalog knows each one's time span and size): the
+        first page of 100,000 runs reads the head and one or two indexes."""
+        since = chosen.since if chosen is not None else ""
+        until = chosen.until if chosen is not None else ""
+
         def wanted(row: dict[str, Any]) -> bool:
-            start = row.get("start") or ""
-            return (start >= since and (not until or start <= until)
-                    and (keep is None or keep(row)))
+            return chosen is None or chosen.keep(row)
 
         with self._indexed() as connection:
             if connection is not None:
-                return self._indexed_page(connection, offset, limit, wanted,
-                                          keep is None and needles is None, needles,
-                                          since, until)
+                return self._indexed_page(connection, offset, limit, chosen)
+        needles = chosen.needles() if chosen is not None else None
         with self._reading() as head, without_garbage_collection():
             rows = [row for row in self._loose(head) if wanted(row)]
             shards = [row for row in self._catalog(head)
                       if row["last_start"] >= since and (not until or row["first_start"] <= until)]
             shards.sort(key=lambda row: row["last_start"], reverse=True)
-            counting_only = keep is None and needles is None and not since and not until
+            counting_only = chosen is None or (chosen.empty and not since and not until)
             total = len(rows) + sum(row["count"] for row in shards) if counting_only else None
             need = offset + limit
             newest_first = {"key": lambda row: row.get("start") or "", "reverse": True}
@@ -732,21 +731,15 @@ class TinyStore(Store):
         return rows[offset:need], total if total is not None else len(rows)
 
     def _indexed_page(self, connection: sqlite3.Connection, offset: int, limit: int,
-                      wanted: Callable[[dict[str, Any]], bool], everything: bool,
-                      needles: list[str] | None, since: str, until: str
-                      ) -> tuple[list[dict[str, Any]], int]:
+                      chosen: RunFilter | None) -> tuple[list[dict[str, Any]], int]:
         """`page` from the index: without a filter, the page and a count in SQL; with one,
-        the rows its needles leave, each tested."""
-        where, args = index.needles_clause(needles)
-        if since:
-            where, args = f"{where} AND r.start >= ?", [*args, since]
-        if until:
-            where, args = f"{where} AND r.start <= ?", [*args, until]
+        the rows its SQL prefilter leaves, each tested."""
+        where, args = index.filter_clause(chosen) if chosen is not None else ("1", [])
         rows = [row for row in map(with_live_status, self._spooled_summaries(connection))
-                if wanted(row)]
+                if chosen is None or chosen.keep(row)]
         need = offset + limit
         with without_garbage_collection():
-            if everything:
+            if chosen is None or chosen.empty:  # the SQL is exact: count it there
                 total = len(rows) + connection.execute(
                     f"SELECT COUNT(*) FROM runs r WHERE {where}", args).fetchone()[0]
                 rows += (with_live_status(json.loads(text)) for (text,) in connection.execute(
@@ -754,7 +747,7 @@ class TinyStore(Store):
                     "LIMIT ?", [*args, need]))
             else:
                 rows += (row for (text,) in index.rows(connection, where, args)
-                         if wanted(row := with_live_status(json.loads(text))))
+                         if chosen.keep(row := with_live_status(json.loads(text))))
                 total = len(rows)
         rows.sort(key=lambda row: row.get("start") or "", reverse=True)
         return rows[offset:need], total
