@@ -791,7 +791,7 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
 
 # -- 7. the web viewer ---------------------------------------------------------------------
 
-GUI_TARGET_MS = 300.0
+GUI_TARGET_MS = 100.0  # every page (issue 14; the first page and a search were < 300)
 
 
 def _proc_status(pid: int) -> dict[str, int]:
@@ -867,8 +867,14 @@ def gui(args: argparse.Namespace) -> dict[str, Any]:
                 f"(d) /?q={missing} (no match)": f"/?q={urllib.parse.quote(missing)}",
                 "(e) /run/<newest id> (HTML)": f"/run/{newest_id}",
                 "(f) /?page=50 (HTML)": "/?page=50",
+                "(g) /?sort=duration (HTML)": "/?sort=duration",
+                "(h) /?status=failed (HTML)": "/?status=failed",
+                "(i) /?q=<id prefix> (HTML)": f"/?q={newest_id[:8]}",
+                "(j) /file?path=<an output> (HTML)":
+                    "/file?path=" + urllib.parse.quote(newest["runs"][0]["outputs"][0]["path"]),
+                "(k) /compare?id=<two runs> (HTML)":
+                    f"/compare?id={newest_id},{newest['runs'][1]['id']}",
             }
-            targeted = {"(a) / first page (HTML)", f"(c) /?q={existing} (1 match)"}
             sizes = {name: len(get(base + path)) for name, path in cases.items()}  # warm-up
             memory_warm = _proc_status(server.pid)
             times: dict[str, list[float]] = {name: [] for name in cases}
@@ -899,13 +905,13 @@ def gui(args: argparse.Namespace) -> dict[str, Any]:
     for name in names:
         value = median(times[name])
         p25, p75 = spread(times[name])
-        passed = value * 1000 < GUI_TARGET_MS if name in targeted else None
+        passed = value * 1000 <= GUI_TARGET_MS if name != "(b) /runs.json first page" else None
         ok = ok and passed is not False
         results["requests"][name] = {"path": cases[name], "median_s": value,
                                      "p25_s": p25, "p75_s": p75, "bytes": sizes[name],
                                      "samples_s": times[name], "pass": passed}
         rows.append((name, ms(value), f"{ms(p25)}-{ms(p75)}", f"{sizes[name] / 1000:.1f} kB",
-                     f"< {GUI_TARGET_MS:g} ms" if passed is not None else "-",
+                     f"<= {GUI_TARGET_MS:g} ms" if passed is not None else "-",
                      verdict(passed) if passed is not None else "info"))
     mib = 1 << 20
     results["memory_bytes"] = {"rss_before_first_request": memory_start.get("VmRSS"),
@@ -923,10 +929,10 @@ def gui(args: argparse.Namespace) -> dict[str, Any]:
         ("VmRSS after one request of each", f"{memory_warm['VmRSS'] / mib:.1f} MiB"),
         (f"VmRSS after all {len(names) * (args.reps + 1) + 3} requests",
          f"{memory_end['VmRSS'] / mib:.1f} MiB"),
-        ("VmRSS after each round of the 6 requests",
+        (f"VmRSS after each round of the {len(names)} requests",
          " ".join(f"{value / mib:.0f}" for value in rss_rounds) + " MiB"),
         ("peak RSS (VmHWM)", f"{memory_end['VmHWM'] / mib:.1f} MiB"),
-        ("verdict ((a) and (c) < 300 ms)", verdict(ok))])
+        (f"verdict (every page <= {GUI_TARGET_MS:g} ms)", verdict(ok))])
     return results
 
 

@@ -94,6 +94,44 @@ def test_writes_keep_the_index_fresh_without_rebuilding_it(
     assert made == []
 
 
+@pytest.mark.parametrize("pieces", [True, False], ids=["path-pieces", "no-fts5"])
+def test_a_path_search_stays_exact_through_writes(
+        sealed_store: tuple[store.TinyStore, list[str]], settings: config.Config,
+        monkeypatch: pytest.MonkeyPatch, make_record: Callable[..., Record],
+        spool_run: Callable[..., str], make_event: Callable[..., Record],
+        pieces: bool) -> None:
+    """The path pieces follow every write (a note, the trash and back, a seal); an index
+    made by a SQLite without FTS5's trigrams has none, and searches scan the paths."""
+    db, ids = sealed_store
+    db.summaries()  # made once
+    connection = sqlite3.connect(db.index_path)
+    if not pieces:
+        connection.execute("DROP TABLE paths")
+        connection.commit()
+    made = rebuilds(db, monkeypatch)
+
+    def found(term: str) -> list[str]:
+        return [row["id"] for row in db.find(RunQuery(search=Search(term)))]
+
+    assert found("/out/16.csv") == [ids[0]]
+    db.annotate(ids[0], {"kind": "note", "text": "again"})  # its rows indexed anew
+    assert found("/out/16.csv") == [ids[0]]
+    db.trash([ids[0]])
+    assert found("/out/16.csv") == []
+    db.restore([ids[0]])
+    assert found("/out/16.csv") == [ids[0]]
+    for number in range(6):  # fills the head: a seal
+        spool_run(make_record(), [make_event("input", f"/in/new-{number}.csv", "f" * 32)])
+        db.merge_pending()
+    assert len(found("/in/new-")) == 6
+    assert found("/out/1") == [*ids[:7], ids[15]]  # 16 down to 10, then 1: newest first
+    assert made == []
+    files = connection.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    if pieces:
+        assert connection.execute("SELECT COUNT(*) FROM paths").fetchone()[0] == files
+    assert files == 17 + 6
+
+
 def test_a_change_by_another_writer_makes_the_index_again(
         sealed_store: tuple[store.TinyStore, list[str]], settings: config.Config,
         monkeypatch: pytest.MonkeyPatch, home: Path) -> None:

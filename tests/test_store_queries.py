@@ -27,6 +27,7 @@ RESULTS = [{"score": 0.9}, {"score": 0.4, "lr": 5}, {}, {"score": 1}, {"layers":
 SCRIPTS = ["/w/train.py", "/w/sub/train.py", "/w/prepare.py", "/w/train.py", "<stdin>",
            "/other/w/sub/train.py"]
 STATUSES = ["completed", "failed", "completed", "interrupted", "completed", "lost"]
+DURATIONS = [3.0, None, 12.5, 0.25, 3.0, 7]
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def db(backend: str, home: Path, make_record: Callable[..., dict[str, Any]],
         record = make_record(
             run_id=f"{number:02d}ab{number}" + "0" * 27, script=SCRIPTS[number],
             status=STATUSES[number], params=PARAMS[number], results=RESULTS[number],
+            duration=DURATIONS[number],
             start=BASE + timedelta(days=number), tags=["model"] if number % 2 else [])
         spool_run(record, [
             make_event("input", f"/data/raw/in_{number % 3}.csv", f"{number % 3:x}" * 32),
@@ -97,23 +99,58 @@ def test_a_search_by_content_finds_the_file_under_another_name(db: Store,
     assert [run["id"][:2] for run in db.find(query)] == ["04", "01"]
 
 
-@pytest.mark.parametrize("filters", [
-    {}, {"term": "in_0"}, {"term": "03ab3"}, {"status": "completed"}, {"script": "train.py"},
-    {"tag": "model", "term": ".png"}, {"since": "2024-01-03", "until": "2024-01-04"},
+@pytest.mark.parametrize(("term", "found"), [
+    ("[1]*?", True), ("a[1", True), ("]*?.c", True), ("*", True), ("é", True),
+    ("résumé", True), ("Résumé", False), ("a1", False), ("[1]*x", False), ("a?1", False),
 ])
-def test_gui_pages_agree(db: Store, filters: dict[str, Any]) -> None:
-    since, until = filters.pop("since", ""), filters.pop("until", "")
-    chosen = RunFilter(**filters, since=since, until=until)
-    keep = None if chosen.empty else chosen.keep
-    everything = [row["id"] for row in db.summaries()
-                  if (keep is None or keep(row)) and row["start"] >= chosen.since
-                  and (not chosen.until or row["start"] <= chosen.until)]
+def test_a_path_search_takes_its_term_literally(backend: str, home: Path,
+                                                make_record: Callable[..., dict[str, Any]],
+                                                make_event: Callable[..., dict[str, Any]],
+                                                spool_run: Callable[..., str], term: str,
+                                                found: bool) -> None:
+    """Wildcards of GLOB and LIKE, case and accents in a name: a substring, as typed."""
+    spool_run(make_record(), [make_event("output", "/data/résumé/a[1]*?.csv", "a" * 32)])
+    spool_run(make_record(), [make_event("output", "/data/ab1.csv", "b" * 32)])
+    store = open_store(config.load())
+    store.merge_pending()
 
-    rows, total = db.page(1, 2, keep=keep, needles=chosen.needles(), since=chosen.since,
-                          until=chosen.until)
+    runs = store.find(RunQuery(search=Search(term)))
+    pages = store.page(0, 10, chosen=RunFilter(term=term))
 
-    assert [row["id"] for row in rows] == everything[1:3]
-    assert total == len(everything)
+    wanted = 1 if found else 0
+    assert len(runs) == wanted and pages[1] == wanted, term
+    if found:
+        assert runs[0]["outputs"][0]["path"] == "/data/résumé/a[1]*?.csv"
+
+
+@pytest.mark.parametrize("filters", [
+    {}, {"term": "in_0"}, {"term": "03ab3"}, {"term": "ab"}, {"term": "result-[1]*"},
+    {"status": "completed"}, {"status": "lost"}, {"script": "train.py"},
+    {"script": "sub/train.py"}, {"tag": "model", "term": ".png"},
+    {"since": "2024-01-03", "until": "2024-01-04"},
+    {"sort": "start", "descending": False}, {"sort": "duration"},
+    {"sort": "duration", "descending": False}, {"sort": "script"},
+    {"sort": "status", "descending": False, "term": ".csv"},
+])
+@pytest.mark.parametrize("spooled", [False, True], ids=["stored", "some-in-the-spool"])
+def test_gui_pages_agree(db: Store, filters: dict[str, Any], spooled: bool,
+                         make_record: Callable[..., dict[str, Any]],
+                         make_event: Callable[..., dict[str, Any]],
+                         spool_run: Callable[..., str]) -> None:
+    if spooled:  # runs not merged yet take their places among the stored ones
+        for day, script in ((10, "/w/train.py"), (2.5, "/w/prepare.py")):
+            spool_run(make_record(run_id=f"{int(day * 10):02d}cd" + "0" * 28, script=script,
+                                  start=BASE + timedelta(days=day), duration=day),
+                      [make_event("input", "/data/raw/in_0.csv", "0" * 32)])
+    chosen = RunFilter(**filters)
+    everything = [row["id"] for row in chosen.ordered(
+        [row for row in db.summaries() if chosen.keep(row)])]
+
+    for offset, limit in ((0, 2), (1, 2), (3, 2), (5, 3), (0, 100)):
+        rows, total = db.page(offset, limit, chosen=chosen)
+
+        assert [row["id"] for row in rows] == everything[offset:offset + limit], (offset, limit)
+        assert total == len(everything)
 
 
 def test_completed_gives_the_newest_completed_run_of_each_computation(

@@ -734,29 +734,31 @@ class PostgresStore(Store):
 
     def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """A page of the runs list. `chosen` is said in SQL, and the server sends only the
-        page's rows. This machine's spooled runs the server lacks take their places."""
+        """A page of the runs list. `chosen` (its filter and its order) is said in SQL, and
+        the server sends only the page's rows. This machine's spooled runs the server
+        lacks take their places."""
+        chosen = chosen if chosen is not None else RunFilter()
         spooled = [summary(record) for record in self._reading()]
         stored = self._stored_among([row["id"] for row in spooled])
         where = _Where()
-        if chosen is not None:
-            self._filter_sql(chosen, where)
-        extra = [row for row in spooled if row["id"] not in stored
-                 and (chosen is None or chosen.keep(row))]
+        self._filter_sql(chosen, where)
+        extra = [row for row in spooled if row["id"] not in stored and chosen.keep(row)]
         total = self._count(where) + len(extra)
         if not extra and offset > total // 2:  # the far end of the list: read from there
             count = max(0, min(limit, total - offset))
-            rows = self._summaries_where(where, order="started ASC, id ASC", limit=count,
-                                         offset=max(0, total - offset - count))
+            rows = self._summaries_where(where, order=_list_order(chosen, reverse=True),
+                                         limit=count, offset=max(0, total - offset - count))
             return rows[::-1], total
         # Each spooled run moves the server's rows after it one place down: the page's
         # rows are among the server's from `offset - len(extra)` on.
+        order = _list_order(chosen)
         skip = max(0, offset - len(extra))
-        rows = self._summaries_where(where, limit=offset + limit - skip, offset=skip)
+        rows = self._summaries_where(where, order=order, limit=offset + limit - skip,
+                                     offset=skip)
         if skip and not rows:  # past the server's last row: the spooled runs' places
-            skip, rows = 0, self._summaries_where(where, limit=offset + limit)  # need all
-        merged = _newest_first(rows + extra)
-        if skip:  # the spooled runs newer than the first row fetched are before the page
+            skip, rows = 0, self._summaries_where(where, order=order, limit=offset + limit)
+        merged = chosen.ordered(rows + extra)
+        if skip:  # the spooled runs before the first row fetched are before the page
             before = next(place for place, row in enumerate(merged) if row is rows[0])
             merged, offset = merged[before:], offset - skip - before
         return merged[offset:offset + limit], total
@@ -944,6 +946,18 @@ def _newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The server's runs (newest first already) with spooled ones among them, newest
     first; stable, so a spooled run that started with a stored one comes after it."""
     return sorted(rows, key=lambda row: row.get("start") or "", reverse=True)
+
+
+def _list_order(chosen: RunFilter, *, reverse: bool = False) -> str:
+    """`chosen.ordered` as an ORDER BY (`reverse`: read from the list's far end): missing
+    values first, ties newest first, the id last so that the order is total."""
+    descending = chosen.descending != reverse
+    newest = "ASC" if reverse else "DESC"
+    ends = "DESC NULLS LAST" if descending else "ASC NULLS FIRST"
+    if chosen.sort == "start":
+        return f"started {'DESC' if descending else 'ASC'}, id {newest}"
+    column = {"duration": "summary -> 'duration'", "script": "script", "status": "status"}
+    return f"{column[chosen.sort]} {ends}, started {newest}, id {newest}"
 
 
 class ContentLookup:

@@ -279,16 +279,36 @@ def runs_of(store: Any, sweep: str | None = None) -> list[dict[str, Any]]:
 class RunFilter:
     """What the GUI's runs list (and any caller) may ask for: a search term with the
     semantics of `recipe search`, a script, a status, a tag, a start-date range
-    (ISO dates or times, `until` inclusive of its whole day when only a date)."""
+    (ISO dates or times, `until` inclusive of its whole day when only a date); and the
+    order, by one of `SORTS` (then newest first)."""
+
+    SORTS = ("start", "duration", "script", "status")
 
     def __init__(self, *, term: str = "", script: str = "", status: str = "", tag: str = "",
                  since: str = "", until: str = "", algorithms: Iterable[str] = (),
-                 max_hash_bytes: int | None = None) -> None:
+                 max_hash_bytes: int | None = None, sort: str = "start",
+                 descending: bool = True) -> None:
+        if sort not in self.SORTS:
+            raise ValueError(f"sort must be one of {', '.join(self.SORTS)}")
         self.search = Search(term, algorithms=algorithms, max_hash_bytes=max_hash_bytes) \
             if term else None
         self.script, self.status, self.tag = script, status, tag
         self.since = since
         self.until = until + "T99" if until and "T" not in until else until
+        self.sort, self.descending = sort, descending
+
+    @property
+    def newest_first(self) -> bool:
+        return self.sort == "start" and self.descending
+
+    def ordered(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows in the asked order (in place): missing values first, then numbers,
+        then text (a column may hold all three), reversed when descending; ties newest
+        first."""
+        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
+        if not self.newest_first:
+            rows.sort(key=lambda row: _list_key(row.get(self.sort)), reverse=self.descending)
+        return rows
 
     @property
     def empty(self) -> bool:
@@ -305,6 +325,12 @@ class RunFilter:
                      or run["id"].startswith(self.search.term.lower()))
                 and bool(filter_runs([run], script=self.script or None,
                                      status=self.status or None, tag=self.tag or None)))
+
+
+def _list_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, "")
+    return (1, value) if isinstance(value, (int, float)) else (2, str(value))
 
 
 def related_runs(store: Any, run: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -334,9 +360,9 @@ def related_runs(store: Any, run: dict[str, Any]) -> dict[str, list[dict[str, An
 def file_history(store: Any, *, path: str = "", digest: str = "") -> list[dict[str, Any]]:
     """Every run that read or wrote the file at `path` (or any file with content `digest`),
     oldest first: {run: summary, kind: read/wrote, event, inputs: what that run read}."""
-    needle = json.dumps(path or digest, ensure_ascii=False)[1:-1]
+    runs = store.runs_with_path(path) if path else store.by_content().runs_touching({digest})
     history = []
-    for run in store.summaries([needle]):
+    for run in runs:
         for kind in ("inputs", "outputs"):
             for event in run.get(kind) or ():
                 if (path and event.get("path") == path) or (digest and

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 HEAD_MAX_RUNS = 200
 HEAD_MAX_BYTES = 4 << 20
+LONG_INDEX_BUILD = 20_000  # runs: building their index takes seconds; say so first
 RUNS, CATALOG, META = "runs", "catalog", "meta"
 
 
@@ -279,7 +280,11 @@ class TinyStore(Store):
             return None  # nothing stored yet: nothing to index, nothing written
         with self._db(self.db_path) as head, without_garbage_collection():
             head_rows = [dict(doc) for doc in head.table(RUNS).all()]
-            shards = [row["shard"] for row in self._catalog(head)]
+            catalog = self._catalog(head)
+            shards = [row["shard"] for row in catalog]
+            runs = len(head_rows) + sum(row["count"] for row in catalog)
+            if runs >= LONG_INDEX_BUILD:  # 10 s at 100,000 runs: say why the wait
+                messages.info(f"indexing the {runs:,} stored runs (once, a few seconds) ...")
             # A generator: one shard's summaries in memory at a time.
             located = itertools.chain([(index.HEAD, head_rows)],
                                       ((number, self._read_index(number)) for number in shards))
@@ -313,7 +318,7 @@ class TinyStore(Store):
                 return super().find(query)
             streaming = (query.sort_field == "start" and query.descending
                          and query.limit is not None)
-            where, args = index.prefilter(query, connection if streaming else None)
+            where, args = index.prefilter(query, connection, streaming=streaming)
             kept = [row for row in self._spooled_summaries(connection) if query.keep(row)]
             need = query.offset + (query.limit or 0)
             found = []
@@ -331,7 +336,7 @@ class TinyStore(Store):
         with self._indexed() as connection:
             if connection is None:
                 return super().count(query)
-            where, args = index.prefilter(query)
+            where, args = index.prefilter(query, connection)
             spooled = sum(1 for row in self._spooled_summaries(connection) if query.keep(row))
             with without_garbage_collection():
                 return spooled + sum(1 for (text,) in index.rows(connection, where, args)
@@ -362,6 +367,28 @@ class TinyStore(Store):
                 rows.sort(key=lambda row: row.get("start") or "", reverse=True)
                 return rows
         return super().runs_with_path(path)
+
+    def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
+        """The newest completed run of each computation (its identity names the script)."""
+        with self._indexed() as connection:
+            if connection is None:
+                return super().completed(computations, script)
+            ordered = sorted(computations)
+            rows = self._spooled_summaries(connection)
+            with without_garbage_collection():
+                for start in range(0, len(ordered), 500):
+                    chunk = ordered[start:start + 500]
+                    rows += (json.loads(text) for (text,) in connection.execute(
+                        "SELECT summary FROM runs WHERE status = 'completed' AND computation "
+                        f"IN ({','.join('?' * len(chunk))})", chunk))
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            computation = row.get("computation")
+            if (computation in computations and row.get("status") == "completed"
+                    and (computation not in found or (row.get("start") or "")
+                         > (found[computation].get("start") or ""))):
+                found[computation] = row
+        return found
 
     def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
         """The summary of the newest run of each script under `directory`."""
@@ -694,27 +721,29 @@ class TinyStore(Store):
 
     def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """Summaries `offset` to `offset + limit` of the runs, newest first, that `chosen`
-        keeps; and how many there are in all. From the run index: the filter as SQL (a
-        superset, each row then tested). Without the index, and without a filter, only
-        the newest shards are read (the catalog knows each one's time span and size): the
+        """Summaries `offset` to `offset + limit` of the runs `chosen` keeps, in its order
+        (newest first without it); and how many there are in all. From the run index: the
+        filter and the order as SQL. Without the index, and without a filter, only the
+        newest shards are read (the catalog knows each one's time span and size): the
         first page of 100,000 runs reads the head and one or two indexes."""
+        with self._indexed() as connection:
+            if connection is not None:
+                return self._indexed_page(connection, offset, limit, chosen)
         since = chosen.since if chosen is not None else ""
         until = chosen.until if chosen is not None else ""
+        needles = chosen.needles() if chosen is not None else None
 
         def wanted(row: dict[str, Any]) -> bool:
             return chosen is None or chosen.keep(row)
 
-        with self._indexed() as connection:
-            if connection is not None:
-                return self._indexed_page(connection, offset, limit, chosen)
-        needles = chosen.needles() if chosen is not None else None
         with self._reading() as head, without_garbage_collection():
             rows = [row for row in self._loose(head) if wanted(row)]
             shards = [row for row in self._catalog(head)
                       if row["last_start"] >= since and (not until or row["first_start"] <= until)]
             shards.sort(key=lambda row: row["last_start"], reverse=True)
-            counting_only = chosen is None or (chosen.empty and not since and not until)
+            # The newest runs, unfiltered: the shards' sizes count them.
+            counting_only = chosen is None or (chosen.empty and not since and not until
+                                               and chosen.newest_first)
             total = len(rows) + sum(row["count"] for row in shards) if counting_only else None
             need = offset + limit
             newest_first = {"key": lambda row: row.get("start") or "", "reverse": True}
@@ -727,30 +756,38 @@ class TinyStore(Store):
                             if wanted(row))
                 if counting_only:
                     rows.sort(**newest_first)
-            rows.sort(**newest_first)
+        rows = chosen.ordered(rows) if chosen is not None else sorted(rows, **newest_first)
         return rows[offset:need], total if total is not None else len(rows)
 
     def _indexed_page(self, connection: sqlite3.Connection, offset: int, limit: int,
                       chosen: RunFilter | None) -> tuple[list[dict[str, Any]], int]:
-        """`page` from the index: without a filter, the page and a count in SQL; with one,
-        the rows its SQL prefilter leaves, each tested."""
-        where, args = index.filter_clause(chosen) if chosen is not None else ("1", [])
-        rows = [row for row in map(with_live_status, self._spooled_summaries(connection))
-                if chosen is None or chosen.keep(row)]
-        need = offset + limit
+        """`page` from the index. Where the filter's SQL is exact, SQL counts, orders and
+        pages it, and only the page's summaries are decoded; else every row it leaves is
+        tested. The spool's runs the index lacks take their places in the list."""
+        from .query import RunFilter  # not at the top: the merger never needs it
+
+        chosen = chosen if chosen is not None else RunFilter()
+        where, args = index.filter_clause(chosen, connection)
+        extra = [row for row in map(with_live_status, self._spooled_summaries(connection))
+                 if chosen.keep(row)]
         with without_garbage_collection():
-            if chosen is None or chosen.empty:  # the SQL is exact: count it there
-                total = len(rows) + connection.execute(
-                    f"SELECT COUNT(*) FROM runs r WHERE {where}", args).fetchone()[0]
-                rows += (with_live_status(json.loads(text)) for (text,) in connection.execute(
-                    f"SELECT r.summary FROM runs r WHERE {where} ORDER BY r.start DESC "
-                    "LIMIT ?", [*args, need]))
-            else:
-                rows += (row for (text,) in index.rows(connection, where, args)
-                         if chosen.keep(row := with_live_status(json.loads(text))))
-                total = len(rows)
-        rows.sort(key=lambda row: row.get("start") or "", reverse=True)
-        return rows[offset:need], total
+            if not index.filter_exact(chosen):
+                rows = extra + [row for (text,) in index.rows(connection, where, args)
+                                if chosen.keep(row := with_live_status(json.loads(text)))]
+                return chosen.ordered(rows)[offset:offset + limit], len(rows)
+            total = len(extra) + connection.execute(
+                f"SELECT COUNT(*) FROM runs r WHERE {where}", args).fetchone()[0]
+            # Each spooled run moves the index's rows after it one place down: the page's
+            # rows are among the index's from `offset - len(extra)` on.
+            skip = max(0, offset - len(extra))
+            stored = [with_live_status(json.loads(text)) for (text,) in connection.execute(
+                f"SELECT r.summary FROM runs r WHERE {where} ORDER BY {index.order(chosen)} "
+                "LIMIT ? OFFSET ?", [*args, offset + limit - skip, skip])]
+        merged = chosen.ordered(stored + extra)
+        if skip and stored:  # the spooled runs before the first row read are before it
+            before = next(place for place, row in enumerate(merged) if row is stored[0])
+            merged, offset = merged[before:], offset - skip - before
+        return merged[offset:offset + limit], total
 
     def by_content(self) -> ContentLookup | IndexedLookup:
         """A snapshot for many lookups of runs by content hash (one lineage walk)."""
