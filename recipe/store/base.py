@@ -161,8 +161,9 @@ class Store:
 
     def page(self, offset: int, limit: int, *, chosen: RunFilter | None = None
              ) -> tuple[list[dict[str, Any]], int]:
-        """Summaries `offset` to `offset + limit` of the runs, newest first, that `chosen`
-        keeps (all without it); and how many there are in all (the GUI's runs list)."""
+        """Summaries `offset` to `offset + limit` of the runs that `chosen` keeps, in its
+        order (all runs, newest first, without it); and how many there are in all (the
+        GUI's runs list)."""
         raise NotImplementedError
 
     def by_content(self) -> Any:
