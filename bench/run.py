@@ -72,7 +72,7 @@ STARTUP_TARGET_MS = 30.0
 SAME_COST_TOLERANCE_MS = 5.0  # "costs the same": medians within this of each other
 CALL_TARGET_US = 100.0
 HASH_TARGET_RATIO = 0.80
-CLI_TARGET_S = 1.0
+CLI_TARGET_S = 0.1  # issue 14 (was 1 s); export and db check have their own
 
 TRIVIAL = "x = 1\n"
 RECORDED = "import recipe\n\nx = 1\n"
@@ -578,13 +578,15 @@ def store(args: argparse.Namespace) -> dict[str, Any]:
         results["cli"] = {}
         for name, values in cli.items():
             value = median(values["big"])
-            ok = value <= CLI_TARGET_S
+            target = {"recipe db check": 1.0,  # issue 14: db check <= 1 s, export >= 20k/s
+                      "recipe export -o FILE": args.runs / 20_000}.get(name, CLI_TARGET_S)
+            ok = value <= target
             results["cli"][name] = {"median_s": value, "samples_s": values["big"],
                                     "empty_store_median_s": median(values["empty"]),
                                     "pass": ok}
             p25, p75 = spread(values["big"])
             rows.append((name, ms(value), f"{ms(p25)}-{ms(p75)}", ms(median(values["empty"])),
-                         f"< {CLI_TARGET_S * 1000:g} ms", verdict(ok)))
+                         f"<= {target * 1000:g} ms", verdict(ok)))
         print_table(f"4a. the command line against {args.runs:,} runs, wall ms, median of "
                     f"{args.reps}", ("command", "median", "p25-p75", "empty store",
                                      "target", "verdict"), rows)
