@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,6 +112,35 @@ def with_live_status(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(pid, int) and not _pid_alive(pid):
             record = dict(record, status="lost")
     return record
+
+
+def newest_completed(rows: Iterable[dict[str, Any]], computations: set[str]
+                     ) -> dict[str, dict[str, Any]]:
+    """The newest completed row of each of `computations` (`Store.completed`); of rows that
+    started at once, the first."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        computation = row.get("computation")
+        if (computation in computations and row.get("status") == "completed"
+                and (computation not in found or (row.get("start") or "")
+                     > (found[computation].get("start") or ""))):
+            found[computation] = row
+    return found
+
+
+def page_among_spooled(stored: list[dict[str, Any]], extra: list[dict[str, Any]], skip: int,
+                       offset: int, limit: int,
+                       ordered: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+                       ) -> list[dict[str, Any]]:
+    """Rows `offset` to `offset + limit` of a list of which a backend read `stored` (its
+    own rows in order, from place `skip` on) and `extra` (this machine's spooled runs it
+    lacks, all of them; each moves the backend's rows after it one place down, so the
+    page's rows are among the backend's from `offset - len(extra)` on)."""
+    merged = ordered(stored + extra)
+    if skip and stored:  # the spooled runs before the first row read are before it
+        before = next(place for place, row in enumerate(merged) if row is stored[0])
+        merged, offset = merged[before:], offset - skip - before
+    return merged[offset:offset + limit]
 
 
 @contextmanager
@@ -255,14 +284,8 @@ class Store:
     def completed(self, computations: set[str], script: str) -> dict[str, dict[str, Any]]:
         """The newest completed run (its summary) of each of `computations`, among the
         runs of `script` (a path, which prefilters the sealed shards)."""
-        found: dict[str, dict[str, Any]] = {}
         needle = json.dumps(script, ensure_ascii=False)[1:-1]  # as the index files spell it
-        for row in self.summaries([needle]):  # newest first
-            computation = row.get("computation")
-            if (computation in computations and computation not in found
-                    and row.get("status") == "completed"):
-                found[computation] = row
-        return found
+        return newest_completed(self.summaries([needle]), computations)
 
     # -- the trash, and runs from elsewhere ------------------------------------------------
 

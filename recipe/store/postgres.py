@@ -33,6 +33,8 @@ from .base import (
     StoreError,
     StoreLocked,
     UnknownRun,
+    newest_completed,
+    page_among_spooled,
     summary,
     with_live_status,
 )
@@ -749,19 +751,13 @@ class PostgresStore(Store):
             rows = self._summaries_where(where, order=_list_order(chosen, reverse=True),
                                          limit=count, offset=max(0, total - offset - count))
             return rows[::-1], total
-        # Each spooled run moves the server's rows after it one place down: the page's
-        # rows are among the server's from `offset - len(extra)` on.
         order = _list_order(chosen)
         skip = max(0, offset - len(extra))
         rows = self._summaries_where(where, order=order, limit=offset + limit - skip,
                                      offset=skip)
         if skip and not rows:  # past the server's last row: the spooled runs' places
             skip, rows = 0, self._summaries_where(where, order=order, limit=offset + limit)
-        merged = chosen.ordered(rows + extra)
-        if skip:  # the spooled runs before the first row fetched are before the page
-            before = next(place for place, row in enumerate(merged) if row is rows[0])
-            merged, offset = merged[before:], offset - skip - before
-        return merged[offset:offset + limit], total
+        return page_among_spooled(rows, extra, skip, offset, limit, chosen.ordered), total
 
     def _filter_sql(self, chosen: RunFilter, where: _Where) -> None:
         if chosen.since:
@@ -873,14 +869,9 @@ class PostgresStore(Store):
                            "WHERE trashed IS NULL AND status = 'completed' AND computation = "
                            "ANY(%s) ORDER BY computation, started DESC",
                            (sorted(computations),))
-            found = {row[0]: row[1] for row in cursor.fetchall()}
-        for record in spooled:
-            computation = record.get("computation")
-            if (computation in computations and record.get("status") == "completed"
-                    and (computation not in found or (record.get("start") or "")
-                         > (found[computation].get("start") or ""))):
-                found[computation] = summary(record)
-        return found
+            stored = [row[1] for row in cursor.fetchall()]
+        return newest_completed([*stored, *(summary(record) for record in spooled)],
+                                computations)
 
     def hash_algorithms(self) -> set[str]:
         spooled = self._reading()

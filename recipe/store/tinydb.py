@@ -44,6 +44,8 @@ from .base import (
     StoreUnwritable,
     UnknownRun,
     malformed,
+    newest_completed,
+    page_among_spooled,
     summary,
     with_live_status,
     without_garbage_collection,
@@ -381,14 +383,7 @@ class TinyStore(Store):
                     rows += (json.loads(text) for (text,) in connection.execute(
                         "SELECT summary FROM runs WHERE status = 'completed' AND computation "
                         f"IN ({','.join('?' * len(chunk))})", chunk))
-        found: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            computation = row.get("computation")
-            if (computation in computations and row.get("status") == "completed"
-                    and (computation not in found or (row.get("start") or "")
-                         > (found[computation].get("start") or ""))):
-                found[computation] = row
-        return found
+        return newest_completed(rows, computations)
 
     def newest_of_scripts(self, directory: str) -> list[dict[str, Any]]:
         """The summary of the newest run of each script under `directory`."""
@@ -777,17 +772,11 @@ class TinyStore(Store):
                 return chosen.ordered(rows)[offset:offset + limit], len(rows)
             total = len(extra) + connection.execute(
                 f"SELECT COUNT(*) FROM runs r WHERE {where}", args).fetchone()[0]
-            # Each spooled run moves the index's rows after it one place down: the page's
-            # rows are among the index's from `offset - len(extra)` on.
             skip = max(0, offset - len(extra))
             stored = [with_live_status(json.loads(text)) for (text,) in connection.execute(
                 f"SELECT r.summary FROM runs r WHERE {where} ORDER BY {index.order(chosen)} "
                 "LIMIT ? OFFSET ?", [*args, offset + limit - skip, skip])]
-        merged = chosen.ordered(stored + extra)
-        if skip and stored:  # the spooled runs before the first row read are before it
-            before = next(place for place, row in enumerate(merged) if row is stored[0])
-            merged, offset = merged[before:], offset - skip - before
-        return merged[offset:offset + limit], total
+        return page_among_spooled(stored, extra, skip, offset, limit, chosen.ordered), total
 
     def by_content(self) -> ContentLookup | IndexedLookup:
         """A snapshot for many lookups of runs by content hash (one lineage walk)."""
