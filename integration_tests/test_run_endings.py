@@ -288,6 +288,29 @@ def test_a_run_killed_right_after_its_first_write_keeps_that_output(ws: Workspac
     assert str(ws.root / "early.npy") in [o["path"] for o in run["outputs"]]
 
 
+def test_a_run_killed_right_after_its_first_write_keeps_what_it_set_before(
+        ws: Workspace) -> None:
+    # The first file's event is written at once; the parameter and result set before it
+    # must be in the journal by then too (a kernel's cell, a script's argparse values).
+    script = ws.write("set-then-write.py", """\
+        import argparse, os, signal
+        import numpy as np
+        import recipe
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--year", type=int, default=2019)
+        parser.parse_args()
+        recipe.Output(7, name="early")
+        np.save("first.npy", np.arange(3))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """)
+    result = ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": "60"}, check=False)
+    assert result.returncode == -signal.SIGKILL
+    run = ws.only_run()
+    assert run["status"] == "lost"
+    assert [o["path"] for o in run["outputs"]] == [str(ws.root / "first.npy")]
+    assert (run["params"], run["results"]) == ({"year": 2019}, {"early": 7})
+
+
 def test_recipe_run_records_a_script_without_the_import_line(ws: Workspace) -> None:
     script = ws.write("plain.py", """\
         import sys

@@ -291,11 +291,7 @@ class Run:
                 self._hash_mapped()
                 endings.watch_main_frame()
                 audit.complete_closed()  # files the fallback saw opened, closed since
-                self._flush_events()
-                if self._record_changed:
-                    with self._lock:
-                        self._record_changed = False
-                        self._save_record(durable=False)
+                self._flush_changes()
 
     # -- events ----------------------------------------------------------------------
 
@@ -516,7 +512,18 @@ class Run:
             # A run killed in its first seconds keeps its first file: written now, on the
             # caller's thread (one small append, no fsync), not at the thread's next tick,
             # which may also be waiting for git.
-            self._flush_events()
+            self._flush_changes()
+
+    def _flush_changes(self) -> None:
+        """The record if it changed, then the events: an event in the journal is never
+        ahead of the record it belongs to (a kernel killed after a cell's first file
+        keeps the cell that wrote it)."""
+        if self._record_changed:
+            with self._lock:
+                self._record_changed = False
+                if not self._save_record(durable=False):
+                    self._record_changed = True
+        self._flush_events()
 
     def _flush_events(self, *, durable: bool = False) -> None:
         with self._lock:
