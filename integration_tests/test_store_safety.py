@@ -114,6 +114,7 @@ def test_a_caller_capturing_the_output_never_waits_for_the_busy_store(ws: Worksp
     ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"  # a detached merger after every run
     script = ws.write("write.py", SCRIPT)
     ws.python(script, "first")  # the store exists, with its lock file
+    _wait_until_merged(ws)  # its merger's claim gone: the next run starts one of its own
     extra_read, extra_write = os.pipe()  # a descriptor the caller passes the script
     with open(ws.home / "db.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the store is busy: the merger must wait
@@ -152,6 +153,90 @@ def test_plain_runs_wait_in_the_spool_for_one_merger_per_batch(ws: Workspace) ->
     assert list(spool.glob("*.json")) == []
     assert sorted(Path(run["outputs"][0]["path"]).name for run in ws.runs()) == [
         "out-one.npy", "out-three.npy", "out-two.npy"]
+
+
+def _run_id(result: subprocess.CompletedProcess, ws: Workspace) -> str:
+    """The full id of the run whose end `result` printed, from its record in the spool."""
+    short = result.stderr.split("recorded run ")[1][:8]
+    [record] = [path.stem for path in (ws.home / "spool").glob(f"{short}*.json")]
+    return record
+
+
+def _spooled(ws: Workspace) -> set[str]:
+    return {path.stem for path in (ws.home / "spool").glob("*.json")}
+
+
+def _wait_until_merged(ws: Workspace, keep: set[str] = frozenset()) -> None:
+    """Until the spool holds only `keep` and no merger's claim."""
+    deadline = time.monotonic() + 60
+    while _spooled(ws) - keep or (ws.home / "spool" / ".merger").exists():
+        assert time.monotonic() < deadline, "the spool was never merged"
+        time.sleep(0.05)
+
+
+def test_a_running_run_does_not_count_towards_a_batch(ws: Workspace) -> None:
+    # Counted, it made a batch of every run's end while others ran: 8 scripts writing at
+    # once started a merger (a whole interpreter) at nearly every end.
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "2"
+    script = ws.write("write.py", SCRIPT)
+    waiting = ws.write("wait.py", """\
+        import recipe, os, time
+        while not os.path.exists("go"):
+            time.sleep(0.02)
+        """)
+    process = subprocess.Popen([sys.executable, str(waiting)], cwd=ws.root, env=ws.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _spooled(ws):
+            assert time.monotonic() < deadline, "the waiting script never started its run"
+            time.sleep(0.02)
+        [running] = _spooled(ws)
+        one = _run_id(ws.python(script, "one"), ws)
+        # A merger would have been started before the script ended: it would be at work
+        # now, or done, with the record gone from the spool.
+        assert _merger_of(one) == [] and _spooled(ws) == {running, one}
+
+        ws.python(script, "two")  # two finished runs: a batch
+        _wait_until_merged(ws, keep={running})
+        assert sorted(Path(run["outputs"][0]["path"]).name for run in ws.runs()
+                      if run["outputs"]) == ["out-one.npy", "out-two.npy"]
+    finally:
+        (ws.root / "go").touch()
+        process.wait(timeout=60)
+
+
+def test_runs_that_end_while_a_merger_is_at_work_are_left_to_it(ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"  # a detached merger after every run
+    script = ws.write("write.py", SCRIPT)
+    ws.python(script, "first")  # the store exists, with its lock file
+    _wait_until_merged(ws)
+    with open(ws.home / "db.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the merger waits for the lock, claim held
+        try:
+            first = _run_id(ws.python(script, "a"), ws)
+            assert _merger_of(first)
+            later = [_run_id(ws.python(script, name), ws) for name in ("b", "c")]
+            assert [_merger_of(run_id) for run_id in later] == [[], []]
+            assert _spooled(ws) == {first, *later}
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _wait_until_merged(ws)  # that one merger took all three
+    assert sorted(Path(run["outputs"][0]["path"]).name for run in ws.runs()) == [
+        "out-a.npy", "out-b.npy", "out-c.npy", "out-first.npy"]
+
+
+def test_a_dead_mergers_claim_is_taken_over(ws: Workspace) -> None:
+    ws.env["RECIPE_STORE_MERGE_BATCH"] = "1"
+    script = ws.write("write.py", SCRIPT)
+    claim = ws.home / "spool" / ".merger"
+    claim.parent.mkdir(parents=True)
+    claim.touch()
+    old = time.time() - 120  # its merger was killed two minutes ago
+    os.utime(claim, (old, old))
+    ws.python(script, "after")
+    _wait_until_merged(ws)
+    assert [Path(run["outputs"][0]["path"]).name for run in ws.runs()] == ["out-after.npy"]
 
 
 def test_a_run_waiting_in_the_spool_is_seen_by_every_reader(ws: Workspace) -> None:

@@ -46,8 +46,11 @@ def deliver(run: Run, saved: bool) -> None:
     if "tinydb" not in sys.modules:
         if not run.config.store_url and not _batch_is_due(run.config):
             return  # it waits in the spool with the others, for the next merge
+        if not claim_merge(run.config.home):
+            return  # a merger is under way: it takes this run too before it ends
         if _spawn_merger(run.id):
             return  # the merger syncs the journal before anything else
+        release_merge(run.config.home)
     from ..store.merge import merge_into_store
 
     run.journal.sync()
@@ -90,15 +93,22 @@ def show_background_warnings(home: str) -> None:
 # ~40 ms of CPU, more than all the rest of recording a small script (docs/performance.md,
 # item 13). With the embedded store every reader merges the spool before it answers and
 # sees the runs still in it, so a plain script's run need not be merged at once: one
-# merger starts when `[store] merge_batch` runs are in the spool, or the oldest has waited
-# this long (a server store's runs are sent at once: other machines read it).
+# merger starts when `[store] merge_batch` finished runs are in the spool, or the oldest
+# run has waited this long (a server store's runs are sent at once: other machines read it).
 MERGE_AFTER_SECONDS = 600.0
+
+# The claim a starting merger leaves in the spool: while it is there, ending runs leave
+# their records to that merger instead of starting one each (8 scripts writing at once
+# started a merger at nearly every run's end). Older than this, its merger is taken for
+# dead (killed; it waits at most 30 s for the store's lock).
+MERGER_CLAIM = ".merger"
+MERGER_CLAIM_SECONDS = 60.0
 
 
 def _batch_is_due(settings: Any) -> bool:
-    """Whether the spool holds a batch worth a merger: `[store] merge_batch` runs (running
-    ones count: they are merged when they end), or one that has waited
-    MERGE_AFTER_SECONDS."""
+    """Whether the spool holds a batch worth a merger: `[store] merge_batch` finished
+    runs, or a run that has waited MERGE_AFTER_SECONDS. Records are read only once the
+    spool holds that many runs, running or not: a script's end usually only lists it."""
     import time
 
     from .journal import SPOOL_DIR
@@ -111,7 +121,7 @@ def _batch_is_due(settings: Any) -> bool:
                    if entry.name.endswith(".json") and not entry.name.startswith(".")]
     except OSError:
         return True
-    if len(records) >= settings.merge_batch:
+    if len(records) >= settings.merge_batch and _finished(records) >= settings.merge_batch:
         return True
     oldest = time.time() - MERGE_AFTER_SECONDS
     for entry in records:
@@ -121,6 +131,55 @@ def _batch_is_due(settings: Any) -> bool:
         except OSError:
             pass  # merged meanwhile
     return False
+
+
+def _finished(records: list[os.DirEntry]) -> int:
+    """How many of these spooled records are of runs that ended (a merge takes those)."""
+    from . import quick_json
+
+    count = 0
+    for entry in records:
+        try:
+            with open(entry.path, encoding="utf-8") as handle:
+                record = quick_json.loads(handle.read())
+        except (OSError, ValueError):
+            continue  # merged meanwhile, or unreadable (`db check` reports it)
+        if isinstance(record, dict) and record.get("status") != "running":
+            count += 1
+    return count
+
+
+def claim_merge(home: str) -> bool:
+    """Leave the merger's claim in the spool; False if a live merger holds it already."""
+    import time
+
+    from .journal import SPOOL_DIR
+
+    path = os.path.join(home, SPOOL_DIR, MERGER_CLAIM)
+    for _ in range(2):
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return True
+        except FileExistsError:
+            try:
+                if os.stat(path).st_mtime > time.time() - MERGER_CLAIM_SECONDS:
+                    return False
+                os.unlink(path)  # its merger died: claim it anew
+            except FileNotFoundError:
+                pass  # released meanwhile: try again
+        except OSError:
+            return True  # a spool that cannot take the claim: merge all the same
+    return False
+
+
+def release_merge(home: str) -> None:
+    """Remove the claim: from now on an ending run starts a merger of its own when due."""
+    from .journal import SPOOL_DIR
+
+    try:
+        os.unlink(os.path.join(home, SPOOL_DIR, MERGER_CLAIM))
+    except OSError:
+        pass
 
 
 def inheritable_descriptors() -> list[int]:

@@ -14,17 +14,19 @@ import sys
 from .. import config, messages
 
 
-def merge_into_store(settings: config.Config, run_id: str) -> None:
+def merge_into_store(settings: config.Config, run_id: str) -> bool:
     """Merge every finished run waiting in the spool; on failure one warning line that
     names `run_id`, whose record stays in the spool until a later merge or repair."""
     try:
         from . import open_store
 
         open_store(settings).merge_pending(timeout=30.0)
+        return True
     except Exception as exc:  # never-raise guard: the script's end must stay normal
         reason = str(exc) or type(exc).__name__
         messages.warn(f"run {run_id[:8]} kept aside in the spool of {settings.home} ({reason}); "
                       "`recipe db repair` or the next run brings it into the store")
+        return False
 
 
 def main(argv: list[str]) -> int:
@@ -39,9 +41,14 @@ def main(argv: list[str]) -> int:
         Journal(settings.home, argv[0]).sync()
     import io
 
+    from ..record.delivery import release_merge
+
     said, sys.stderr = sys.stderr, io.StringIO()
     try:
-        merge_into_store(settings, argv[0] if argv else "?")
+        merged = merge_into_store(settings, argv[0] if argv else "?")
+        release_merge(settings.home)
+        if merged:  # the runs that ended while the claim was there left them to this merge
+            merge_into_store(settings, argv[0] if argv else "?")
     finally:
         said, sys.stderr = sys.stderr.getvalue(), said
     if said:
