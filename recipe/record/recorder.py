@@ -510,8 +510,8 @@ class Run:
                 self._flushed_any = True
         if first and self._worker is not None:
             # A run killed in its first seconds keeps its first file: written now, on the
-            # caller's thread (one small append, no fsync), not at the thread's next tick,
-            # which may also be waiting for git.
+            # caller's thread (one small append, after the record if that changed; no
+            # fsync), not at the thread's next tick, which may also be waiting for git.
             self._flush_changes()
 
     def _flush_changes(self) -> None:
