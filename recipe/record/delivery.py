@@ -121,7 +121,8 @@ def _batch_is_due(settings: Any) -> bool:
                    if entry.name.endswith(".json") and not entry.name.startswith(".")]
     except OSError:
         return True
-    if len(records) >= settings.merge_batch and _finished(records) >= settings.merge_batch:
+    if (len(records) >= settings.merge_batch
+            and _finished(settings.home, records) >= settings.merge_batch):
         return True
     oldest = time.time() - MERGE_AFTER_SECONDS
     for entry in records:
@@ -133,18 +134,17 @@ def _batch_is_due(settings: Any) -> bool:
     return False
 
 
-def _finished(records: list[os.DirEntry]) -> int:
+def _finished(home: str, records: list[os.DirEntry]) -> int:
     """How many of these spooled records are of runs that ended (a merge takes those)."""
-    from . import quick_json
+    from .journal import read_record
 
     count = 0
     for entry in records:
         try:
-            with open(entry.path, encoding="utf-8") as handle:
-                record = quick_json.loads(handle.read())
+            record = read_record(home, entry.name[:-len(".json")])
         except (OSError, ValueError):
             continue  # merged meanwhile, or unreadable (`db check` reports it)
-        if isinstance(record, dict) and record.get("status") != "running":
+        if record.get("status") != "running":
             count += 1
     return count
 
