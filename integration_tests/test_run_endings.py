@@ -12,7 +12,7 @@ import time
 import pytest
 from recipe_workspace import Workspace
 
-from recipe.record.hashing import hash_file
+from recipe.record.hashing import hash_bytes, hash_file
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
 
@@ -309,6 +309,44 @@ def test_a_run_killed_right_after_its_first_write_keeps_what_it_set_before(
     assert run["status"] == "lost"
     assert [o["path"] for o in run["outputs"]] == [str(ws.root / "first.npy")]
     assert (run["params"], run["results"]) == ({"year": 2019}, {"early": 7})
+
+
+def test_the_script_is_hashed_as_it_started_though_its_hash_is_taken_later(
+        ws: Workspace) -> None:
+    # The recorder's thread hashes the script while the script runs on: a script changed
+    # meanwhile (an editor saving it, or the script itself) keeps the hash and literal
+    # parameters of the bytes that ran, read as the run started.
+    script = ws.write("rewrites.py", """\
+        import recipe
+        lr = 0.5
+        with open(__file__, "w") as handle:
+            handle.write("lr = 0.7\\n")
+        """)
+    original = script.read_bytes()
+    ws.python(script)
+    run = ws.only_run()
+    assert script.read_bytes() == b"lr = 0.7\n"
+    assert run["script_hash"] == hash_bytes(original, run["script_hash_algorithm"])
+    assert run["params"] == {"lr": 0.5}
+
+
+def test_a_run_killed_once_started_keeps_its_script_hash_and_parameters(
+        ws: Workspace) -> None:
+    # The periodic flush is a minute away: only the thread's own flush after its start-up
+    # work (the script's hash and parameters, git) can have saved what that work found.
+    script = ws.write("slow.py", """\
+        import os, signal, time
+        import recipe
+        lr = 0.5
+        time.sleep(1.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """)
+    result = ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": "60"}, check=False)
+    assert result.returncode == -signal.SIGKILL
+    run = ws.only_run()
+    assert run["status"] == "lost"
+    assert run["script_hash"] == hash_bytes(script.read_bytes(), run["script_hash_algorithm"])
+    assert run["params"] == {"lr": 0.5}
 
 
 def test_recipe_run_records_a_script_without_the_import_line(ws: Workspace) -> None:

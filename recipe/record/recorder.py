@@ -190,10 +190,11 @@ class Run:
         except OSError as exc:
             messages.warn(f"cannot write to {self.config.home} ({exc}); "
                           "this run is kept in memory and saved at its end if possible")
+        source = self._read_script()  # as it started: it may be edited while it runs
         if not worker:
-            self._note_script()
+            self._note_script(source)
             return
-        self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN,),
+        self._worker = threading.Thread(target=self._work, args=(git is UNKNOWN, source),
                                         name="recipe-recorder", daemon=True)
         self._worker.start()
         os.register_at_fork(before=self._before_fork, after_in_parent=self._after_fork_in_parent,
@@ -206,33 +207,42 @@ class Run:
                       f"waits in {directory} until the next run or `recipe db repair` "
                       "can write the store")
 
-    def _note_script(self) -> None:
-        """Read the script once, off the start-up path: its content hash as it started
-        (so `recipe status` tells a changed script), and for a plain `python script.py`
-        run its module-level literal parameters (`lr = 0.1`) at their values, as `recipe
-        run` records them; recipe.Param calls record themselves, and argparse options are
-        known once the script's parser returned them (`set_arguments`). Its computation
-        identity is then set at its end (`_computation`), so a sweep need not compute it
-        again."""
-        script = self._script_file
-        if not os.path.isabs(script):
-            return
-        notebook = script.endswith(".ipynb")
+    def _read_script(self) -> bytes | None:
+        """The script's bytes as the run starts; None for a session or a `-c` command."""
+        if not os.path.isabs(self._script_file):
+            return None
         try:
-            with open(script, "rb") as handle:
-                source = handle.read()
-            if notebook:  # its code cells: saving outputs or metadata changes nothing it does
-                from ..capture.notebook import code
+            with open(self._script_file, "rb") as handle:
+                return handle.read()
+        except OSError:
+            return None
 
-                source = code(source)
-        except (OSError, ValueError):
+    def _note_script(self, source: bytes | None) -> None:
+        """What the script's bytes as it started (`_read_script`) tell, on the recorder's
+        thread: its content hash (so `recipe status` tells a changed script), and for a
+        plain `python script.py` run its module-level literal parameters (`lr = 0.1`) at
+        their values, as `recipe run` records them; recipe.Param calls record themselves,
+        and argparse options are known once the script's parser returned them
+        (`set_arguments`). Its computation identity is then set at its end
+        (`_computation`), so a sweep need not compute it again."""
+        if source is None:
             return
+        script = self._script_file
+        notebook = script.endswith(".ipynb")
+        if notebook:  # its code cells: saving outputs or metadata changes nothing it does
+            from ..capture.notebook import code
+
+            try:
+                source = code(source)
+            except ValueError:
+                return
         from .hashing import hash_bytes
 
         digest = hash_bytes(source, self.hasher.algorithm)
         with self._lock:
             self.record["script_hash"] = digest
             self.record["script_hash_algorithm"] = self.hasher.algorithm
+            self._record_changed = True
         if notebook:
             return  # its identity (code cells and parameters) is set by whoever ran it
         if "computation" in self.record:  # started by `recipe run` or a sweep, which
@@ -251,11 +261,11 @@ class Run:
             self._source = source
             self._identity_names = None if style == "argparse" else set(names)
 
-    def _work(self, read_git: bool) -> None:
+    def _work(self, read_git: bool, source: bytes | None) -> None:
         patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
         endings.watch_main_frame()
         try:
-            self._note_script()
+            self._note_script(source)
         except Exception as exc:  # never-raise guard: this thread must go on flushing
             messages.warn(f"could not read the script ({type(exc).__name__}: {exc})")
         if read_git and self.config.git_enabled:
@@ -274,8 +284,10 @@ class Run:
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
             with self._lock:
                 self.record["git"] = git
-                if not self._ended:
-                    self._save_record(durable=False)
+                self._record_changed = True
+        with self._tick:
+            if not self._ended:
+                self._flush_changes()  # the script's hash, parameters and git, for a killed run
         endings.preload_ending_modules(os.path.join(self.config.home, "cache"))
         self._started_up = True
         self._flush_loop()
@@ -772,7 +784,7 @@ class Run:
 
     def _await_worker(self, status: str) -> None:
         """Let the recorder's thread finish what the record needs, now that `_ended` is set:
-        its one-off work (git), or only the flush under way.
+        its one-off work (the script's hash, git), or only the flush under way.
 
         A thread that is only waiting for its next flush is not woken and joined: waking it
         costs the script's end a thread switch, and on a machine whose cores are all busy
