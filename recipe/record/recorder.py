@@ -242,7 +242,6 @@ class Run:
         with self._lock:
             self.record["script_hash"] = digest
             self.record["script_hash_algorithm"] = self.hasher.algorithm
-            self._record_changed = True
         if notebook:
             return  # its identity (code cells and parameters) is set by whoever ran it
         if "computation" in self.record:  # started by `recipe run` or a sweep, which
@@ -284,10 +283,9 @@ class Run:
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
             with self._lock:
                 self.record["git"] = git
-                self._record_changed = True
-        with self._tick:
+        with self._lock:  # the script's hash, parameters and git, for a killed run
             if not self._ended:
-                self._flush_changes()  # the script's hash, parameters and git, for a killed run
+                self._save_record(durable=False)
         endings.preload_ending_modules(os.path.join(self.config.home, "cache"))
         self._started_up = True
         self._flush_loop()
