@@ -333,7 +333,8 @@ def test_the_script_is_hashed_as_it_started_though_its_hash_is_taken_later(
 def test_a_run_killed_once_started_keeps_its_script_hash_and_parameters(
         ws: Workspace) -> None:
     # The periodic flush is a minute away: only the thread's own flush after its start-up
-    # work (the script's hash and parameters, git) can have saved what that work found.
+    # work (the script's hash and parameters, git if read) can have saved what that work
+    # found; with git not read, too.
     script = ws.write("slow.py", """\
         import os, signal, time
         import recipe
@@ -341,7 +342,8 @@ def test_a_run_killed_once_started_keeps_its_script_hash_and_parameters(
         time.sleep(1.5)
         os.kill(os.getpid(), signal.SIGKILL)
         """)
-    result = ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": "60"}, check=False)
+    result = ws.python(script, env={"RECIPE_STORE_FLUSH_INTERVAL": "60",
+                                    "RECIPE_GIT_ENABLED": "no"}, check=False)
     assert result.returncode == -signal.SIGKILL
     run = ws.only_run()
     assert run["status"] == "lost"
