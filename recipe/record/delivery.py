@@ -149,13 +149,17 @@ def _finished(home: str, records: list[os.DirEntry]) -> int:
     return count
 
 
+def _claim_path(home: str) -> str:
+    from .journal import SPOOL_DIR
+
+    return os.path.join(home, SPOOL_DIR, MERGER_CLAIM)
+
+
 def claim_merge(home: str) -> bool:
     """Leave the merger's claim in the spool; False if a live merger holds it already."""
     import time
 
-    from .journal import SPOOL_DIR
-
-    path = os.path.join(home, SPOOL_DIR, MERGER_CLAIM)
+    path = _claim_path(home)
     for _ in range(2):
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -174,10 +178,8 @@ def claim_merge(home: str) -> bool:
 
 def release_merge(home: str) -> None:
     """Remove the claim: from now on an ending run starts a merger of its own when due."""
-    from .journal import SPOOL_DIR
-
     try:
-        os.unlink(os.path.join(home, SPOOL_DIR, MERGER_CLAIM))
+        os.unlink(_claim_path(home))
     except OSError:
         pass
 

@@ -267,6 +267,7 @@ class Run:
             self._note_script(source)
         except Exception as exc:  # never-raise guard: this thread must go on flushing
             messages.warn(f"could not read the script ({type(exc).__name__}: {exc})")
+        git = UNKNOWN
         if read_git and self.config.git_enabled:
             try:
                 from .environment import git_info
@@ -281,9 +282,9 @@ class Run:
             except Exception as exc:  # never-raise guard: git trouble must not stop recording
                 git = None
                 messages.warn(f"could not read git information ({type(exc).__name__}: {exc})")
-            with self._lock:
-                self.record["git"] = git
         with self._lock:  # the script's hash, parameters and git, for a killed run
+            if git is not UNKNOWN:
+                self.record["git"] = git
             if not self._ended:
                 self._save_record(durable=False)
         endings.preload_ending_modules(os.path.join(self.config.home, "cache"))

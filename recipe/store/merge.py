@@ -45,10 +45,11 @@ def main(argv: list[str]) -> int:
 
     said, sys.stderr = sys.stderr, io.StringIO()
     try:
-        merged = merge_into_store(settings, argv[0] if argv else "?")
+        run_id = argv[0] if argv else "?"
+        merged = merge_into_store(settings, run_id)
         release_merge(settings.home)
         if merged:  # the runs that ended while the claim was there left them to this merge
-            merge_into_store(settings, argv[0] if argv else "?")
+            merge_into_store(settings, run_id)
     finally:
         said, sys.stderr = sys.stderr.getvalue(), said
     if said:
