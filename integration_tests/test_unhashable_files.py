@@ -112,6 +112,25 @@ def test_a_file_gone_before_its_hash_is_recorded_as_vanished(ws: Workspace) -> N
     assert kept["hash"] and "hash_error" not in kept
 
 
+def test_a_missing_file_the_script_logs_itself_is_recorded_as_vanished(
+        ws: Workspace) -> None:
+    # A declared call's path that is not on disk once it returned is no file and is
+    # dropped (imageio's "<bytes>", test_capture_imageio.py); `recipe.log_input` of a
+    # missing file is the script's own word, and kept.
+    script = ws.write("names.py", """\
+        import recipe
+        import numpy as np
+        np.save("kept.npy", np.zeros(2))
+        recipe.log_input("missing.csv")
+        """)
+
+    ws.python(script)
+
+    assert [(kind, path, error) for kind, path, _hash, error in events(ws.only_run())] == [
+        ("inputs", str(ws.root / "missing.csv"), "vanished"),
+        ("outputs", str(ws.root / "kept.npy"), None)]
+
+
 def test_show_and_search_handle_files_without_a_hash(ws: Workspace) -> None:
     script = ws.write("device.py", """\
         import recipe

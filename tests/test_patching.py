@@ -782,14 +782,6 @@ def test_an_actual_path_of_none_logs_nothing(lib: ModuleType, sunk: list) -> Non
     assert sunk == []
 
 
-def test_a_call_that_leaves_no_file_logs_nothing(lib: ModuleType, sunk: list) -> None:
-    patching.apply([Input(lib.__name__, "Writer.load", "path")], lib)
-
-    assert lib.Writer.load("ggplot") == ("cls", "ggplot")  # a name, not a file
-
-    assert sunk == []
-
-
 def test_a_method_of_an_immutable_type_is_skipped(lib: ModuleType) -> None:
     patched = patching.apply([Input(lib.__name__, "Immutable.bit_length", "x"),
                               Input(lib.__name__, "read_thing", "path")], lib)

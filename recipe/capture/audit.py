@@ -30,7 +30,7 @@ import time
 from stat import S_ISREG
 
 from ..config import glob_matcher
-from .patching import _inside_logged_call, kind_of_mode
+from .patching import _inside_logged_call, absolute, is_normal, kind_of_mode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _hook(event: str, args: tuple) -> None:
         return
     if event == "open" and _quiet:
         path = args[0]
-        if type(path) is str and path.startswith(_quiet) and _normalized(path):
+        if type(path) is str and path.startswith(_quiet) and is_normal(path):
             return  # what `_opened` would find, sooner: noise
     if _inside_logged_call.get():  # a declared call's own I/O, or recipe's
         return
@@ -124,12 +124,6 @@ def _hook(event: str, args: tuple) -> None:
         _report(exc)
     finally:
         _inside_logged_call.reset(token)
-
-
-def _normalized(path: str) -> bool:
-    """Whether an absolute path is as os.path.normpath (so `_absolute`) would give it."""
-    return ("//" not in path and "/./" not in path and "/../" not in path
-            and not path.endswith(("/", "/.", "/..")))
 
 
 def _from_own_code() -> bool:
@@ -153,18 +147,12 @@ def _absolute(path: Any, directory_fd: int = -1) -> str | None:
             return None
     if not path:
         return None
-    if path[0] != "/":
-        if directory_fd not in (-1, None):
-            try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
-                path = os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
-            except OSError:
-                return None
-        else:
-            path = os.path.join(os.getcwd(), path)
-    # os.path.abspath's normpath is the costliest step of a recorded open: only when needed
-    if "/." in path or "//" in path or path.endswith("/"):
-        return os.path.normpath(path)
-    return path
+    if path[0] != "/" and directory_fd not in (-1, None):
+        try:  # relative to a directory descriptor (shutil.rmtree's unlinks)
+            path = os.path.join(os.readlink(f"/proc/self/fd/{directory_fd}"), path)
+        except OSError:
+            return None
+    return absolute(path)
 
 
 def _kind_of_flags(flags: int) -> str:

@@ -99,20 +99,25 @@ def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
 
 
 def _hash_regular(path: str, algorithm: str) -> str:
+    """Read through the descriptor, not a file object: FileIO's own fstat and seek, its
+    read to find the end and the "open" audit event were half the work of hashing a small
+    file just written (np.save's output, every call)."""
     digest = _hasher_factory(algorithm)()
     descriptor, size = _open_regular(path)
-    with open(descriptor, "rb", buffering=0) as handle:
-        if size <= BLOCK_SIZE:
-            # One read: allocating the streaming buffer would cost more than hashing.
-            digest.update(handle.readall())
-            return digest.hexdigest()
-        buffer = bytearray(BLOCK_SIZE)
+    try:
+        if size < BLOCK_SIZE:
+            # One read: a regular file gives all it holds; one byte more asked says whether
+            # it grew since the fstat.
+            data = os.read(descriptor, size + 1)
+            digest.update(data)
+            if len(data) == size:
+                return digest.hexdigest()
+        buffer = bytearray(BLOCK_SIZE)  # the rest, block by block, into one buffer
         view = memoryview(buffer)
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
+        while count := os.readv(descriptor, (buffer,)):
             digest.update(view[:count])
+    finally:
+        os.close(descriptor)
     return digest.hexdigest()
 
 
@@ -147,11 +152,13 @@ class FileHasher:
         self.algorithm = algorithm
         self._cache: dict[tuple[str, int, int], str] = {}
 
-    def hash(self, path: str) -> tuple[str, int]:
+    def hash(self, path: str, stat: os.stat_result | None = None) -> tuple[str, int]:
         """(hex digest, size in bytes) of the regular file at `path` (of a directory: its
         `hash_tree`, each file through the cache); OSError if it cannot be hashed:
-        `UnhashableFile` for a FIFO, device or socket, which is never opened."""
-        stat = os.stat(path)
+        `UnhashableFile` for a FIFO, device or socket, which is never opened. `stat`: the
+        caller's `os.stat(path)` of a moment ago, not taken again."""
+        if stat is None:
+            stat = os.stat(path)
         reason = kind_of(stat.st_mode)
         if reason is not None:
             raise UnhashableFile(path, reason)

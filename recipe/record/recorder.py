@@ -56,9 +56,9 @@ def current() -> Run | None:
 
 def log_to_current(kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
     """The patching sink: a logged file goes to the run of this thread or task."""
-    run = current()
+    run = _context_run.get() or _current
     if run is not None:
-        run.log(kind, path, function, hash_at_end)
+        run.log_call(kind, path, function, hash_at_end)
 
 
 def arguments_to_current(values: dict[str, Any]) -> None:
@@ -356,6 +356,27 @@ class Run:
             return
         self._log(kind, path, function, now(), fields)
 
+    def log_call(self, kind: str, path: str, function: str, hash_at_end: bool) -> None:
+        """`log` for a declared call that returned (the patching sink). An input or output
+        hashed at once, the common case, is stat'ed once, and only kept if it is there:
+        what a call that returned did not leave on disk was no local file (a style name,
+        an imageio "<bytes>" or "imageio:chelsea.png", a zip member's name). Every logged
+        call takes this path, so it is kept short: ~9 us of a logged np.load's ~23
+        (docs/performance.md, item 2)."""
+        if hash_at_end or (kind != "input" and kind != "output"):
+            self.log(kind, path, function, hash_at_end)
+            return
+        if self.paused:
+            return
+        try:
+            stat = os.stat(path)
+        except (OSError, ValueError):  # as os.path.exists: any failing stat, a NUL byte
+            return
+        self._touched.add(path)
+        if self._opened:
+            self._supersede(kind, path)
+        self._log(kind, path, function, now(), self.event_fields, stat)
+
     def _hash_mapped(self) -> None:
         with self._lock:
             waiting, self._hash_soon = self._hash_soon, []
@@ -438,8 +459,8 @@ class Run:
         self._log(kind, path, function, at, fields)
 
     def _log(self, kind: str, path: str, function: str, at: str,
-             fields: dict[str, Any]) -> None:
-        event = self._event(kind, path, function, at, fields)
+             fields: dict[str, Any], stat: os.stat_result | None = None) -> None:
+        event = self._event(kind, path, function, at, fields, stat)
         if event is None:
             return
         if kind == "output":
@@ -447,11 +468,12 @@ class Run:
         self.log_event(event)
 
     def _event(self, kind: str, path: str, function: str, at: str,
-               fields: dict[str, Any]) -> dict[str, Any] | None:
+               fields: dict[str, Any], stat: os.stat_result | None = None
+               ) -> dict[str, Any] | None:
         if self._ignored(path):
             return None
         try:
-            digest, size = self.hasher.hash(path)
+            digest, size = self.hasher.hash(path, stat)
             error = None
         except OSError as exc:  # recorded all the same: vanished, unreadable, a FIFO, a device
             digest, size, error = None, None, hash_error(exc)
