@@ -159,6 +159,16 @@ class Journal:
                 raise
             self._append(lines, durable)
 
+    def create_events(self) -> None:
+        """Make the events file, empty, ahead of the first append: that one runs on the
+        script's thread (a run killed right after its first file keeps it), where
+        creating the file cost ~90 µs of the run's first logged call (a cold process,
+        tmpfs) and opening it costs a few (docs/performance.md, item 2)."""
+        try:
+            os.close(os.open(self.events_path, _APPEND_FLAGS, 0o666))
+        except OSError:
+            pass  # the first append makes it, or says why it cannot
+
     def _append(self, lines: str, durable: bool) -> None:
         """Append whole lines or nothing: a full disk must leave no empty file and no
         torn line that the next append would run into.

@@ -262,6 +262,9 @@ class Run:
 
     def _work(self, read_git: bool, source: bytes | None) -> None:
         patching._inside_logged_call.set(True)  # this thread's I/O is recipe's own (git)
+        with self._lock:
+            if not self._ended:  # else the store may have taken the journal already
+                self.journal.create_events()
         endings.watch_main_frame()
         try:
             self._note_script(source)
