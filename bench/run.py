@@ -417,13 +417,27 @@ CALL_ROWS = (("save_us", "np.save", STEADY_CALL_TARGET_US),
 
 def _calls_in(where: str, args: argparse.Namespace, script: Path, root: Path
               ) -> tuple[dict[str, dict[str, list[float]]], list[tuple[int, int, int]]]:
-    """Per-call samples (us) of both modes, the processes of the two modes alternated."""
+    """Per-call samples (us) of both modes, the processes of the two modes alternated.
+
+    Each recorded process has a store of its own, with the cache of a user's who ran the
+    script before (copied from a warm-up run's): in a brand-new RECIPE_HOME the recorder's
+    thread spends ~13 ms more once (the distributions cache, the script's parameters),
+    competing for the interpreter lock with the script's first calls, which only the
+    first run ever pays (benchmark 1's scripts run in one home throughout)."""
     samples: dict[str, dict[str, list[float]]] = {
         mode: {key: [] for key, _name, _target in CALL_ROWS} for mode in ("bare", "recipe")}
     logged = []
+    warm = root / "home-warm"
+    data = Path(tempfile.mkdtemp(prefix="recipe-bench-calls-", dir=where))
+    try:
+        _per_call_process(script, "recipe", warm, data, args)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
     for round_ in range(args.rounds):
         for mode in ("bare", "recipe") if round_ % 2 == 0 else ("recipe", "bare"):
             home = root / f"home-{round_}-{mode}"
+            if mode == "recipe":
+                shutil.copytree(warm / "cache", home / "cache")
             data = Path(tempfile.mkdtemp(prefix="recipe-bench-calls-", dir=where))
             try:
                 out, env = _per_call_process(script, mode, home, data, args)
