@@ -100,8 +100,9 @@ def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
 
 def _hash_regular(path: str, algorithm: str) -> str:
     """Read through the descriptor, not a file object: FileIO's own fstat and seek, its
-    read to find the end and the "open" audit event were half the work of hashing a small
-    file just written (np.save's output, every call)."""
+    read to find the end and its second "open" audit event were half the system calls of
+    hashing a small file just written (np.save's output, every call: 10 -> 6 with the
+    stat the caller shares)."""
     digest = _hasher_factory(algorithm)()
     descriptor, size = _open_regular(path)
     try:
