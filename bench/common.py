@@ -6,6 +6,7 @@ Nothing here asserts a time: the benchmark reports figures, it never fails a tes
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import shutil
@@ -245,3 +246,31 @@ def ms(seconds: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+def paired_difference(differences: Sequence[float], confidence: float = 0.95
+                      ) -> tuple[float, float, float]:
+    """(median, low, high) of the differences of interleaved pairs, with the
+    distribution-free confidence interval of that median: the order statistics k and
+    n-1-k, k the largest with P(Binomial(n, 1/2) <= k) <= (1 - confidence) / 2. A pair
+    runs within a second, so the machine's slow and fast phases (minutes, here) fall on
+    both of its runs; the difference of the two medians carries them."""
+    ordered = sorted(differences)
+    count = len(ordered)
+    tail, k = 0.0, -1
+    while k + 1 < count // 2:
+        tail += math.comb(count, k + 1) / 2 ** count
+        if tail > (1 - confidence) / 2:
+            break
+        k += 1
+    if k < 0:  # too few pairs for this confidence: the whole range
+        return median(ordered), ordered[0], ordered[-1]
+    return median(ordered), ordered[k], ordered[count - 1 - k]
+
+
+def bounded_verdict(low: float, high: float, target: float) -> str:
+    """PASS when the whole interval is within the target, FAIL when none of it is, and
+    UNDECIDED when the machine's noise straddles it (more pairs, or a quieter machine)."""
+    if high <= target:
+        return "PASS"
+    return "FAIL" if low > target else "UNDECIDED"
