@@ -22,6 +22,7 @@ REFERENCE = {
 SIZES = {
     "empty": 0,
     "small": 17,
+    "block_minus_one": BLOCK_SIZE - 1,  # the largest file hashed in one read
     "one_block": BLOCK_SIZE,
     "block_plus_one": BLOCK_SIZE + 1,
     "several_blocks": 2 * BLOCK_SIZE + 12345,
@@ -36,6 +37,18 @@ def test_hash_file_equals_reference_digest(algorithm: str, size: int, tmp_path: 
     path.write_bytes(data)
 
     assert hash_file(str(path), algorithm) == REFERENCE[algorithm](data)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="no procfs")
+def test_a_file_that_holds_more_than_its_size_says_is_hashed_whole() -> None:
+    # procfs files stat as empty and read as text: the one read of a small file asks one
+    # byte more than the stat's size, and reads on when it gets it.
+    path = "/proc/self/cmdline"
+    assert os.stat(path).st_size == 0
+    with open(path, "rb") as handle:
+        data = handle.read()
+
+    assert data and hash_file(path) == REFERENCE["xxh3_128"](data)
 
 
 def test_hash_file_defaults_to_xxh3_128(tmp_path: Path) -> None:
