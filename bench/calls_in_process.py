@@ -1,0 +1,89 @@
+"""Item 2 in process: what recording adds to one np.save and one np.load, each wrapped call
+timed against the function it wraps in the same process, called inside the same
+`ContextVar` flag (so numpy's own inner calls pass through alike), best of 9 x 2,000
+calls, median of 3 such comparisons. No file churn, no other process: recipe's own cost
+per call, where `bench/run.py calls` gives what a loop over 1,000 new files sees.
+
+    env -u PYTHONPATH /tmp/benvmain/bin/python bench/calls_in_process.py [--processes 5]
+
+Each process records into a RECIPE_HOME of its own under a temporary directory, and its
+files go to /dev/shm (tmpfs) where there is one: creating a file on this VM's ext4 costs
+200-1,000 µs and varies by more than recipe adds (item 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+PROCESS = """\
+import json, os, statistics, sys, time
+import recipe
+import numpy as np
+from recipe.capture import patching
+
+array = np.zeros(16)
+np.save("x.npy", array)
+unwrapped = {"np.save": np.save.__wrapped__, "np.load": np.load.__wrapped__}
+arguments = {"np.save": ("y.npy", array), "np.load": ("x.npy",)}
+
+
+def best(function, arguments, calls=2000, rounds=9):
+    fastest = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function(*arguments)
+        fastest = min(fastest, (time.perf_counter() - start) / calls)
+    return fastest * 1e6
+
+
+def inside_the_flag(function):
+    def call(*arguments):
+        token = patching._inside_logged_call.set(True)
+        try:
+            return function(*arguments)
+        finally:
+            patching._inside_logged_call.reset(token)
+    return call
+
+
+added = {"np.save": [], "np.load": []}
+for _ in range(3):
+    for name, wrapped in (("np.save", np.save), ("np.load", np.load)):
+        added[name].append(best(wrapped, arguments[name])
+                           - best(inside_the_flag(unwrapped[name]), arguments[name]))
+print(json.dumps({name: statistics.median(values) for name, values in added.items()}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--processes", type=int, default=5)
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {"np.save": [], "np.load": []}
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(prefix="recipe-bench-inprocess-", dir=where) as root:
+        script = os.path.join(root, "calls.py")
+        with open(script, "w") as handle:
+            handle.write(PROCESS)
+        for number in range(args.processes):
+            env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+            env["RECIPE_HOME"] = os.path.join(root, f"home-{number}")
+            done = subprocess.run([sys.executable, script], cwd=root, env=env, check=True,
+                                  capture_output=True, text=True)
+            for name, value in json.loads(done.stdout.splitlines()[-1]).items():
+                results[name].append(value)
+    for name, values in results.items():
+        print(f"{name}: +{statistics.median(values):.1f} µs a call (median of "
+              f"{len(values)} processes; each {', '.join(f'{v:+.1f}' for v in values)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
