@@ -316,10 +316,10 @@ def _written_through(given: Any) -> bool:
     for a plain open file, yes once flushed (flushing a plain file changes none of its
     bytes). Anything else (an ExcelWriter, a gzip stream) may hold the bytes until it is
     closed, so the file is hashed at the end of the run instead."""
+    if isinstance(given, (str, bytes)):  # the usual case, before the import statement
+        return True
     import io
 
-    if isinstance(given, (str, bytes)):
-        return True
     # A Path exists only once pathlib is imported: importing it here cost a numpy script's
     # first save 4 ms. (Not os.PathLike: pandas' ExcelWriter is one, and holds its bytes.)
     pathlib = sys.modules.get("pathlib")
