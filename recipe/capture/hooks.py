@@ -9,7 +9,6 @@ patched.
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from .. import messages
@@ -155,6 +154,8 @@ def install(disabled_libraries: frozenset[str]) -> None:
 
 def _patcher(patch_module: str) -> Hook:
     def load_declarations(_library: ModuleType) -> None:
+        import importlib  # here: with the warnings it imports, 0.4 ms of every start
+
         from . import patching
 
         declarations = importlib.import_module(patch_module).DECLARATIONS
