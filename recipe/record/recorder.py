@@ -56,7 +56,7 @@ def current() -> Run | None:
 
 def log_to_current(kind: str, path: str, function: str, hash_at_end: bool = False) -> None:
     """The patching sink: a logged file goes to the run of this thread or task."""
-    run = _context_run.get() or _current  # current(), inlined: every logged call asks
+    run = current()
     if run is not None:
         run.log_call(kind, path, function, hash_at_end)
 
@@ -310,7 +310,7 @@ class Run:
     # -- events ----------------------------------------------------------------------
 
     def log(self, kind: str, path: str, function: str, hash_at_end: bool = False, *,
-            fallback: bool = False) -> None:
+            fallback: bool = False, stat: os.stat_result | None = None) -> None:
         """Hash the file and buffer the event; called right after the I/O returned.
         `hash_at_end`: the file may be complete only later (a writer object that writes
         when closed), so it is hashed when a "complete" event for its path comes (it was
@@ -323,7 +323,9 @@ class Run:
         `fallback`: an open seen by the open-event fallback (capture/audit.py). Its event
         waits until the file is complete (closed, or the run's end), and a declared
         function that logs the same file meanwhile replaces it: `with open(p, "wb") as f:
-        np.save(f, a)` is one numpy.save output, not an "open" one as well."""
+        np.save(f, a)` is one numpy.save output, not an "open" one as well.
+
+        `stat`: the caller's `os.stat(path)` of a moment ago, for the hash (`log_call`)."""
         if self.paused:
             return
         if kind == "before":
@@ -357,28 +359,22 @@ class Run:
                 self._hash_at_end.setdefault(path, []).append(
                     (kind, path, function, now(), before, fields))
             return
-        self._log(kind, path, function, now(), fields)
+        self._log(kind, path, function, now(), fields, stat)
 
     def log_call(self, kind: str, path: str, function: str, hash_at_end: bool) -> None:
         """`log` for a declared call that returned (the patching sink). An input or output
         hashed at once, the common case, is stat'ed once, and only kept if it is there:
         what a call that returned did not leave on disk was no local file (a style name,
-        an imageio "<bytes>" or "imageio:chelsea.png", a zip member's name). Every logged
-        call takes this path, so it is kept short: 4.5 us of the 7.6 recipe adds to a
-        np.load, timed alone (docs/performance.md, item 2)."""
+        an imageio "<bytes>" or "imageio:chelsea.png", a zip member's name). The stat is
+        then the hash cache's too (docs/performance.md, item 2, "Doing less per call")."""
         if hash_at_end or (kind != "input" and kind != "output"):
             self.log(kind, path, function, hash_at_end)
-            return
-        if self.paused:
             return
         try:
             stat = os.stat(path)
         except (OSError, ValueError):  # as os.path.exists: any failing stat, a NUL byte
             return
-        self._touched.add(path)
-        if self._opened:
-            self._supersede(kind, path)
-        self._log(kind, path, function, now(), self.event_fields, stat)
+        self.log(kind, path, function, stat=stat)
 
     def _hash_mapped(self) -> None:
         with self._lock:
