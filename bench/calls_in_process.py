@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 
+from common import clean_env
+
 PROCESS = """\
 import json, os, statistics, sys, time
 import recipe
@@ -73,8 +75,8 @@ def main() -> int:
         with open(script, "w") as handle:
             handle.write(PROCESS)
         for number in range(args.processes):
-            env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-            env["RECIPE_HOME"] = os.path.join(root, f"home-{number}")
+            env = clean_env(RECIPE_HOME=os.path.join(root, f"home-{number}"))
+            env.pop("PYTHONPATH", None)  # the installed recipe, not a work tree
             done = subprocess.run([sys.executable, script], cwd=root, env=env, check=True,
                                   capture_output=True, text=True)
             for name, value in json.loads(done.stdout.splitlines()[-1]).items():

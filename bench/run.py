@@ -72,7 +72,7 @@ STARTUP_TARGET_MS = 30.0
 SAME_COST_TOLERANCE_MS = 5.0  # "costs the same": medians within this of each other
 CALL_TARGET_US = 100.0  # a declared object's cycle (item 11)
 STEADY_CALL_TARGET_US = 20.0  # issue 14: every logged call...
-FIRST_CALL_TARGET_US = 100.0  # ...and the run's first one, which creates its journal
+FIRST_CALL_TARGET_US = 100.0  # ...and the run's first one, which appends to its journal
 HASH_TARGET_RATIO = 0.80
 CLI_TARGET_S = 0.1  # issue 14 (was 1 s); export and db check have their own
 
