@@ -108,7 +108,8 @@ MERGER_CLAIM_SECONDS = 60.0
 def _batch_is_due(settings: Any) -> bool:
     """Whether the spool holds a batch worth a merger: `[store] merge_batch` finished
     runs, or a run that has waited MERGE_AFTER_SECONDS. Records are read only once the
-    spool holds that many runs, running or not: a script's end usually only lists it."""
+    spool holds that many runs, running or not, and no merger is at work (it takes this
+    run too): a script's end usually only lists the spool."""
     import time
 
     from .journal import SPOOL_DIR
@@ -121,9 +122,11 @@ def _batch_is_due(settings: Any) -> bool:
                    if entry.name.endswith(".json") and not entry.name.startswith(".")]
     except OSError:
         return True
-    if (len(records) >= settings.merge_batch
-            and _finished(settings.home, records) >= settings.merge_batch):
-        return True
+    if len(records) >= settings.merge_batch:
+        if _merger_at_work(settings.home):
+            return False  # it takes this run too before it ends: no records to read
+        if _finished(settings.home, records) >= settings.merge_batch:
+            return True
     oldest = time.time() - MERGE_AFTER_SECONDS
     for entry in records:
         try:
@@ -155,10 +158,23 @@ def _claim_path(home: str) -> str:
     return os.path.join(home, SPOOL_DIR, MERGER_CLAIM)
 
 
-def claim_merge(home: str) -> bool:
-    """Leave the merger's claim in the spool; False if a live merger holds it already."""
+def _held_by_live_merger(claim: str) -> bool:
+    """Whether the claim at `claim` is younger than a merger can live; FileNotFoundError
+    if there is none."""
     import time
 
+    return os.stat(claim).st_mtime > time.time() - MERGER_CLAIM_SECONDS
+
+
+def _merger_at_work(home: str) -> bool:
+    try:
+        return _held_by_live_merger(_claim_path(home))
+    except OSError:
+        return False
+
+
+def claim_merge(home: str) -> bool:
+    """Leave the merger's claim in the spool; False if a live merger holds it already."""
     path = _claim_path(home)
     for _ in range(2):
         try:
@@ -166,7 +182,7 @@ def claim_merge(home: str) -> bool:
             return True
         except FileExistsError:
             try:
-                if os.stat(path).st_mtime > time.time() - MERGER_CLAIM_SECONDS:
+                if _held_by_live_merger(path):
                     return False
                 os.unlink(path)  # its merger died: claim it anew
             except FileNotFoundError:
