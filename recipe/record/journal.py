@@ -23,6 +23,7 @@ from . import quick_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 SPOOL_DIR = "spool"
@@ -134,13 +135,19 @@ class Journal:
         self.record_path = os.path.join(directory, f"{self.run_id}.json")
         self.events_path = os.path.join(directory, f"{self.run_id}.events")
 
+    def _in_directory(self, write: Callable[[], Any]) -> Any:
+        """`write()`, and again once the spool directory is made if it was missing (the
+        first run ever, or removed meanwhile)."""
+        try:
+            return write()
+        except FileNotFoundError:
+            os.makedirs(self.directory, exist_ok=True)
+            return write()
+
     def write_record(self, record: dict[str, Any], *, durable: bool = True) -> None:
         try:
-            try:
-                atomic_write_json(self.record_path, record, durable=durable)
-            except FileNotFoundError:  # no spool directory yet (the first run), or no more
-                os.makedirs(self.directory, exist_ok=True)
-                atomic_write_json(self.record_path, record, durable=durable)
+            self._in_directory(lambda: atomic_write_json(self.record_path, record,
+                                                         durable=durable))
         except OSError as exc:
             if not self._move_aside(exc):
                 raise
@@ -183,11 +190,8 @@ class Journal:
         except FileNotFoundError:
             size = None
         try:
-            try:
-                descriptor = os.open(self.events_path, _APPEND_FLAGS, 0o666)
-            except FileNotFoundError:  # no spool directory yet, or no more
-                os.makedirs(self.directory, exist_ok=True)
-                descriptor = os.open(self.events_path, _APPEND_FLAGS, 0o666)
+            descriptor = self._in_directory(
+                lambda: os.open(self.events_path, _APPEND_FLAGS, 0o666))
             try:
                 remaining = memoryview(data)
                 while remaining:
