@@ -217,6 +217,29 @@ def test_what_is_not_a_regular_file_is_never_opened(make: Any, reason: str,
         assert hash_error(caught.value) == reason
 
 
+@pytest.mark.parametrize("size", [10, BLOCK_SIZE + 1], ids=["small", "big"])
+def test_a_path_that_became_a_device_after_its_stat_is_not_read_without_end(
+        size: int, tmp_path: Path) -> None:
+    # The caller's stat found a regular file; by the open the path is /dev/zero (replaced
+    # in between). In a process of its own: a hasher that reads on would never return.
+    import subprocess
+    import sys
+
+    regular = tmp_path / "data.bin"
+    regular.write_bytes(b"x" * size)
+    code = (
+        "import os, sys\n"
+        "from recipe.record.hashing import FileHasher, UnhashableFile, hash_error\n"
+        "try:\n"
+        "    FileHasher().hash('/dev/zero', os.stat(sys.argv[1]))\n"
+        "except UnhashableFile as exc:\n"
+        "    print(hash_error(exc))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(regular)], capture_output=True,
+                          text=True, timeout=60)
+
+    assert done.stdout.strip() == "device", done.stderr
+
+
 def test_hash_errors_are_short_reasons() -> None:
     from recipe.record.hashing import hash_error
 

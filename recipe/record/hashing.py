@@ -61,25 +61,19 @@ def hash_error(exc: OSError) -> str:
     return (exc.strerror or type(exc).__name__).lower()
 
 
-def _open_regular(path: str) -> tuple[int, int]:
-    """(read-only descriptor, size) of the file at `path`, which a stat found regular;
-    never blocking.
+def _open_for_hashing(path: str) -> int:
+    """A read-only descriptor of `path`, which a stat found regular; never blocking.
 
     O_NONBLOCK: if the path became a FIFO since the stat, the open returns at once instead
-    of waiting for a writer, and the fstat refuses it. O_NOATIME: reading a
-    file just written would otherwise cost a metadata write (relatime): on ext4 a logged
-    np.save cost +126-159 µs with it, +99 µs without (docs/performance.md, item 2); it
-    needs the file's owner, others get a plain open."""
+    of waiting for a writer. O_NOATIME: reading a file just written would otherwise cost a
+    metadata write (relatime): on ext4 a logged np.save cost +126-159 µs with it, +99 µs
+    without (docs/performance.md, item 2); it needs the file's owner, others get a plain
+    open."""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        descriptor = os.open(path, flags | getattr(os, "O_NOATIME", 0))
+        return os.open(path, flags | getattr(os, "O_NOATIME", 0))
     except PermissionError:
-        descriptor = os.open(path, flags)
-    status = os.fstat(descriptor)
-    if not S_ISREG(status.st_mode):
-        os.close(descriptor)
-        raise UnhashableFile(path, kind_of(status.st_mode) or "directory")
-    return descriptor, status.st_size
+        return os.open(path, flags)
 
 
 def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
@@ -92,27 +86,35 @@ def hash_bytes(data: bytes, algorithm: str = "xxh3_128") -> str:
 def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
     """Hex digest of the regular file's bytes; `UnhashableFile` for anything else, which is
     never opened (a FIFO's open blocks, a device's bytes never end)."""
-    mode = os.stat(path).st_mode
-    if not S_ISREG(mode):
-        raise UnhashableFile(path, kind_of(mode) or "directory")
-    return _hash_regular(path, algorithm)
+    status = os.stat(path)
+    if not S_ISREG(status.st_mode):
+        raise UnhashableFile(path, kind_of(status.st_mode) or "directory")
+    return _hash_regular(path, algorithm, status.st_size)
 
 
-def _hash_regular(path: str, algorithm: str) -> str:
-    """Read through the descriptor, not a file object: FileIO's own fstat and seek, its
-    read to find the end and its second "open" audit event were half the system calls of
-    hashing a small file just written (np.save's output, every call: 10 -> 6 with the
-    stat the caller shares)."""
+def _hash_regular(path: str, algorithm: str, size: int) -> str:
+    """Hex digest of the file at `path`, which a stat a moment ago found regular and
+    `size` bytes long. Read through the descriptor, not a file object: FileIO's own fstat
+    and seek, its read to find the end and its second "open" audit event were half the
+    system calls of hashing a small file just written (np.save's output, every call).
+
+    A small file is read at once, one byte more than it held: if it still holds `size`
+    bytes, that is all. Otherwise (it grew, or it is big) the descriptor is checked to be a
+    regular file before reading on to the end: a path replaced by a device since the stat
+    would be read without end. Checking it first too (an fstat) was 2 µs of each logged
+    np.save (docs/performance.md, item 2); what a one-read can take from a path replaced
+    meanwhile is bounded by `size` + 1 bytes."""
     digest = _hasher_factory(algorithm)()
-    descriptor, size = _open_regular(path)
+    descriptor = _open_for_hashing(path)
     try:
         if size < BLOCK_SIZE:
-            # One read: a regular file gives all it holds; one byte more asked says whether
-            # it grew since the fstat.
             data = os.read(descriptor, size + 1)
             digest.update(data)
             if len(data) == size:
                 return digest.hexdigest()
+        mode = os.fstat(descriptor).st_mode
+        if not S_ISREG(mode):
+            raise UnhashableFile(path, kind_of(mode) or "directory")
         buffer = bytearray(BLOCK_SIZE)  # the rest, block by block, into one buffer
         view = memoryview(buffer)
         while count := os.readv(descriptor, (buffer,)):
@@ -168,6 +170,6 @@ class FileHasher:
         key = (path, stat.st_size, stat.st_mtime_ns)
         digest = self._cache.get(key)
         if digest is None:
-            digest = _hash_regular(path, self.algorithm)  # regular: the stat above says so
+            digest = _hash_regular(path, self.algorithm, stat.st_size)  # regular, as it says
             self._cache[key] = digest
         return digest, stat.st_size
