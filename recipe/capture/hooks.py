@@ -16,6 +16,7 @@ from .. import messages
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from importlib.machinery import ModuleSpec
     from types import ModuleType
 
     Hook = Callable[[ModuleType], None]
@@ -94,11 +95,9 @@ class _PostImportFinder:
     def find_spec(self, fullname: str, path=None, target=None):  # noqa: ANN001 - finder protocol
         if fullname not in _pending or fullname in _finding:
             return None
-        import importlib.util
-
         _finding.add(fullname)
         try:
-            spec = importlib.util.find_spec(fullname)
+            spec = _spec_from_the_other_finders(fullname, path, target)
         except (ImportError, ValueError):
             return None
         finally:
@@ -110,6 +109,22 @@ class _PostImportFinder:
 
     def invalidate_caches(self) -> None:
         pass
+
+
+def _spec_from_the_other_finders(fullname: str, path, target  # noqa: ANN001
+                                 ) -> ModuleSpec | None:
+    """The spec the import system would get without this finder: the first the other
+    finders of `sys.meta_path` give, asked as it asks them. Not `importlib.util.find_spec`:
+    importing importlib.util and importlib._abc, which numpy and matplotlib do not, cost
+    their scripts 0.3-0.4 ms (-X importtime)."""
+    for finder in list(sys.meta_path):
+        find_spec = getattr(finder, "find_spec", None)
+        if isinstance(finder, _PostImportFinder) or find_spec is None:
+            continue
+        spec = find_spec(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
 
 
 class _PostImportLoader:
