@@ -36,7 +36,7 @@ from common import (  # noqa: E402 - after making bench/ importable
     print_table,
     temp_dir,
 )
-from users import CASES, PEAK, one_run  # noqa: E402 - measured as item 13 measures
+from users import CASES, bare_script, one_run, recorded_script  # noqa: E402 - measured as item 13 measures
 
 SCRIPTS = {"numpy": CASES["numpy"], "x = 1": CASES["x = 1"],
            "numpy, in a git repository": CASES["numpy"]}
@@ -58,8 +58,8 @@ def main() -> int:
         for name, body in SCRIPTS.items():
             directory = root / name.replace(" ", "_").replace(",", "")
             directory.mkdir()
-            (directory / "bare.py").write_text(PEAK + body)
-            (directory / "recorded.py").write_text(PEAK + "import recipe\n" + body)
+            (directory / "bare.py").write_text(bare_script(body))
+            (directory / "recorded.py").write_text(recorded_script(body))
             if "git" in name:
                 git_repository(directory)
             samples: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}

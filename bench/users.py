@@ -49,16 +49,36 @@ CASES = {
     "matplotlib": "import matplotlib.pyplot\n",
     "x = 1": "x = 1\n",
 }
-# Registered first, so it runs last: the script's peak RSS after everything recipe did.
-PEAK = """\
-import atexit, os
-def _peak(path=os.environ.get("BENCH_PEAK_FILE")):
+# The script's first lines: an atexit handler registered before anything else (so it runs
+# last, after recipe's) writes the script's peak RSS and the marks of its phases.
+PRELUDE = """\
+import atexit, os, time
+_marks = [time.perf_counter()]
+def _at_exit(path=os.environ.get("BENCH_PEAK_FILE")):
+    _marks.append(time.perf_counter())
     with open("/proc/self/status") as status:
         peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     with open(path, "w") as out:
-        out.write(peak)
-atexit.register(_peak)
+        out.write(" ".join([peak, *map(repr, _marks)]))
+atexit.register(_at_exit)
 """
+MARK = "_marks.append(time.perf_counter())\n"
+# Where a run's wall time goes, from the marks (the script's clock is the parent's:
+# perf_counter is CLOCK_MONOTONIC on Linux): the interpreter's start up to the script's
+# first line, `import recipe` (none in a bare script), the script's own lines, the end
+# (atexit handlers: recipe's end of the run), and the teardown (finalization, exit, the
+# pipes closed, reaped).
+PHASES = ("start", "import recipe", "body", "end", "teardown")
+
+
+def bare_script(body: str) -> str:
+    return PRELUDE + MARK + body + MARK
+
+
+def recorded_script(body: str) -> str:
+    return PRELUDE + "import recipe\n" + MARK + body + MARK
+
+
 # Targets of issue 14 (the x = 1 script has none: it is there to separate costs).
 WALL_MS, CPU_MS, RSS_MB, RECIPE_RUN_MS = 15.0, 40.0, 5.0, 25.0
 PR_SET_CHILD_SUBREAPER = 36
@@ -77,7 +97,8 @@ def _cpu(usage: Any) -> float:
 
 def one_run(cmd: list[str], *, env: dict[str, str], cwd: Path) -> dict[str, float]:
     """Wall time until exit and end of file on both pipes; CPU of the script and of what
-    it left behind (reaped here); peak RSS of the script."""
+    it left behind (reaped here); peak RSS of the script; its PHASES (s), when it is a
+    `bare_script` or `recorded_script`."""
     peak_file = Path(cwd) / "peak"
     env = dict(env, BENCH_PEAK_FILE=str(peak_file))
     start = time.perf_counter()
@@ -108,15 +129,33 @@ def one_run(cmd: list[str], *, env: dict[str, str], cwd: Path) -> dict[str, floa
         left_cpu += _cpu(left)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}")
-    return {"wall": max(eof, exited) - start, "exit": exited - start,
-            "held": max(0.0, eof - exited), "cpu": _cpu(usage) + left_cpu,
-            "script_cpu": _cpu(usage), "left_cpu": left_cpu,
-            "rss": int(peak_file.read_text()) * 1024}
+    peak, *marks = peak_file.read_text().split()
+    ended = max(eof, exited)
+    result = {"wall": ended - start, "exit": exited - start,
+              "held": max(0.0, eof - exited), "cpu": _cpu(usage) + left_cpu,
+              "script_cpu": _cpu(usage), "left_cpu": left_cpu, "rss": int(peak) * 1024}
+    if len(marks) == len(PHASES) - 1:
+        times = [start, *map(float, marks), ended]
+        result["phases"] = {phase: later - earlier for phase, earlier, later
+                            in zip(PHASES, times[:-1], times[1:], strict=True)}
+    return result
 
 
 def _stats(samples: list[dict[str, float]], key: str) -> tuple[float, float, float]:
     values = [sample[key] for sample in samples]
     return median(values), min(values), max(values)
+
+
+def _phase_differences(bare: list[dict[str, Any]], recorded: list[dict[str, Any]]
+                       ) -> dict[str, tuple[float, float, float, float]]:
+    """Per phase (ms): the bare runs' median, and the median of each pair's difference
+    with its 95% interval; none if the runs have no marks."""
+    if not all("phases" in sample for sample in (*bare, *recorded)):
+        return {}
+    return {phase: (median([b["phases"][phase] * 1000 for b in bare]), *paired_difference(
+        [(r["phases"][phase] - b["phases"][phase]) * 1000
+         for b, r in zip(bare, recorded, strict=True)]))
+        for phase in PHASES}
 
 
 def _mean(samples: list[dict[str, float]], key: str) -> float:
@@ -135,7 +174,7 @@ def users(args: Any) -> dict[str, Any]:
           f"; subreaper: {subreaper}")
     results: dict[str, Any] = {"python": python, "versions": probe.stdout.strip(),
                                "subreaper": subreaper, "cases": {}}
-    rows = []
+    rows, phase_rows = [], []
     with temp_dir("users") as root:
         env = clean_env(MPLBACKEND="Agg", RECIPE_HOME=str(root / "home"))
         env.pop("PYTHONPATH", None)  # the installed recipe, not a work tree
@@ -143,20 +182,20 @@ def users(args: Any) -> dict[str, Any]:
         for name, body in CASES.items():
             bare = root / f"bare_{len(pairs)}.py"
             recorded = root / f"recorded_{len(pairs)}.py"
-            bare.write_text(PEAK + body)
-            recorded.write_text(PEAK + "import recipe\n" + body)
+            bare.write_text(bare_script(body))
+            recorded.write_text(recorded_script(body))
             pairs.append((name, [python, str(bare)], [python, str(recorded)]))
         # Users' scripts live in git repositories: then recipe also reads git (`git status`
         # beside the script, its output and the remote URL read on recipe's thread).
         repo = root / "repo"
         repo.mkdir()
-        (repo / "bare.py").write_text(PEAK + CASES["numpy"])
-        (repo / "recorded.py").write_text(PEAK + "import recipe\n" + CASES["numpy"])
+        (repo / "bare.py").write_text(bare_script(CASES["numpy"]))
+        (repo / "recorded.py").write_text(recorded_script(CASES["numpy"]))
         git_repository(repo)
         pairs.append(("numpy, in a git repo", [python, str(repo / "bare.py")],
                       [python, str(repo / "recorded.py")]))
         plain = root / "plain_numpy.py"
-        plain.write_text(PEAK + CASES["numpy"])
+        plain.write_text(bare_script(CASES["numpy"]))
         pairs.append(("recipe run (numpy)", [python, str(plain)],
                       [*recipe_command(), "run", str(plain)]))
         for name, bare_cmd, recorded_cmd in pairs:
@@ -193,11 +232,19 @@ def users(args: Any) -> dict[str, Any]:
             elif name != "x = 1":
                 checks = [("wall", bounded_verdict(low, high, WALL_MS)),
                           ("cpu", verdict(cpu_mean <= CPU_MS)), ("rss", verdict(rss <= RSS_MB))]
+            phases = _phase_differences(bare_samples, recorded_samples)
+            if phases:
+                phase_rows.append([name, *(f"{bare:.1f} {paired:+.1f} [{low:+.0f}, {high:+.0f}]"
+                                           for bare, paired, low, high in phases.values())])
             entry["overhead"] = {"wall_ms": wall, "wall_paired_ms": paired,
                                  "wall_paired_95ci_ms": [low, high], "cpu_ms": cpu,
                                  "cpu_mean_ms": cpu_mean,
                                  "left_behind_cpu_mean_ms": left_mean, "rss_mb": rss,
                                  "stdio_held_ms": held, "left_behind_cpu_ms": left,
+                                 "phases_ms": {phase: dict(zip(
+                                     ("bare", "paired", "paired_95ci_low", "paired_95ci_high"),
+                                     values, strict=True))
+                                     for phase, values in phases.items()},
                                  "verdicts": dict(checks)}
             rows.append([name,
                          f"{b_wall[0]*1000:.1f} [{b_wall[1]*1000:.0f}-{b_wall[2]*1000:.0f}]",
@@ -212,4 +259,6 @@ def users(args: Any) -> dict[str, Any]:
                                  "+wall paired [95% CI]", "+cpu (incl. left)", "+cpu mean",
                                  "left-behind cpu (median / mean)", "+rss MB",
                                  "stdio held", "verdict"], rows)
+    print_table("where the wall goes: each phase's bare median, then the median of each "
+                "pair's difference [95% CI], ms", ["script", *PHASES], phase_rows)
     return results
