@@ -5,6 +5,11 @@ calls, median of 3 such comparisons. No file churn, no other process: recipe's o
 per call, where `bench/run.py calls` gives what a loop over 1,000 new files sees.
 
     env -u PYTHONPATH /tmp/benvmain/bin/python bench/calls_in_process.py [--processes 5]
+        [--pieces]
+
+`--pieces` also times the parts of a logged np.load (the stat, the working directory, the
+wrapper's argument lookup, the recorder, the hash, the timestamp) alone and right after a
+bare np.load: in situ each costs 2-3 times what it costs in a loop of its own (item 2).
 
 Each process records into a RECIPE_HOME of its own under a temporary directory, and its
 files go to /dev/shm (tmpfs) where there is one: creating a file on this VM's ext4 costs
@@ -60,15 +65,51 @@ for _ in range(3):
     for name, wrapped in (("np.save", np.save), ("np.load", np.load)):
         added[name].append(best(wrapped, arguments[name])
                            - best(inside_the_flag(unwrapped[name]), arguments[name]))
-print(json.dumps({name: statistics.median(values) for name, values in added.items()}))
+results = {name: statistics.median(values) for name, values in added.items()}
+
+if "--pieces" in sys.argv:
+    # What the parts of a logged np.load cost alone, and between the calls of the function
+    # it wraps (each piece after a bare np.load inside the flag, less that np.load): in
+    # situ, the code and data of numpy's call and recipe's evict each other's.
+    from recipe.record import fields, hashing, recorder
+
+    run = recorder.current()
+    path = os.path.abspath("x.npy")
+    status = os.stat(path)
+    closure = np.load._self_wrapper.__code__.co_freevars
+    cells = dict(zip(closure, (cell.cell_contents for cell in np.load._self_wrapper.__closure__)))
+    pieces = {
+        "os.stat": lambda: os.stat(path),
+        "os.getcwd": os.getcwd,
+        "the wrapper's files()": lambda: cells["files"](None, ("x.npy",), {}),
+        "the recorder (log_to_current)": lambda: recorder.log_to_current(
+            "input", path, "numpy.load", False),
+        "Run.log, given the stat": lambda: run.log("input", path, "numpy.load", stat=status),
+        "hashing the file": lambda: hashing._hash_regular(path, "xxh3_128", status.st_size),
+        "the event's timestamp": fields.now,
+    }
+    bare_load = inside_the_flag(lambda: unwrapped["np.load"](path))
+    for name, piece in pieces.items():
+        def after_a_load(piece=piece):
+            unwrapped["np.load"](path)
+            piece()
+        results[f"{name}, alone"] = best(inside_the_flag(piece), ())
+        results[f"{name}, after a np.load"] = (best(inside_the_flag(after_a_load), ())
+                                               - best(bare_load, ()))
+    # Inside the flag the wrapper only calls through: wrapt's call, the flag's check.
+    results["wrapt and the wrapper calling through"] = (
+        best(inside_the_flag(lambda: np.load(path)), ()) - best(bare_load, ()))
+print(json.dumps(results))
 """
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--processes", type=int, default=5)
+    parser.add_argument("--pieces", action="store_true",
+                        help="also time the parts of a logged np.load, alone and between calls")
     args = parser.parse_args()
-    results: dict[str, list[float]] = {"np.save": [], "np.load": []}
+    results: dict[str, list[float]] = {}
     where = "/dev/shm" if os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(prefix="recipe-bench-inprocess-", dir=where) as root:
         script = os.path.join(root, "calls.py")
@@ -77,12 +118,12 @@ def main() -> int:
         for number in range(args.processes):
             env = clean_env(RECIPE_HOME=os.path.join(root, f"home-{number}"))
             env.pop("PYTHONPATH", None)  # the installed recipe, not a work tree
-            done = subprocess.run([sys.executable, script], cwd=root, env=env, check=True,
-                                  capture_output=True, text=True)
+            done = subprocess.run([sys.executable, script, *(["--pieces"] * args.pieces)],
+                                  cwd=root, env=env, check=True, capture_output=True, text=True)
             for name, value in json.loads(done.stdout.splitlines()[-1]).items():
-                results[name].append(value)
+                results.setdefault(name, []).append(value)
     for name, values in results.items():
-        print(f"{name}: +{statistics.median(values):.1f} µs a call (median of "
+        print(f"{name}: {statistics.median(values):+.1f} µs a call (median of "
               f"{len(values)} processes; each {', '.join(f'{v:+.1f}' for v in values)})")
     return 0
 
