@@ -65,12 +65,12 @@ def test_a_recorded_script_imports_none_of_what_it_does_not_use(ws: Workspace,
 
 
 # What a recorded numpy script imports that numpy does not: the recorder's own needs (its
-# thread, the journal's JSON, the hash, the cache's file names, the user's name), and
+# thread, the journal's JSON, the hash, the user's name), and
 # `site`, which `-S` leaves out and the fallback asks for the site-packages directories.
 # Patching numpy loads wrapt's FunctionWrapper by spec (not listed by -X importtime),
 # and without importlib.util, which numpy does not import (0.3-0.4 ms).
 ADDED_TO_NUMPY = {"__future__", "_json", "atexit", "errno", "pwd", "threading", "xxhash",
-                  "xxhash._xxhash", "xxhash.version", "zlib", "site", "_sitebuiltins"}
+                  "xxhash._xxhash", "xxhash.version", "site", "_sitebuiltins"}
 
 
 def test_a_recorded_numpy_script_imports_only_what_recording_needs(ws: Workspace) -> None:

@@ -289,9 +289,9 @@ def git_info(directory: str, *, diff: bool = True, max_bytes: int = 256 * 1024,
 
 
 def _touched_path(cache_dir: str, root: str) -> str:
-    import zlib
+    from .hashing import short_name
 
-    return os.path.join(cache_dir, f"touched-{zlib.crc32(root.encode()):08x}.txt")
+    return os.path.join(cache_dir, f"touched-{short_name(root)}.txt")
 
 
 _touched: dict[str, set[str]] = {}  # by cache file: what this process read or added
@@ -349,13 +349,13 @@ def _distributions_cache(cache_dir: str) -> tuple[str, dict[str, int]]:
     Only directories where distributions are installed count: the script's own directory
     (sys.path[0]) changes with every file it writes, and the merger's sys.path differs in
     it, but the two share the cache."""
-    import zlib
-
     stamps = {entry: os.stat(entry).st_mtime_ns for entry in sys.path
               if os.path.basename(entry) in ("site-packages", "dist-packages")
               and os.path.isdir(entry)}
-    key = zlib.crc32("\0".join([sys.executable, *stamps]).encode())
-    return os.path.join(cache_dir, f"distributions-{key:08x}.json"), stamps
+    from .hashing import short_name
+
+    key = short_name("\0".join([sys.executable, *stamps]))
+    return os.path.join(cache_dir, f"distributions-{key}.json"), stamps
 
 
 def cached_distributions(cache_dir: str) -> dict[str, list[list[str]]] | None:

@@ -25,6 +25,14 @@ def _hasher_factory(algorithm: str) -> Callable[[], Any]:
     return {"xxh3_128": xxhash.xxh3_128, "xxh64": xxhash.xxh64}[algorithm]
 
 
+def short_name(text: str) -> str:
+    """Eight hex digits naming `text` among the cache's files (xxh32: the recorder's thread
+    has xxhash loaded already, where zlib's crc32 cost it a 0.4 ms import)."""
+    import xxhash
+
+    return f"{xxhash.xxh32_intdigest(os.fsencode(text)):08x}"
+
+
 class UnhashableFile(OSError):
     """The path names something whose bytes are not content to hash: a FIFO or pipe, a
     device, a socket. Reading one would block the script (a FIFO waits for a writer), take

@@ -875,9 +875,9 @@ def _script_parameters(source: bytes, digest: str, script: str, cache_dir: str
     script while it starts, and scripts are run again and again unchanged. The key also
     holds the version and modification time of the code that finds them, so another
     recipe finds them again."""
-    import zlib
+    from .hashing import short_name
 
-    path = os.path.join(cache_dir, f"parameters-{zlib.crc32(os.fsencode(script)):08x}.json")
+    path = os.path.join(cache_dir, f"parameters-{short_name(script)}.json")
     finder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "execute", "params.py")
     stamp = __version__
     try:
