@@ -69,7 +69,7 @@ def test_a_recorded_script_imports_none_of_what_it_does_not_use(ws: Workspace,
 # `site`, which `-S` leaves out and the fallback asks for the site-packages directories.
 # Patching numpy loads wrapt's FunctionWrapper by spec (not listed by -X importtime),
 # and without importlib.util, which numpy does not import (0.3-0.4 ms).
-ADDED_TO_NUMPY = {"__future__", "_json", "atexit", "errno", "pwd", "threading", "xxhash",
+ADDED_TO_NUMPY = {"__future__", "_json", "atexit", "pwd", "threading", "xxhash",
                   "xxhash._xxhash", "xxhash.version", "site", "_sitebuiltins"}
 
 

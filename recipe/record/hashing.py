@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
@@ -41,6 +40,8 @@ class UnhashableFile(OSError):
     keeps as `hash_error`."""
 
     def __init__(self, path: str, reason: str) -> None:
+        import errno  # here: a run that meets no FIFO or device never imports it (0.1 ms)
+
         super().__init__(errno.EINVAL, f"not a regular file ({reason})", path)
         self.reason = reason
 
