@@ -288,6 +288,35 @@ def test_a_run_killed_right_after_its_first_write_keeps_that_output(ws: Workspac
     assert str(ws.root / "early.npy") in [o["path"] for o in run["outputs"]]
 
 
+def test_a_burst_of_logged_files_is_journaled_without_waiting_for_the_tick(
+        ws: Workspace) -> None:
+    # The periodic flush is a minute away: thousands of events must not wait for it in
+    # memory (a run killed meanwhile would lose them too).
+    script = ws.write("burst.py", """\
+        import recipe, time
+        import numpy as np
+        for i in range(3000):
+            np.save(f"a{i}.npy", np.arange(3))
+        open("written", "w").close()
+        time.sleep(60)
+        """)
+    process = subprocess.Popen([sys.executable, str(script)], cwd=ws.root,
+                               env={**ws.env, "RECIPE_STORE_FLUSH_INTERVAL": "60"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(ws.root / "written")
+        deadline = time.monotonic() + 20
+        while len(ws.runs()[0]["outputs"]) < 2048 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [run] = ws.runs()
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    paths = [output["path"] for output in run["outputs"]]
+    assert len(paths) >= 2048
+    assert paths == [str(ws.root / f"a{i}.npy") for i in range(len(paths))]
+
+
 def test_a_run_killed_right_after_its_first_write_keeps_what_it_set_before(
         ws: Workspace) -> None:
     # The first file's event is written at once; the parameter and result set before it
