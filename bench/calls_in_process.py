@@ -2,7 +2,9 @@
 timed against the function it wraps in the same process, called inside the same
 `ContextVar` flag (so numpy's own inner calls pass through alike), best of 9 x 2,000
 calls, median of 3 such comparisons. No file churn, no other process: recipe's own cost
-per call, where `bench/run.py calls` gives what a loop over 1,000 new files sees.
+per call, the recorder thread's writing of the events included (it flushes every 1,024
+events, so every round holds flushes), where `bench/run.py calls` gives what a loop over
+1,000 new files sees.
 
     env -u PYTHONPATH /tmp/benvmain/bin/python bench/calls_in_process.py [--processes 5]
         [--pieces]
