@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 _OWN_MODULES = {"recipe", "wrapt", "xxhash", "tinydb"}
 
 # Events waiting for the recorder's thread beyond this many wake it before its tick: each
-# holds ~1 KB until written, and a loop logging 40,000 files in 3 s peaked at +34 MB of
-# RSS waiting for ticks 2 s apart (+11 MB with this; docs/performance.md, item 2).
+# holds ~1 KB until written, and a loop saving and loading 20,000 files in 3 s peaked at
+# +34 MB of RSS waiting for ticks 2 s apart (+11 MB with this; docs/performance.md, 2).
 FLUSH_AT_EVENTS = 1024
 
 _current: Run | None = None
