@@ -96,9 +96,14 @@ def hash_file(path: str, algorithm: str = "xxh3_128") -> str:
     """Hex digest of the regular file's bytes; `UnhashableFile` for anything else, which is
     never opened (a FIFO's open blocks, a device's bytes never end)."""
     status = os.stat(path)
-    if not S_ISREG(status.st_mode):
-        raise UnhashableFile(path, kind_of(status.st_mode) or "directory")
+    _refuse_unless_regular(path, status.st_mode)
     return _hash_regular(path, algorithm, status.st_size)
+
+
+def _refuse_unless_regular(path: str, mode: int) -> None:
+    """`UnhashableFile` for a path whose mode is not a regular file's."""
+    if not S_ISREG(mode):
+        raise UnhashableFile(path, kind_of(mode) or "directory")
 
 
 def _hash_regular(path: str, algorithm: str, size: int) -> str:
@@ -121,9 +126,7 @@ def _hash_regular(path: str, algorithm: str, size: int) -> str:
             digest.update(data)
             if len(data) == size:
                 return digest.hexdigest()
-        mode = os.fstat(descriptor).st_mode
-        if not S_ISREG(mode):
-            raise UnhashableFile(path, kind_of(mode) or "directory")
+        _refuse_unless_regular(path, os.fstat(descriptor).st_mode)
         buffer = bytearray(BLOCK_SIZE)  # the rest, block by block, into one buffer
         view = memoryview(buffer)
         while count := os.readv(descriptor, (buffer,)):
