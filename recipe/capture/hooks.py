@@ -97,7 +97,7 @@ class _PostImportFinder:
             return None
         _finding.add(fullname)
         try:
-            spec = _spec_from_the_other_finders(fullname, path, target)
+            spec = spec_from_other_finders(fullname, path, target)
         except (ImportError, ValueError):
             return None
         finally:
@@ -111,12 +111,12 @@ class _PostImportFinder:
         pass
 
 
-def _spec_from_the_other_finders(fullname: str, path, target  # noqa: ANN001
-                                 ) -> ModuleSpec | None:
-    """The spec the import system would get without this finder: the first the other
-    finders of `sys.meta_path` give, asked as it asks them. Not `importlib.util.find_spec`:
-    importing importlib.util and importlib._abc, which numpy and matplotlib do not, cost
-    their scripts 0.3-0.4 ms (-X importtime)."""
+def spec_from_other_finders(fullname: str, path=None, target=None  # noqa: ANN001
+                            ) -> ModuleSpec | None:
+    """The spec the import system would get without recipe's finder: the first the other
+    finders of `sys.meta_path` give, asked as it asks them (it finds, it does not import).
+    Not `importlib.util.find_spec`: importing importlib.util and importlib._abc, which
+    numpy and matplotlib do not, cost their scripts 0.3-0.4 ms (-X importtime)."""
     for finder in list(sys.meta_path):
         find_spec = getattr(finder, "find_spec", None)
         if isinstance(finder, _PostImportFinder) or find_spec is None:

@@ -28,6 +28,8 @@ import os
 import sys
 from types import FunctionType
 
+from . import hooks
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
@@ -48,7 +50,7 @@ def _load_wrappers() -> ModuleType:
         # and matplotlib do not, cost their scripts 0.3-0.4 ms (-X importtime).
         from importlib._bootstrap import module_from_spec
 
-        package = importlib.machinery.PathFinder.find_spec("wrapt")  # finds, does not import
+        package = hooks.spec_from_other_finders("wrapt")
         locations = package.submodule_search_locations if package else None
         if not locations:
             return _import_wrapt()
@@ -83,8 +85,6 @@ def _load_wrappers() -> ModuleType:
         for name in _NEEDED:
             sys.modules.pop(name, None)
         return _import_wrapt()
-    from . import hooks
-
     hooks.when_imported("wrapt", _attach_submodules)
     return wrappers
 
