@@ -52,6 +52,10 @@ def best(function, arguments, calls=2000, rounds=9):
     return fastest * 1e6
 
 
+def added(function, baseline, arguments=()):  # a call's cost over the baseline's
+    return best(function, arguments) - best(baseline, arguments)
+
+
 def inside_the_flag(function):
     def call(*arguments):
         token = patching._inside_logged_call.set(True)
@@ -62,12 +66,12 @@ def inside_the_flag(function):
     return call
 
 
-added = {"np.save": [], "np.load": []}
+comparisons = {"np.save": [], "np.load": []}
 for _ in range(3):
     for name, wrapped in (("np.save", np.save), ("np.load", np.load)):
-        added[name].append(best(wrapped, arguments[name])
-                           - best(inside_the_flag(unwrapped[name]), arguments[name]))
-results = {name: statistics.median(values) for name, values in added.items()}
+        comparisons[name].append(added(wrapped, inside_the_flag(unwrapped[name]),
+                                       arguments[name]))
+results = {name: statistics.median(values) for name, values in comparisons.items()}
 
 if "--pieces" in sys.argv:
     # What the parts of a logged np.load cost alone, and between the calls of the function
@@ -96,11 +100,10 @@ if "--pieces" in sys.argv:
             unwrapped["np.load"](path)
             piece()
         results[f"{name}, alone"] = best(inside_the_flag(piece), ())
-        results[f"{name}, after a np.load"] = (best(inside_the_flag(after_a_load), ())
-                                               - best(bare_load, ()))
+        results[f"{name}, after a np.load"] = added(inside_the_flag(after_a_load), bare_load)
     # Inside the flag the wrapper only calls through: wrapt's call, the flag's check.
-    results["wrapt and the wrapper calling through"] = (
-        best(inside_the_flag(lambda: np.load(path)), ()) - best(bare_load, ()))
+    results["wrapt and the wrapper calling through"] = added(
+        inside_the_flag(lambda: np.load(path)), bare_load)
 print(json.dumps(results))
 """
 

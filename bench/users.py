@@ -146,16 +146,24 @@ def _stats(samples: list[dict[str, float]], key: str) -> tuple[float, float, flo
     return median(values), min(values), max(values)
 
 
+def _paired_ms(bare: list[dict[str, Any]], recorded: list[dict[str, Any]],
+               value: Any) -> tuple[float, float, float]:
+    """The median of each pair's difference of `value(sample)` (s), in ms, with its 95%
+    interval (`common.paired_difference`)."""
+    return paired_difference([(value(r) - value(b)) * 1000
+                              for b, r in zip(bare, recorded, strict=True)])
+
+
 def _phase_differences(bare: list[dict[str, Any]], recorded: list[dict[str, Any]]
                        ) -> dict[str, tuple[float, float, float, float]]:
     """Per phase (ms): the bare runs' median, and the median of each pair's difference
     with its 95% interval; none if the runs have no marks."""
     if not all("phases" in sample for sample in (*bare, *recorded)):
         return {}
-    return {phase: (median([b["phases"][phase] * 1000 for b in bare]), *paired_difference(
-        [(r["phases"][phase] - b["phases"][phase]) * 1000
-         for b, r in zip(bare, recorded, strict=True)]))
-        for phase in PHASES}
+    return {phase: (median([b["phases"][phase] * 1000 for b in bare]),
+                    *_paired_ms(bare, recorded, lambda sample, phase=phase:
+                                sample["phases"][phase]))
+            for phase in PHASES}
 
 
 def _mean(samples: list[dict[str, float]], key: str) -> float:
@@ -214,9 +222,8 @@ def users(args: Any) -> dict[str, Any]:
             b_rss, r_rss = _stats(bare_samples, "rss"), _stats(recorded_samples, "rss")
             wall = (r_wall[0] - b_wall[0]) * 1000
             # The judge: the median of each pair's difference, with its 95% interval.
-            paired, low, high = paired_difference(
-                [(r["wall"] - b["wall"]) * 1000
-                 for b, r in zip(bare_samples, recorded_samples, strict=True)])
+            paired, low, high = _paired_ms(bare_samples, recorded_samples,
+                                           lambda sample: sample["wall"])
             cpu = (r_cpu[0] - b_cpu[0]) * 1000
             # The mean, not the median, judges CPU: with the embedded store one run in
             # `[store] merge_batch` starts the merger for the batch, so its cost is shared
