@@ -65,8 +65,8 @@ def test_a_recorded_script_imports_none_of_what_it_does_not_use(ws: Workspace,
 
 
 # What a recorded numpy script imports that numpy does not: the recorder's own needs (its
-# thread, the journal's JSON, the hash, the user's name), and
-# `site`, which `-S` leaves out and the fallback asks for the site-packages directories.
+# thread, the journal's JSON, the hash, the user's name), and `site`, which `-S` leaves
+# out and the fallback asks for the site-packages directories.
 # Patching numpy loads wrapt's FunctionWrapper by spec (not listed by -X importtime),
 # and without importlib.util, which numpy does not import (0.3-0.4 ms).
 ADDED_TO_NUMPY = {"__future__", "_json", "atexit", "pwd", "threading", "xxhash",
